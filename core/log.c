@@ -1,0 +1,69 @@
+/*
+ * log.c - the process-wide log sink: level filter, stderr or syslog.
+ *
+ * The level and sink are process state (not per generation) because the
+ * command line sets them before any script exists.
+ */
+#define _DEFAULT_SOURCE
+#include "log.h"
+
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_level = TZ_LOG_NOTICE;
+static int log_stderr = 1;
+
+static const char *const log_names[] = {
+  [TZ_LOG_ERR] = "ERROR", [TZ_LOG_WARN] = "WARNING",
+  [TZ_LOG_NOTICE] = "NOTICE", [TZ_LOG_INFO] = "INFO", [TZ_LOG_DBG] = "DEBUG"
+};
+
+void tz_log_setup(const char *ident, int to_stderr)
+{
+  log_stderr = to_stderr;
+  if (!to_stderr)
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void tz_log_set_level(int level)
+{
+  if (level < TZ_LOG_ERR)
+    level = TZ_LOG_ERR;
+  if (level > TZ_LOG_DBG)
+    level = TZ_LOG_DBG;
+  log_level = level;
+}
+
+int tz_log_get_level(void) { return log_level; }
+
+int tz_log_enabled(int level) { return level <= log_level; }
+
+void tz_vlog(int level, const char *fmt, va_list ap)
+{
+  if (!tz_log_enabled(level))
+    return;
+  if (!log_stderr) {
+    vsyslog(level, fmt, ap);
+    return;
+  }
+  struct timespec ts;
+  struct tm tm;
+  char stamp[32];
+  clock_gettime(CLOCK_REALTIME, &ts);
+  localtime_r(&ts.tv_sec, &tm);
+  strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+  char line[2048];
+  vsnprintf(line, sizeof line, fmt, ap);
+  fprintf(stderr, "%s.%03ld [%d] %s: %s\n", stamp, ts.tv_nsec / 1000000L,
+          (int)getpid(), log_names[level], line);
+}
+
+void tz_log(int level, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  tz_vlog(level, fmt, ap);
+  va_end(ap);
+}

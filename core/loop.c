@@ -1,0 +1,243 @@
+/*
+ * loop.c - owns the su_root and the bookkeeping of timers and fd watches.
+ *
+ * Modules never touch su_timer/su_wait directly: every registration is
+ * linked into its owner's tz_regs_t, so unloading a module can remove all of
+ * them even if the module forgot one.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "loop.h"
+#include "module.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sofia-sip/su.h>
+
+struct tz_timer {
+  tz_timer_t *next, **prevp;
+  su_timer_t *t;
+  tz_modinst_t *mod;
+  tz_timer_f cb;
+  void *arg;
+  int periodic;
+};
+
+struct tz_fdwatch {
+  tz_fdwatch_t *next, **prevp;
+  int index;
+  tz_modinst_t *mod;
+  tz_fd_f cb;
+  void *arg;
+};
+
+static su_home_t loop_home[1];
+static su_root_t *loop_root;
+static tz_regs_t core_regs; /* registrations with no module owner */
+static int sig_pipe[2] = {-1, -1};
+static tz_signal_f sig_cb;
+
+int tz_loop_init(void)
+{
+  if (su_init() != 0)
+    return -1;
+  su_home_init(loop_home);
+  loop_root = su_root_create(NULL);
+  return loop_root ? 0 : -1;
+}
+
+void tz_loop_deinit(void)
+{
+  tz_regs_release(&core_regs);
+  if (loop_root)
+    su_root_destroy(loop_root);
+  loop_root = NULL;
+  for (int i = 0; i < 2; i++)
+    if (sig_pipe[i] >= 0)
+      close(sig_pipe[i]);
+  sig_pipe[0] = sig_pipe[1] = -1;
+  su_home_deinit(loop_home);
+  su_deinit();
+}
+
+su_root_t *tz_loop_root(void) { return loop_root; }
+void tz_loop_run(void) { su_root_run(loop_root); }
+void tz_loop_break(void) { su_root_break(loop_root); }
+
+static tz_regs_t *loop_regs_of(tz_modinst_t *mod)
+{
+  return mod ? tz_modinst_regs(mod) : &core_regs;
+}
+
+static void loop_timer_unlink(tz_timer_t *t)
+{
+  if ((*t->prevp = t->next))
+    t->next->prevp = t->prevp;
+  su_timer_destroy(t->t);
+  free(t);
+}
+
+static void loop_timer_fire(su_root_magic_t *magic, su_timer_t *st,
+                            su_timer_arg_t *arg)
+{
+  (void)magic;
+  (void)st;
+  tz_timer_t *t = (tz_timer_t *)arg;
+  tz_timer_f cb = t->cb;
+  tz_modinst_t *mod = t->mod;
+  void *cbarg = t->arg;
+  if (!t->periodic)
+    loop_timer_unlink(t); /* one-shot: gone before the callback runs */
+  cb(mod, cbarg);
+}
+
+tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
+                           tz_timer_f cb, void *arg)
+{
+  tz_timer_t *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->t = su_timer_create(su_root_task(loop_root), ms);
+  if (!t->t) {
+    free(t);
+    return NULL;
+  }
+  t->mod = mod;
+  t->cb = cb;
+  t->arg = arg;
+  t->periodic = periodic;
+  int rc = periodic
+               ? su_timer_set_for_ever(t->t, loop_timer_fire, (su_timer_arg_t *)t)
+               : su_timer_set(t->t, loop_timer_fire, (su_timer_arg_t *)t);
+  if (rc < 0) {
+    su_timer_destroy(t->t);
+    free(t);
+    return NULL;
+  }
+  tz_regs_t *r = loop_regs_of(mod);
+  if ((t->next = r->timers))
+    t->next->prevp = &t->next;
+  t->prevp = &r->timers;
+  r->timers = t;
+  return t;
+}
+
+void tz_timer_stop(tz_timer_t *t)
+{
+  if (t)
+    loop_timer_unlink(t);
+}
+
+static int loop_fd_ready(su_root_magic_t *magic, su_wait_t *w,
+                         su_wakeup_arg_t *arg)
+{
+  (void)magic;
+  tz_fdwatch_t *fw = (tz_fdwatch_t *)arg;
+  unsigned ev = w->revents;
+  unsigned revents = ((ev & SU_WAIT_IN) ? TZ_FD_IN : 0) |
+                     ((ev & SU_WAIT_OUT) ? TZ_FD_OUT : 0) |
+                     ((ev & (SU_WAIT_ERR | SU_WAIT_HUP)) ? TZ_FD_ERR : 0);
+  fw->cb(fw->mod, w->fd, revents, fw->arg);
+  return 0;
+}
+
+tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
+                          tz_fd_f cb, void *arg)
+{
+  tz_fdwatch_t *fw = calloc(1, sizeof *fw);
+  if (!fw)
+    return NULL;
+  su_wait_t w[1];
+  int ev = ((events & TZ_FD_IN) ? SU_WAIT_IN : 0) |
+           ((events & TZ_FD_OUT) ? SU_WAIT_OUT : 0);
+  if (su_wait_create(w, fd, ev) < 0) {
+    free(fw);
+    return NULL;
+  }
+  fw->mod = mod;
+  fw->cb = cb;
+  fw->arg = arg;
+  fw->index = su_root_register(loop_root, w, loop_fd_ready,
+                               (su_wakeup_arg_t *)fw, 0);
+  if (fw->index <= 0) {
+    su_wait_destroy(w);
+    free(fw);
+    return NULL;
+  }
+  tz_regs_t *r = loop_regs_of(mod);
+  if ((fw->next = r->fds))
+    fw->next->prevp = &fw->next;
+  fw->prevp = &r->fds;
+  r->fds = fw;
+  return fw;
+}
+
+void tz_fd_unwatch(tz_fdwatch_t *fw)
+{
+  if (!fw)
+    return;
+  if ((*fw->prevp = fw->next))
+    fw->next->prevp = fw->prevp;
+  su_root_deregister(loop_root, fw->index);
+  free(fw);
+}
+
+unsigned tz_regs_release(tz_regs_t *r)
+{
+  unsigned n = 0;
+  while (r->timers) {
+    tz_timer_stop(r->timers);
+    n++;
+  }
+  while (r->fds) {
+    tz_fd_unwatch(r->fds);
+    n++;
+  }
+  return n;
+}
+
+static void loop_on_signal(int signo)
+{
+  unsigned char b = (unsigned char)signo;
+  int saved = errno;
+  if (write(sig_pipe[1], &b, 1) < 0) {
+    /* pipe full: a wakeup is already pending */
+  }
+  errno = saved;
+}
+
+static void loop_signal_ready(tz_modinst_t *mod, int fd, unsigned revents,
+                              void *arg)
+{
+  (void)mod;
+  (void)revents;
+  (void)arg;
+  unsigned char b;
+  while (read(fd, &b, 1) == 1)
+    sig_cb(b);
+}
+
+int tz_loop_catch_signals(tz_signal_f cb)
+{
+  if (pipe(sig_pipe) < 0)
+    return -1;
+  for (int i = 0; i < 2; i++)
+    fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+  sig_cb = cb;
+  if (!tz_fd_watch(NULL, sig_pipe[0], TZ_FD_IN, loop_signal_ready, NULL))
+    return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = loop_on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}

@@ -1,0 +1,207 @@
+/*
+ * main.c - the trapezoid daemon: command line, start-up order, signals and
+ * clean shutdown.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+#include "gen.h"
+#include "log.h"
+#include "loop.h"
+#include "module.h"
+#include "sip.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_LISTENS 32
+
+typedef struct opts {
+  const char *cfg;
+  const char *pidfile;
+  int check_only, foreground, to_stderr;
+  tz_gen_opts_t gen;
+  const char *listens[MAX_LISTENS];
+} opts_t;
+
+static void main_usage(FILE *out)
+{
+  fprintf(out,
+          "Usage: trapezoid [options]\n"
+          "  -f FILE        routing script (default " TZ_CFGDIR "/trapezoid.cfg)\n"
+          "  -c             check the script and exit (0 = OK, 1 = errors)\n"
+          "  -D             stay in the foreground (do not daemonize)\n"
+          "  -E             log to stderr instead of syslog\n"
+          "  -l ADDR        listen on [udp:|tcp:]host[:port]; repeatable;\n"
+          "                 replaces the script's listen= lines\n"
+          "  -L DIR         module search path (colon-separated); replaces mpath\n"
+          "  -P FILE        write the process id to FILE\n"
+          "  -d             more debug output (repeatable)\n"
+          "  -V             print the version and exit\n"
+          "  -h             this help\n");
+}
+
+static int main_parse_args(int argc, char **argv, opts_t *o)
+{
+  int c;
+  memset(o, 0, sizeof *o);
+  o->cfg = TZ_CFGDIR "/trapezoid.cfg";
+  o->gen.listens = o->listens;
+  while ((c = getopt(argc, argv, "f:cDEl:L:P:dVh")) != -1) {
+    switch (c) {
+    case 'f': o->cfg = optarg; break;
+    case 'c': o->check_only = 1; break;
+    case 'D': o->foreground = 1; break;
+    case 'E': o->to_stderr = 1; break;
+    case 'L': o->gen.mpath = optarg; break;
+    case 'P': o->pidfile = optarg; break;
+    case 'd': o->gen.debug_delta++; break;
+    case 'l':
+      if (o->gen.nlistens == MAX_LISTENS) {
+        fprintf(stderr, "trapezoid: too many -l (max %d)\n", MAX_LISTENS);
+        return 2;
+      }
+      o->listens[o->gen.nlistens++] = optarg;
+      break;
+    case 'V': printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
+    case 'h': main_usage(stdout); return 0;
+    default: main_usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "trapezoid: unexpected argument '%s'\n", argv[optind]);
+    return 2;
+  }
+  return -1; /* go on */
+}
+
+/* Forks; the parent waits until the child says it is serving (or dies), so
+ * start-up errors still reach the terminal and the exit status. */
+static int daemon_fd = -1;
+
+static int main_daemonize(void)
+{
+  int p[2];
+  if (pipe(p) < 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid > 0) {
+    close(p[1]);
+    char ok = 0;
+    ssize_t n = read(p[0], &ok, 1);
+    _exit(n == 1 && ok == '0' ? 0 : 1);
+  }
+  close(p[0]);
+  daemon_fd = p[1];
+  return setsid() < 0 ? -1 : 0;
+}
+
+/* Tells the waiting parent that start-up succeeded, and lets go of the
+ * terminal. */
+static void main_daemon_ready(void)
+{
+  if (daemon_fd < 0)
+    return;
+  int fd = open("/dev/null", O_RDWR);
+  if (fd >= 0) {
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+      close(fd);
+  }
+  if (write(daemon_fd, "0", 1) != 1)
+    tz_log(TZ_LOG_WARN, "cannot notify the parent process");
+  close(daemon_fd);
+  daemon_fd = -1;
+}
+
+static int main_write_pidfile(const char *path)
+{
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  fprintf(f, "%ld\n", (long)getpid());
+  return fclose(f);
+}
+
+static void main_on_signal(int signo)
+{
+  if (signo == SIGHUP) {
+    tz_log(TZ_LOG_NOTICE, "SIGHUP: live script reload is not available yet");
+    return;
+  }
+  tz_log(TZ_LOG_NOTICE, "signal %d: shutting down", signo);
+  tz_loop_break();
+}
+
+static int main_serve(const opts_t *o, tz_gen_t *g)
+{
+  char err[512];
+  if (tz_sip_start(g, err, sizeof err) < 0) {
+    tz_log(TZ_LOG_ERR, "%s", err);
+    if (!o->to_stderr) /* syslog alone would hide it from the operator */
+      fprintf(stderr, "trapezoid: %s\n", err);
+    return 1;
+  }
+  if (tz_loop_catch_signals(main_on_signal) < 0) {
+    tz_log(TZ_LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
+    tz_sip_stop();
+    return 1;
+  }
+  if (o->pidfile && main_write_pidfile(o->pidfile) < 0)
+    tz_log(TZ_LOG_WARN, "cannot write pid file %s: %s", o->pidfile,
+           strerror(errno));
+  tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s (generation %u)",
+         PACKAGE_VERSION, o->cfg, g->id);
+  main_daemon_ready();
+  tz_loop_run();
+  tz_sip_stop();
+  if (o->pidfile)
+    unlink(o->pidfile);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  opts_t o;
+  int rc = main_parse_args(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+  tz_log_setup("trapezoid", o.to_stderr || o.check_only);
+  /* Fork before anything starts threads or opens databases. */
+  if (!o.check_only && !o.foreground && main_daemonize() < 0) {
+    fprintf(stderr, "trapezoid: cannot daemonize: %s\n", strerror(errno));
+    return 1;
+  }
+  if (tz_loop_init() < 0 || tz_module_system_init() < 0) {
+    fprintf(stderr, "trapezoid: cannot initialise the event loop\n");
+    return 1;
+  }
+  tz_diag_t d = {0};
+  tz_gen_t *g = tz_gen_build(o.cfg, &o.gen, &d);
+  if (tz_diag_text(&d)[0])
+    fputs(tz_diag_text(&d), stderr);
+  tz_diag_clear(&d);
+  if (!g) {
+    rc = 1;
+  } else if (o.check_only) {
+    printf("%s: OK\n", o.cfg);
+    rc = 0;
+  } else {
+    tz_gen_set_current(g);
+    rc = main_serve(&o, g);
+    tz_gen_set_current(NULL);
+  }
+  tz_gen_unref(g);
+  tz_loop_deinit();
+  tz_module_system_deinit();
+  return rc;
+}

@@ -1,0 +1,41 @@
+/*
+ * msg.h - the per-message context a script runs on (struct tz_msg).
+ *
+ * Core-internal: modules see tz_msg_t only through trapezoid.h. One context
+ * lives for one script run; its scratch home is freed when the run ends.
+ */
+#ifndef TZ_MSG_H
+#define TZ_MSG_H
+
+#include "trapezoid.h"
+#include <sofia-sip/nta.h>
+
+struct tz_gen;
+
+enum tz_msg_flag {
+  TZ_MSG_REPLIED = 1u << 0, /* a final reply was sent for the request */
+  TZ_MSG_DROPPED = 1u << 1, /* the script said drop */
+  TZ_MSG_TRACE = 1u << 2    /* log every executed script statement */
+};
+
+struct tz_msg {
+  msg_t *msg;              /* the message under the script */
+  sip_t *sip;
+  nta_incoming_t *irq;     /* server transaction; NULL in reply routes */
+  su_home_t home[1];       /* scratch for this run */
+  struct tz_gen *gen;      /* generation the run belongs to (pinned) */
+  unsigned route_kind;     /* enum tz_route_kind of the running route */
+  unsigned flags;          /* enum tz_msg_flag */
+  char src_ip[64];         /* source address, no brackets for IPv6 */
+  unsigned src_port;
+  const char *proto;       /* "udp", "tcp", "tls" */
+  tz_val_t *vars;          /* $var() slots, allocated by the interpreter */
+  size_t nvars;
+};
+
+/* Sets up a context for a received message; msg is borrowed. */
+void tz_msg_init(tz_msg_t *m, struct tz_gen *gen, msg_t *msg,
+                 nta_incoming_t *irq, unsigned route_kind);
+void tz_msg_deinit(tz_msg_t *m);
+
+#endif

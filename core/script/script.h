@@ -1,0 +1,87 @@
+/*
+ * script.h - the routing script: parse once, check and resolve at load,
+ * run per message.
+ *
+ * Core-internal interface between the script engine (core/script/) and the
+ * rest of the core. Parsing yields a tree plus the top-level directives
+ * (loadmodule, modparam, name=value settings), which the generation builder
+ * applies; checking then resolves every function, route, variable and
+ * regex, so running never looks anything up by name.
+ */
+#ifndef TZ_SCRIPT_H
+#define TZ_SCRIPT_H
+
+#include "trapezoid.h"
+
+typedef struct tz_script tz_script_t;
+typedef struct tz_route tz_route_t;
+
+typedef enum {
+  TZ_DIR_LOADMODULE = 1, /* loadmodule "name"            name */
+  TZ_DIR_MODPARAM,       /* modparam("mod","p",value)     name, param, value */
+  TZ_DIR_SET             /* name = value                  name, value */
+} tz_dir_kind_t;
+
+typedef struct tz_directive {
+  tz_dir_kind_t kind;
+  tz_loc_t loc;        /* of the directive keyword / setting name */
+  const char *name;
+  const char *param;
+  tz_val_t value;      /* string or integer literal, or a bare word as string */
+  tz_loc_t value_loc;
+} tz_directive_t;
+
+/* Parsing. On error returns NULL and fills d. The script owns its source
+ * text (tz_src_t), which tz_loc_t values point into. */
+tz_script_t *tz_script_parse_file(const char *path, tz_diag_t *d);
+tz_script_t *tz_script_parse_text(const char *name, const char *text,
+                                  size_t len, tz_diag_t *d);
+void tz_script_free(tz_script_t *s);
+
+size_t tz_script_directives(const tz_script_t *s, const tz_directive_t **out);
+
+/* Looks up script functions that are not core built-ins (module exports). */
+typedef struct tz_resolver {
+  /* Returns the export and sets *mod, or NULL if unknown. */
+  const tz_func_export_t *(*lookup)(void *ctx, const char *name,
+                                    tz_modinst_t **mod);
+  /* Calls cb for every known name (for "did you mean"). */
+  void (*each)(void *ctx, void (*cb)(void *cbctx, const char *name),
+               void *cbctx);
+  void *ctx;
+} tz_resolver_t;
+
+/* Resolves and checks everything; returns 0, or -1 with errors in d.
+ * Runs argument fixups; tz_script_free undoes them. */
+int tz_script_check(tz_script_t *s, const tz_resolver_t *r, tz_diag_t *d);
+
+/* Routes, after a successful check. NULL when the script has none. */
+const tz_route_t *tz_script_request_route(const tz_script_t *s);
+const tz_route_t *tz_script_reply_route(const tz_script_t *s);
+const tz_route_t *tz_script_failure_route(const tz_script_t *s,
+                                          const char *name);
+
+/* Script-wide facts the core needs per message. */
+size_t tz_script_nvars(const tz_script_t *s);
+
+/* For unload refusal: calls cb for every call site of a function exported
+ * by mod. Returns the number of call sites. */
+size_t tz_script_uses_module(const tz_script_t *s, const tz_modinst_t *mod,
+                             void (*cb)(void *ctx, const tz_loc_t *loc,
+                                        const char *func),
+                             void *ctx);
+
+typedef enum {
+  TZ_RUN_OK = 0,    /* route ended (end of block, return, exit) */
+  TZ_RUN_DROP = 1,  /* drop: discard the message */
+  TZ_RUN_ERROR = -1 /* a runtime error was logged */
+} tz_run_result_t;
+
+/* Runs a route on m (m->route_kind says which kind). */
+tz_run_result_t tz_script_run(const tz_script_t *s, const tz_route_t *r,
+                              tz_msg_t *m);
+
+/* The core built-in function table (sl_reply, log, is_method, ...). */
+extern const tz_func_export_t tz_core_funcs[];
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * trapezoid.h - the module-facing API of the trapezoid core.
+ *
+ * This is the only core header a module includes. It owns the module
+ * descriptor (exports table), the argument and value types the script
+ * passes to module functions, and the services the core lends to modules:
+ * message access and replies, timers and file-descriptor watches on the
+ * event loop, logging. Every registration a module makes goes through its
+ * module instance, so the core can undo all of it when the module unloads.
+ */
+#ifndef TRAPEZOID_H
+#define TRAPEZOID_H
+
+#include <stddef.h>
+#include <regex.h>
+#include <stdarg.h>
+
+#include <sofia-sip/su_config.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a struct below changes layout or meaning. */
+#define TZ_API_VERSION 1
+
+#define TZ_MAX_ARGS 6
+
+/* ---- logging ---------------------------------------------------------- */
+
+/* syslog(3) priorities, so the levels mean the same thing everywhere. */
+enum tz_log_level {
+  TZ_LOG_ERR = 3,
+  TZ_LOG_WARN = 4,
+  TZ_LOG_NOTICE = 5,
+  TZ_LOG_INFO = 6,
+  TZ_LOG_DBG = 7
+};
+
+void tz_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tz_vlog(int level, const char *fmt, va_list ap);
+int tz_log_enabled(int level);
+
+/* ---- script values ----------------------------------------------------- */
+
+typedef enum { TZ_VAL_NULL = 0, TZ_VAL_INT, TZ_VAL_STR } tz_val_type_t;
+
+/* A script value. Strings are NUL-terminated; len excludes the NUL. The
+ * string is owned by whoever produced the value (the script's constant pool,
+ * or the current message's scratch home) and lives at least until the
+ * message is done. */
+typedef struct tz_val {
+  tz_val_type_t type;
+  long i;
+  const char *s;
+  size_t len;
+} tz_val_t;
+
+/* ---- locations and diagnostics ------------------------------------------ */
+
+/* A source buffer: the script file text, kept so errors can quote it. */
+typedef struct tz_src {
+  char *name;
+  char *text;
+  size_t len;
+} tz_src_t;
+
+typedef struct tz_loc {
+  const tz_src_t *src;
+  unsigned line, col; /* both 1-based; 0 = unknown */
+} tz_loc_t;
+
+/* Accumulates "file:line:col: error: message" diagnostics, each followed by
+ * the quoted source line and a caret, as gcc prints them. */
+typedef struct tz_diag {
+  char *buf;
+  size_t len, cap;
+  unsigned nerrors, nwarnings;
+} tz_diag_t;
+
+void tz_diag_error(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tz_diag_warning(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tz_diag_clear(tz_diag_t *d);
+const char *tz_diag_text(const tz_diag_t *d);
+
+/* ---- module descriptor ------------------------------------------------- */
+
+typedef struct tz_msg tz_msg_t;         /* the message a script runs on */
+typedef struct tz_modinst tz_modinst_t; /* a module loaded in a generation */
+
+/* Route kinds, as a mask of where a function may be called. */
+enum tz_route_kind {
+  TZ_ROUTE_REQUEST = 1u << 0,
+  TZ_ROUTE_REPLY = 1u << 1,
+  TZ_ROUTE_FAILURE = 1u << 2,
+  TZ_ROUTE_ANY = 0x7u
+};
+
+typedef enum {
+  TZ_ARG_INT = 1, /* integer; a string argument must parse as one */
+  TZ_ARG_STR,     /* string; the value of any expression as text */
+  TZ_ARG_FMT,     /* string literal that may contain $pvars, expanded per call */
+  TZ_ARG_REGEX    /* string literal compiled as POSIX ERE at load */
+} tz_arg_type_t;
+
+/* A function argument as the handler sees it. For constant arguments the
+ * fields are filled once at load time, and `fixed` holds what the
+ * function's fixup made of it; otherwise they are filled per call. */
+typedef struct tz_arg {
+  tz_arg_type_t type;
+  long i;                /* TZ_ARG_INT */
+  const char *s;         /* TZ_ARG_STR, TZ_ARG_FMT, TZ_ARG_REGEX (source) */
+  size_t len;
+  const regex_t *re;     /* TZ_ARG_REGEX */
+  void *fixed;           /* fixup result; NULL if no fixup ran */
+} tz_arg_t;
+
+typedef struct tz_call {
+  tz_modinst_t *mod; /* instance of the exporting module; NULL for core */
+  int argc;
+  const tz_arg_t *argv;
+  const tz_loc_t *loc; /* where the call is in the script */
+} tz_call_t;
+
+/* Return > 0 for true, < 0 for false, 0 to stop the script (like exit). */
+typedef int (*tz_func_f)(tz_msg_t *m, const tz_call_t *c);
+
+/* Runs once per constant argument at load. Returns 0, or -1 with a message
+ * in err (the core prefixes file:line:col). May set arg->fixed. */
+typedef int (*tz_fixup_f)(tz_modinst_t *mod, int idx, tz_arg_t *arg,
+                          char *err, size_t errlen);
+/* Undoes a fixup when the script generation is freed. */
+typedef void (*tz_fixup_free_f)(tz_modinst_t *mod, int idx, tz_arg_t *arg);
+
+typedef struct tz_func_export {
+  const char *name;
+  tz_func_f handler;
+  int min_args, max_args;
+  tz_arg_type_t args[TZ_MAX_ARGS];
+  unsigned const_mask;  /* bit i set: argument i must be a literal */
+  unsigned route_mask;  /* enum tz_route_kind; 0 means TZ_ROUTE_ANY */
+  tz_fixup_f fixup;     /* optional, for constant arguments */
+  tz_fixup_free_f fixup_free;
+  const char *doc;
+} tz_func_export_t;
+
+typedef enum { TZ_PARAM_INT = 1, TZ_PARAM_STR } tz_param_type_t;
+
+/* A module parameter lives at `offset` in the module's config struct (of
+ * cfg_size bytes), one struct per module instance: no configuration lives
+ * in globals. STR parameters are stored as `char *` owned by the core. */
+typedef struct tz_param_export {
+  const char *name;
+  tz_param_type_t type;
+  size_t offset;
+  long int_default;
+  const char *str_default;
+  long min, max;        /* INT range check when min < max */
+  const char *doc;
+} tz_param_export_t;
+
+typedef struct tz_module {
+  unsigned api_version;     /* TZ_API_VERSION */
+  size_t size;              /* sizeof(tz_module_t) */
+  const char *name;
+  const char *version;
+  const char *description;
+  const char *const *deps;  /* NULL-terminated names, or NULL */
+  size_t cfg_size;
+  const tz_param_export_t *params; /* terminated by a zero entry */
+  const tz_func_export_t *funcs;   /* terminated by a zero entry */
+  /* Called after parameters are set, in dependency order. Returns 0 or -1
+   * with a message in err. */
+  int (*init)(tz_modinst_t *mod, char *err, size_t errlen);
+  /* Releases everything init made. Timers and fd watches still registered
+   * are removed by the core after this returns. */
+  void (*destroy)(tz_modinst_t *mod);
+} tz_module_t;
+
+/* A module named NAME exports `const tz_module_t NAME_LTX_module`. */
+#define TZ_MODULE_SYMBOL "_LTX_module"
+
+void *tz_mod_cfg(tz_modinst_t *mod);
+void *tz_mod_data(tz_modinst_t *mod);
+void tz_mod_set_data(tz_modinst_t *mod, void *data);
+const char *tz_mod_name(const tz_modinst_t *mod);
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* The message under the script: a request in request/failure routes, a
+ * response in reply routes. Valid only during the script run. */
+msg_t *tz_msg_sofia(tz_msg_t *m);
+sip_t *tz_msg_sip(tz_msg_t *m);
+su_home_t *tz_msg_home(tz_msg_t *m);  /* scratch, freed after the run */
+unsigned tz_msg_route_kind(const tz_msg_t *m);
+
+/* Sends a stateless-style final or provisional reply to the request.
+ * extra_headers: NULL, or raw "Name: value\r\n" lines. Returns 0 or -1. */
+int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
+                 const char *extra_headers);
+
+/* True if the URL's host (and port, if any) is one of ours: a listen
+ * address or an alias of the current generation. */
+int tz_is_myself(const url_t *url);
+
+/* ---- event loop services ------------------------------------------------ */
+
+typedef struct tz_timer tz_timer_t;
+typedef void (*tz_timer_f)(tz_modinst_t *mod, void *arg);
+
+/* Fires cb after ms milliseconds, then every ms if periodic. Owned by mod:
+ * removed automatically when the module instance is destroyed. */
+tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
+                           tz_timer_f cb, void *arg);
+void tz_timer_stop(tz_timer_t *t);
+
+enum { TZ_FD_IN = 1, TZ_FD_OUT = 4, TZ_FD_ERR = 8 };
+typedef struct tz_fdwatch tz_fdwatch_t;
+typedef void (*tz_fd_f)(tz_modinst_t *mod, int fd, unsigned revents,
+                        void *arg);
+
+tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
+                          tz_fd_f cb, void *arg);
+void tz_fd_unwatch(tz_fdwatch_t *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRAPEZOID_H */

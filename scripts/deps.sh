@@ -1,0 +1,39 @@
+# deps.sh - Debian packages the scripts need, installed idempotently.
+# Sourced by scripts/quickstart and scripts/check.
+
+# Building the daemon and its modules.
+TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
+  libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3"
+# Running the tests: CUnit, and the real SIP peers the tests talk to.
+TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak"
+
+# tz_install_packages PKG...: installs the ones not yet installed.
+tz_install_packages() {
+  missing=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+      missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  echo "installing:$missing"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root to install:$missing" >&2; return 1; }
+    sudo=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q || return 1
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -q --no-install-recommends $missing
+}
+
+# tz_configure BUILDDIR [CONFIGURE-ARGS...]: (re)generates the build system
+# if needed and configures an out-of-tree build in BUILDDIR.
+tz_configure() {
+  top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  bdir=$1
+  shift
+  [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi) || return 1
+  mkdir -p "$bdir"
+  (cd "$bdir" && "$top/configure" "$@")
+}

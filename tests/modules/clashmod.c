@@ -1,0 +1,24 @@
+/*
+ * clashmod.c - a loader test module exporting a function name testmod
+ * already exports, which the core must refuse.
+ */
+#include "trapezoid.h"
+
+static int clashmod_answer(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)m;
+  (void)c;
+  return 1;
+}
+
+static const tz_func_export_t clashmod_funcs[] = {
+  {"tm_answer", clashmod_answer, 0, 0, {0}, 0, TZ_ROUTE_ANY, NULL, NULL, "x"},
+  {0}
+};
+
+const tz_module_t clashmod_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "clashmod",
+  .funcs = clashmod_funcs,
+};

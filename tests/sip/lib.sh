@@ -1,0 +1,96 @@
+# lib.sh - shared shell helpers for the integration tests: free ports, a
+# private work directory, starting and stopping the daemon, and cleanup of
+# every process a test started. Sourced by tests/sip/*.sh.
+set -u
+
+: "${TZ_BIN:?run through make check}"
+TZ_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tztest.XXXXXX")
+TZ_PIDS=""
+
+tz_cleanup() {
+  for p in $TZ_PIDS; do
+    kill -TERM "$p" 2>/dev/null
+  done
+  for p in $TZ_PIDS; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$p" 2>/dev/null
+  done
+  rm -rf "$TZ_WORK"
+}
+trap tz_cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$TZ_WORK"/*.log; do
+    [ -f "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }
+  done
+  exit 1
+}
+
+pass() { echo "ok: $*"; }
+
+# need TOOL...: a missing peer is a skip on a developer box, an error in CI.
+need() {
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 && continue
+    if [ -n "${CI:-}" ]; then echo "missing $t (scripts/check installs it)" >&2; exit 99; fi
+    echo "SKIP: $t not installed" >&2
+    exit 77
+  done
+}
+
+# ports N: N free loopback ports, one per line.
+ports() { "$TZ_TOOLS/freeport" "$@"; }
+
+# tz_start NAME CFG [ARGS...]: runs the daemon in the foreground, logging to
+# $TZ_WORK/NAME.log, and waits until it serves. Sets TZ_PID.
+tz_start() {
+  name=$1 cfg=$2
+  shift 2
+  "$TZ_BIN" -D -E -f "$cfg" -L "$TZ_MODDIR" "$@" >"$TZ_WORK/$name.log" 2>&1 &
+  TZ_PID=$!
+  TZ_PIDS="$TZ_PIDS $TZ_PID"
+  for _ in $(seq 1 100); do
+    grep -q "serving" "$TZ_WORK/$name.log" 2>/dev/null && return 0
+    kill -0 "$TZ_PID" 2>/dev/null || fail "$name exited during start-up"
+    sleep 0.05
+  done
+  fail "$name did not start within 5 s"
+}
+
+# tz_stop PID: SIGTERM, then the exit status must be 0 within 5 s.
+tz_stop() {
+  pid=$1
+  kill -TERM "$pid" || return 1
+  for _ in $(seq 1 50); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      return $?
+    fi
+    sleep 0.1
+  done
+  return 124
+}
+
+# sip_msg METHOD PORT [PROTO] [EXTRA_HEADER_LINES]: a minimal valid request
+# on stdout with CRLF line ends.
+sip_msg() {
+  m=$1 port=$2 proto=${3:-UDP} extra=${4:-}
+  {
+    printf '%s sip:bob@127.0.0.1:%s SIP/2.0\n' "$m" "$port"
+    printf 'Via: SIP/2.0/%s 127.0.0.1:9;branch=z9hG4bK-%s-%s\n' "$proto" "$m" "$$$RANDOM"
+    printf 'Max-Forwards: 70\n'
+    printf 'From: <sip:alice@example.test>;tag=a1\n'
+    printf 'To: <sip:bob@example.test>\n'
+    printf 'Call-ID: %s-%s@test\n' "$$" "$RANDOM"
+    printf 'CSeq: 1 %s\n' "$m"
+    [ -n "$extra" ] && printf '%s\n' "$extra"
+    printf 'Content-Length: 0\n\n'
+  } | sed 's/$/\r/'
+}
+
+# status_of: the status code of the first response line on stdin.
+status_of() { head -n 1 | tr -d '\r' | awk '/^SIP\/2.0/ {print $2}'; }

@@ -1,0 +1,258 @@
+/*
+ * test_module.c - the module loader and generation builder: loading by
+ * name from a path, descriptor checks, typed parameters, dependencies,
+ * export clashes, init failure, and removal of every registration a module
+ * leaves behind.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "tzunit.h"
+
+#include "gen.h"
+#include "loop.h"
+#include "module.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char err[512];
+
+static int suite_setup(void)
+{
+  return tz_loop_init() || tz_module_system_init();
+}
+
+static int suite_teardown(void)
+{
+  tz_module_system_deinit();
+  tz_loop_deinit();
+  return 0;
+}
+
+static tz_modinst_t *load(const char *name)
+{
+  err[0] = '\0';
+  return tz_module_load(name, "/nonexistent:" TESTMOD_DIR, err, sizeof err);
+}
+
+static void test_load_defaults(void)
+{
+  tz_modinst_t *mi = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mi);
+  CU_ASSERT_STRING_EQUAL(tz_mod_name(mi), "testmod");
+  const long *cfg = tz_mod_cfg(mi);
+  CU_ASSERT_EQUAL(cfg[0], 42);
+  CU_ASSERT_PTR_NOT_NULL(tz_modinst_find_func(mi, "tm_answer"));
+  CU_ASSERT_PTR_NULL(tz_modinst_find_func(mi, "tm_nothing"));
+  tz_module_destroy(mi);
+}
+
+static void test_params(void)
+{
+  tz_modinst_t *mi = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mi);
+  tz_val_t seven = {TZ_VAL_INT, 7, NULL, 0};
+  tz_val_t big = {TZ_VAL_INT, 101, NULL, 0};
+  tz_val_t text = {TZ_VAL_STR, 0, "hi", 2};
+  tz_val_t numtext = {TZ_VAL_STR, 0, "9", 1};
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "answer", &seven, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(((long *)tz_mod_cfg(mi))[0], 7);
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "answer", &numtext, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(((long *)tz_mod_cfg(mi))[0], 9);
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "answer", &big, err, sizeof err), -1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "between 0 and 100"));
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "answer", &text, err, sizeof err), -1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "takes an integer"));
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "greeting", &seven, err, sizeof err), -1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "takes a string"));
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "greeting", &text, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "colour", &text, err, sizeof err), -1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "has no parameter 'colour'"));
+  tz_module_destroy(mi);
+}
+
+static void test_bad_objects(void)
+{
+  CU_ASSERT_PTR_NULL(load("nosuchmod"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot load module 'nosuchmod'"));
+  CU_ASSERT_PTR_NULL(load("oldmod"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "built for API version"));
+  CU_ASSERT_PTR_NULL(load("notmod"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a trapezoid module"));
+}
+
+static void test_shared_object_refcount(void)
+{
+  tz_modinst_t *a = load("testmod"), *b = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_EQUAL(tz_modinst_lib_refs(a), 2);
+  tz_module_destroy(a);
+  CU_ASSERT_EQUAL(tz_modinst_lib_refs(b), 1);
+  tz_module_destroy(b);
+}
+
+static size_t drain(int fd)
+{
+  char buf[256];
+  size_t total = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    total += (size_t)n;
+  return total;
+}
+
+static void spin(unsigned ms)
+{
+  for (unsigned i = 0; i < ms / 5; i++)
+    su_root_step(tz_loop_root(), 5);
+}
+
+static void test_registrations_removed(void)
+{
+  int p[2];
+  CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+  fcntl(p[0], F_SETFL, O_NONBLOCK);
+  tz_modinst_t *mi = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mi);
+  tz_val_t fd = {TZ_VAL_INT, p[1], NULL, 0};
+  CU_ASSERT_EQUAL(tz_module_set_param(mi, "notify_fd", &fd, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(tz_module_init(mi, err, sizeof err), 0);
+  CU_ASSERT_PTR_NOT_NULL(tz_modinst_regs(mi)->timers);
+  CU_ASSERT_PTR_NOT_NULL(tz_modinst_regs(mi)->fds);
+  spin(100);
+  CU_ASSERT(drain(p[0]) > 0);
+  tz_module_destroy(mi); /* testmod has no destroy(): the core must clean up */
+  drain(p[0]);
+  spin(60);
+  CU_ASSERT_EQUAL(drain(p[0]), 0);
+  close(p[0]);
+  close(p[1]);
+}
+
+static void test_init_failure(void)
+{
+  tz_modinst_t *mi = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mi);
+  tz_val_t v = {TZ_VAL_INT, 13, NULL, 0};
+  tz_module_set_param(mi, "answer", &v, err, sizeof err);
+  CU_ASSERT_EQUAL(tz_module_init(mi, err, sizeof err), -1);
+  CU_ASSERT_STRING_EQUAL(err, "testmod: 13 is unlucky");
+  tz_module_destroy(mi);
+}
+
+/* ---- through the generation builder ------------------------------------ */
+
+static tz_gen_t *build(const char *text, tz_diag_t *d)
+{
+  tz_gen_opts_t o = {.mpath = TESTMOD_DIR};
+  tz_diag_clear(d);
+  return tz_gen_build_text("t.cfg", text, &o, d);
+}
+
+static void expect_error(const char *text, const char *where, const char *what)
+{
+  tz_diag_t d = {0};
+  tz_gen_t *g = build(text, &d);
+  CU_ASSERT_PTR_NULL(g);
+  tz_gen_unref(g);
+  if (!strstr(tz_diag_text(&d), where) || !strstr(tz_diag_text(&d), what)) {
+    fprintf(stderr, "\nexpected '%s' and '%s' in:\n%s\n", where, what,
+            tz_diag_text(&d));
+    CU_FAIL("diagnostic mismatch");
+  }
+  tz_diag_clear(&d);
+}
+
+static void test_gen_good(void)
+{
+  tz_diag_t d = {0};
+  tz_gen_t *g = build("loadmodule \"depmod\"\n"
+                      "loadmodule \"testmod\"\n"
+                      "modparam(\"testmod\", \"answer\", 7)\n"
+                      "alias=example.test\n"
+                      "listen=udp:127.0.0.1:5099\n"
+                      "request_route { if (tm_answer() && dm_true()) { exit; } }\n",
+                      &d);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  CU_ASSERT_EQUAL(g->nmods, 2);
+  /* dependencies initialise first, whatever the loadmodule order */
+  CU_ASSERT_STRING_EQUAL(tz_mod_name(g->mods[0]), "testmod");
+  CU_ASSERT_STRING_EQUAL(tz_mod_name(g->mods[1]), "depmod");
+  CU_ASSERT_EQUAL(((long *)tz_mod_cfg(g->mods[0]))[0], 7);
+  CU_ASSERT_EQUAL(g->nlistens, 1);
+  CU_ASSERT_STRING_EQUAL(g->listens[0].proto, "udp");
+  CU_ASSERT_EQUAL(g->listens[0].port, 5099);
+  CU_ASSERT_EQUAL(g->naliases, 1);
+  tz_gen_unref(g);
+  tz_diag_clear(&d);
+}
+
+static void test_gen_errors(void)
+{
+  expect_error("loadmodule \"depmod\"\nrequest_route { }\n", "t.cfg:1:",
+               "module 'depmod' needs module 'testmod'");
+  expect_error("loadmodule \"testmod\"\nloadmodule \"clashmod\"\n", "t.cfg:2:",
+               "exports 'tm_answer', which testmod already defines");
+  expect_error("modparam(\"testmod\", \"answer\", 7)\n", "t.cfg:1:",
+               "not loaded");
+  expect_error("loadmodule \"testmod\"\nmodparam(\"testmod\", \"answer\", 700)\n",
+               "t.cfg:2:", "between 0 and 100");
+  expect_error("loadmodule \"testmod\"\nloadmodule \"testmod\"\n", "t.cfg:2:",
+               "already loaded");
+  expect_error("loadmodule \"testmod\"\nmodparam(\"testmod\", \"answer\", 13)\n",
+               "t.cfg:1:", "13 is unlucky");
+  expect_error("loadmodule \"nosuch\"\n", "t.cfg:1:", "cannot load module");
+  expect_error("listen=udp:127.0.0.1:99999\n", "t.cfg:1:", "bad listen address");
+  expect_error("colour=blue\n", "t.cfg:1:1", "unknown setting 'colour'");
+  expect_error("loadmodule \"testmod\"\nrequest_route { tm_positive(0); }\n",
+               "t.cfg:2:", "positive");
+}
+
+static void test_listen_parse(void)
+{
+  tz_listen_t l;
+  CU_ASSERT_EQUAL(tz_listen_parse("[::1]:5070", &l, err, sizeof err), 0);
+  CU_ASSERT_STRING_EQUAL(l.host, "::1");
+  CU_ASSERT_PTR_NULL(l.proto);
+  CU_ASSERT_EQUAL(l.port, 5070);
+  tz_listen_free(&l);
+  CU_ASSERT_EQUAL(tz_listen_parse("tcp:example.test", &l, err, sizeof err), 0);
+  CU_ASSERT_STRING_EQUAL(l.proto, "tcp");
+  CU_ASSERT_EQUAL(l.port, 5060);
+  tz_listen_free(&l);
+  CU_ASSERT_EQUAL(tz_listen_parse("tls:[2001:db8::1]", &l, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(l.port, 5061);
+  tz_listen_free(&l);
+  CU_ASSERT_EQUAL(tz_listen_parse("[::1", &l, err, sizeof err), -1);
+  CU_ASSERT_EQUAL(tz_listen_parse("1.2.3.4:0", &l, err, sizeof err), -1);
+  CU_ASSERT_EQUAL(tz_listen_parse("1.2.3.4:5060x", &l, err, sizeof err), -1);
+}
+
+static const tz_unit_test_t loader_tests[] = {
+  {"load with defaults", test_load_defaults},
+  {"typed parameters", test_params},
+  {"missing, old and foreign objects", test_bad_objects},
+  {"shared object refcount", test_shared_object_refcount},
+  {"leftover registrations removed", test_registrations_removed},
+  {"init failure", test_init_failure},
+  {NULL, NULL}
+};
+
+static const tz_unit_test_t gen_tests[] = {
+  {"generation builds", test_gen_good},
+  {"generation errors", test_gen_errors},
+  {"listen addresses", test_listen_parse},
+  {NULL, NULL}
+};
+
+int main(void)
+{
+  static const tz_unit_suite_t suites[] = {
+    {"loader", loader_tests, suite_setup, suite_teardown},
+    {"generation", gen_tests, suite_setup, suite_teardown},
+    {NULL, NULL, NULL, NULL}
+  };
+  return tz_unit_main(suites);
+}
