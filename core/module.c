@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "module.h"
+#include "service.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -288,6 +289,7 @@ int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen)
       snprintf(err, errlen, "module '%s' failed to initialise",
                mi->exp->name);
     tz_regs_release(&mi->regs);
+    tz_service_release(mi);
     return -1;
   }
   mi->initialized = 1;
@@ -300,6 +302,7 @@ void tz_module_destroy(tz_modinst_t *mi)
     return;
   if (mi->initialized && mi->exp->destroy)
     mi->exp->destroy(mi);
+  tz_service_release(mi);
   unsigned left = tz_regs_release(&mi->regs);
   if (left)
     tz_log(TZ_LOG_WARN, "module '%s' left %u timer/fd registrations; removed",

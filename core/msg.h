@@ -15,8 +15,14 @@ struct tz_gen;
 enum tz_msg_flag {
   TZ_MSG_REPLIED = 1u << 0, /* a final reply was sent for the request */
   TZ_MSG_DROPPED = 1u << 1, /* the script said drop */
-  TZ_MSG_TRACE = 1u << 2    /* log every executed script statement */
+  TZ_MSG_TRACE = 1u << 2,   /* log every executed script statement */
+  TZ_MSG_SUSPENDED = 1u << 3 /* a tz_suspended_t owns the transaction now */
 };
+
+typedef struct tz_branch {
+  const char *uri, *dst, *path; /* in the message's scratch home */
+  int q;
+} tz_branch_t;
 
 struct tz_msg {
   msg_t *msg;              /* the message under the script */
@@ -29,6 +35,10 @@ struct tz_msg {
   char src_ip[64];         /* source address, no brackets for IPv6 */
   unsigned src_port;
   const char *proto;       /* "udp", "tcp", "tls" */
+  char socket[80];         /* local socket: "udp:127.0.0.1:5060" */
+  const char *dst;         /* $du: next hop overriding the R-URI, or NULL */
+  tz_branch_t branches[TZ_MAX_BRANCHES];
+  unsigned nbranches;
   tz_val_t *vars;          /* $var() slots, allocated by the interpreter */
   size_t nvars;
 };

@@ -2,10 +2,12 @@
  * sip.c - owns the nta agent and its default leg, the transports bound to
  * the listen addresses, and the per-message context the script runs on.
  *
- * Every request that matches no existing transaction arrives at the default
- * leg with its own server transaction (irq). The script decides; whatever
- * it leaves unanswered is dropped, like a stateless Kamailio script, except
- * after a runtime error, where the caller gets a 500 instead of silence.
+ * Requests that match no existing transaction arrive statelessly at the
+ * agent callback, as in Kamailio: the script decides, and a server
+ * transaction exists only once something needs one (a suspended request,
+ * a relay). sl_reply answers statelessly. Whatever the script leaves
+ * unanswered is dropped silently, except after a runtime error, where the
+ * caller gets a 500 instead of silence.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip.h"
@@ -23,13 +25,15 @@
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
+#include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/nta_tport.h>
+#include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 
 static nta_agent_t *sip_agent;
-static nta_leg_t *sip_leg;
 static tz_listen_t *sip_listens; /* what we actually bound */
 static size_t sip_nlistens;
 
@@ -48,6 +52,23 @@ static void msg_fill_source(tz_msg_t *m)
     m->proto = "tls";
   su_inet_ntop(su->su_family, SU_ADDR(su), m->src_ip, sizeof m->src_ip);
   m->src_port = ntohs(su->su_port);
+}
+
+/* The local socket as "proto:host:port", from the primary transport (a
+ * TCP connection's own name is its peer). */
+static void msg_fill_socket(tz_msg_t *m)
+{
+  if (!sip_agent)
+    return;
+  tport_t *tp = nta_incoming_transport(sip_agent, m->irq, m->msg);
+  tport_t *primary = tp ? tport_parent(tp) : NULL;
+  const tp_name_t *n = primary ? tport_name(primary) : NULL;
+  if (n && n->tpn_proto && n->tpn_host && n->tpn_port) {
+    int v6 = strchr(n->tpn_host, ':') && n->tpn_host[0] != '[';
+    snprintf(m->socket, sizeof m->socket, "%s:%s%s%s:%s", n->tpn_proto,
+             v6 ? "[" : "", n->tpn_host, v6 ? "]" : "", n->tpn_port);
+  }
+  tport_unref(tp);
 }
 
 void tz_msg_init(tz_msg_t *m, struct tz_gen *gen, msg_t *msg,
@@ -70,12 +91,94 @@ sip_t *tz_msg_sip(tz_msg_t *m) { return m->sip; }
 su_home_t *tz_msg_home(tz_msg_t *m) { return m->home; }
 unsigned tz_msg_route_kind(const tz_msg_t *m) { return m->route_kind; }
 
+static int sip_reply(nta_incoming_t *irq, int status, const char *reason,
+                     const char *extra_headers)
+{
+  return nta_incoming_treply(irq, status, reason,
+                             TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
+                             TAG_END());
+}
+
+/* Stateless: nothing is kept, a retransmitted request runs the script
+ * again. nta takes over a reference to the request. */
+static int sip_reply_stateless(msg_t *req, int status, const char *reason,
+                               const char *extra_headers)
+{
+  return nta_msg_treply(sip_agent, msg_ref_create(req), status, reason,
+                        TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
+                        TAG_END());
+}
+
+const char *tz_msg_src_ip(const tz_msg_t *m) { return m->src_ip; }
+unsigned tz_msg_src_port(const tz_msg_t *m) { return m->src_port; }
+const char *tz_msg_proto(const tz_msg_t *m) { return m->proto; }
+const char *tz_msg_socket(tz_msg_t *m)
+{
+  if (!m->socket[0]) /* on demand: most messages never ask */
+    msg_fill_socket(m);
+  return m->socket;
+}
+const char *tz_msg_dst(const tz_msg_t *m) { return m->dst; }
+unsigned tz_msg_branch_count(const tz_msg_t *m) { return m->nbranches; }
+
+int tz_msg_set_ruri(tz_msg_t *m, const char *uri)
+{
+  sip_t *sip = m->sip;
+  if (!sip || !sip->sip_request)
+    return -1;
+  url_t *url = url_make(msg_home(m->msg), uri);
+  if (!url || url->url_type == url_invalid || url->url_type == url_unknown)
+    return -1;
+  sip_request_t *rq = sip_request_create(msg_home(m->msg),
+                                         sip->sip_request->rq_method,
+                                         sip->sip_request->rq_method_name,
+                                         (url_string_t *)url, NULL);
+  if (!rq ||
+      msg_header_replace(m->msg, (msg_pub_t *)sip,
+                         (msg_header_t *)sip->sip_request,
+                         (msg_header_t *)rq) < 0)
+    return -1;
+  return 0;
+}
+
+int tz_msg_set_dst(tz_msg_t *m, const char *uri)
+{
+  if (!uri) {
+    m->dst = NULL;
+    return 0;
+  }
+  url_t *url = url_make(m->home, uri);
+  if (!url || url->url_type == url_invalid || url->url_type == url_unknown)
+    return -1;
+  m->dst = su_strdup(m->home, uri);
+  return m->dst ? 0 : -1;
+}
+
+int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
+                      const char *path, int q)
+{
+  if (m->nbranches == TZ_MAX_BRANCHES)
+    return -1;
+  tz_branch_t *b = &m->branches[m->nbranches];
+  b->uri = su_strdup(m->home, uri);
+  b->dst = dst ? su_strdup(m->home, dst) : NULL;
+  b->path = path ? su_strdup(m->home, path) : NULL;
+  b->q = q;
+  if (!b->uri)
+    return -1;
+  m->nbranches++;
+  return 0;
+}
+
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
                  const char *extra_headers)
 {
-  if (!m->irq || (m->flags & TZ_MSG_REPLIED)) {
+  if (!m->sip || !m->sip->sip_request ||
+      (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED))) {
     tz_log(TZ_LOG_ERR, "cannot reply %d: %s", status,
-           m->irq ? "a final reply was already sent" : "no request to answer");
+           !(m->sip && m->sip->sip_request) ? "no request to answer"
+           : (m->flags & TZ_MSG_SUSPENDED) ? "the request is suspended"
+                                           : "a final reply was already sent");
     return -1;
   }
   if (m->sip && m->sip->sip_request &&
@@ -83,13 +186,74 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
     tz_log(TZ_LOG_ERR, "cannot reply %d to an ACK", status);
     return -1;
   }
-  if (nta_incoming_treply(m->irq, status, reason,
-                          TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
-                          TAG_END()) < 0)
+  int rc = m->irq ? sip_reply(m->irq, status, reason, extra_headers)
+                  : sip_reply_stateless(m->msg, status, reason, extra_headers);
+  if (rc < 0)
     return -1;
   if (status >= 200)
     m->flags |= TZ_MSG_REPLIED;
   return 0;
+}
+
+/* ---- suspended requests ------------------------------------------------- */
+
+struct tz_suspended {
+  nta_incoming_t *irq;
+  msg_t *msg;
+  tz_gen_t *gen;
+};
+
+/* Makes the request stateful: retransmissions now reach the transaction
+ * instead of the script. */
+static nta_incoming_t *sip_make_transaction(tz_msg_t *m)
+{
+  if (m->irq)
+    return m->irq;
+  tport_t *tp = nta_incoming_transport(sip_agent, NULL, m->msg);
+  m->irq = nta_incoming_create(sip_agent, NULL, msg_ref_create(m->msg),
+                               m->sip, NTATAG_TPORT(tp), TAG_END());
+  tport_unref(tp);
+  return m->irq;
+}
+
+tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
+{
+  if (!m->sip || !m->sip->sip_request ||
+      m->sip->sip_request->rq_method == sip_method_ack ||
+      (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED)) ||
+      m->route_kind != TZ_ROUTE_REQUEST)
+    return NULL;
+  tz_suspended_t *s = calloc(1, sizeof *s);
+  if (!s || !sip_make_transaction(m)) {
+    free(s);
+    return NULL;
+  }
+  s->irq = m->irq;
+  s->msg = msg_ref_create(m->msg);
+  s->gen = tz_gen_ref(m->gen);
+  m->flags |= TZ_MSG_SUSPENDED;
+  return s;
+}
+
+sip_t *tz_suspended_sip(tz_suspended_t *s) { return sip_object(s->msg); }
+
+void tz_suspended_drop(tz_suspended_t *s)
+{
+  if (!s)
+    return;
+  nta_incoming_destroy(s->irq);
+  msg_destroy(s->msg);
+  tz_gen_unref(s->gen);
+  free(s);
+}
+
+int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
+                       const char *extra_headers)
+{
+  int rc = sip_reply(s->irq, status, reason, extra_headers);
+  if (status >= 200 || rc < 0)
+    tz_suspended_drop(s);
+  return rc;
 }
 
 /* ---- is_myself ------------------------------------------------------------ */
@@ -149,38 +313,37 @@ int tz_is_myself(const url_t *url)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-static int sip_on_request(nta_leg_magic_t *magic, nta_leg_t *leg,
-                          nta_incoming_t *irq, sip_t const *sip)
+static void sip_run_request(msg_t *msg, sip_t *sip)
 {
-  (void)magic;
-  (void)leg;
   tz_gen_t *g = tz_gen_ref(tz_gen_current());
-  msg_t *msg = nta_incoming_getrequest(irq);
   tz_msg_t m;
-  tz_msg_init(&m, g, msg, irq, TZ_ROUTE_REQUEST);
+  tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REQUEST);
   const tz_route_t *r = tz_script_request_route(g->script);
   tz_run_result_t rc = r ? tz_script_run(g->script, r, &m) : TZ_RUN_OK;
   int is_ack = sip->sip_request->rq_method == sip_method_ack;
-  if (rc == TZ_RUN_ERROR && !is_ack && !(m.flags & TZ_MSG_REPLIED))
-    nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-  else if (!(m.flags & TZ_MSG_REPLIED))
+  unsigned done = m.flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED);
+  if (rc == TZ_RUN_ERROR && !is_ack && !done)
+    tz_msg_reply(&m, SIP_500_INTERNAL_SERVER_ERROR, NULL);
+  else if (!done)
     tz_log(TZ_LOG_DBG, "%s from %s:%u left unanswered by the script",
            sip->sip_request->rq_method_name, m.src_ip, m.src_port);
+  /* A transaction made for a reply (not a suspension) is nta's now. */
+  if (m.irq && !(m.flags & TZ_MSG_SUSPENDED))
+    nta_incoming_destroy(m.irq);
   tz_msg_deinit(&m);
-  msg_destroy(msg);
-  nta_incoming_destroy(irq);
   tz_gen_unref(g);
-  return 0;
 }
 
-/* Responses that match no client transaction, and requests when there is
- * no default leg. Nothing relays yet, so they are dropped. */
-static int sip_on_stray(nta_agent_magic_t *magic, nta_agent_t *agent,
-                        msg_t *msg, sip_t *sip)
+/* Everything that matches no transaction: new requests, and responses
+ * nobody waits for (nothing relays yet, so those are dropped). */
+static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
+                          msg_t *msg, sip_t *sip)
 {
   (void)magic;
   (void)agent;
-  if (sip && sip->sip_status)
+  if (sip && sip->sip_request)
+    sip_run_request(msg, sip);
+  else if (sip && sip->sip_status)
     tz_log(TZ_LOG_DBG, "stray response %u dropped", sip->sip_status->st_status);
   msg_destroy(msg);
   return 0;
@@ -236,7 +399,7 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
     errno = 0;
     if (i == 0)
       sip_agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
-                                   sip_on_stray, NULL, NTATAG_UA(0),
+                                   sip_on_message, NULL, NTATAG_UA(0),
                                    NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
                                    NTATAG_MERGE_482(0), TAG_END());
     if ((i == 0 && !sip_agent) ||
@@ -248,10 +411,8 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
     }
     tz_log(TZ_LOG_INFO, "listening on %s", url);
   }
-  sip_leg = nta_leg_tcreate(sip_agent, sip_on_request, NULL,
-                            NTATAG_NO_DIALOG(1), TAG_END());
-  if (!sip_leg || sip_copy_listens(g) < 0) {
-    snprintf(err, errlen, "cannot create the default leg");
+  if (sip_copy_listens(g) < 0) {
+    snprintf(err, errlen, "out of memory");
     tz_sip_stop();
     return -1;
   }
@@ -260,9 +421,6 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
 
 void tz_sip_stop(void)
 {
-  if (sip_leg)
-    nta_leg_destroy(sip_leg);
-  sip_leg = NULL;
   if (sip_agent)
     nta_agent_destroy(sip_agent);
   sip_agent = NULL;

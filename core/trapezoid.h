@@ -199,6 +199,28 @@ sip_t *tz_msg_sip(tz_msg_t *m);
 su_home_t *tz_msg_home(tz_msg_t *m);  /* scratch, freed after the run */
 unsigned tz_msg_route_kind(const tz_msg_t *m);
 
+/* Where the message came from and the local socket it arrived on:
+ * "udp" / "tcp" / "tls", an address without brackets, "udp:127.0.0.1:5060". */
+const char *tz_msg_src_ip(const tz_msg_t *m);
+unsigned tz_msg_src_port(const tz_msg_t *m);
+const char *tz_msg_proto(const tz_msg_t *m);
+const char *tz_msg_socket(tz_msg_t *m);
+
+/* Rewrites the Request-URI. Returns 0, or -1 if uri does not parse. */
+int tz_msg_set_ruri(tz_msg_t *m, const char *uri);
+/* Sets the next hop ($du) without touching the Request-URI; NULL clears. */
+int tz_msg_set_dst(tz_msg_t *m, const char *uri);
+const char *tz_msg_dst(const tz_msg_t *m);
+
+/* Further targets for the request besides its Request-URI (forking):
+ * uri becomes the branch's Request-URI, dst its next hop (or NULL), path
+ * its preloaded Route set (RFC 3327, comma-separated, or NULL), q x 1000
+ * (-1 unspecified). Strings are copied. Returns 0 or -1 (too many). */
+#define TZ_MAX_BRANCHES 12
+int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
+                      const char *path, int q);
+unsigned tz_msg_branch_count(const tz_msg_t *m);
+
 /* Sends a stateless-style final or provisional reply to the request.
  * extra_headers: NULL, or raw "Name: value\r\n" lines. Returns 0 or -1. */
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
@@ -207,6 +229,32 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
 /* True if the URL's host (and port, if any) is one of ours: a listen
  * address or an alias of the current generation. */
 int tz_is_myself(const url_t *url);
+
+/* Asynchronous replies: a function that must wait (for a database commit,
+ * a DNS answer) suspends the request. The server transaction stays open and
+ * the generation stays pinned until the handle is answered or dropped;
+ * nothing else replies to the request meanwhile. Request routes only. */
+typedef struct tz_suspended tz_suspended_t;
+
+tz_suspended_t *tz_msg_suspend(tz_msg_t *m);
+/* The request, valid until the handle is answered or dropped. */
+sip_t *tz_suspended_sip(tz_suspended_t *s);
+/* Sends a reply; a final one (>= 200) also frees the handle. */
+int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
+                       const char *extra_headers);
+/* Frees the handle without a reply (the client will retransmit). */
+void tz_suspended_drop(tz_suspended_t *s);
+
+/* ---- services between modules ------------------------------------------- */
+
+/* Modules never call each other: a provider registers a named interface
+ * struct (e.g. "location", see tz_location.h) and users look it up at init
+ * after declaring the provider in deps. Registrations are undone when the
+ * provider's instance is destroyed. */
+int tz_service_register(tz_modinst_t *mod, const char *name,
+                        unsigned version, const void *api, void *ctx);
+/* Returns the interface, or NULL if no provider or another version. */
+const void *tz_service_get(const char *name, unsigned version, void **ctx);
 
 /* ---- event loop services ------------------------------------------------ */
 

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # trapezoid -c: the default script checks OK; broken scripts give gcc-style
 # file:line:col errors and exit 1; the server never starts on a bad script.
 . "${TZ_TESTDIR}/sip/lib.sh"
@@ -25,7 +25,7 @@ request_route {
     }
 }
 CFG
-check_bad missing_semicolon 2:23 "';'" <<'CFG'
+check_bad missing_semicolon 2:24 "';'" <<'CFG'
 request_route {
     sl_reply(200, "OK")
 }

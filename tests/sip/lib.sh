@@ -81,7 +81,7 @@ sip_msg() {
   m=$1 port=$2 proto=${3:-UDP} extra=${4:-}
   {
     printf '%s sip:bob@127.0.0.1:%s SIP/2.0\n' "$m" "$port"
-    printf 'Via: SIP/2.0/%s 127.0.0.1:9;branch=z9hG4bK-%s-%s\n' "$proto" "$m" "$$$RANDOM"
+    printf 'Via: SIP/2.0/%s 127.0.0.1:9;rport;branch=z9hG4bK-%s-%s\n' "$proto" "$m" "$$$RANDOM"
     printf 'Max-Forwards: 70\n'
     printf 'From: <sip:alice@example.test>;tag=a1\n'
     printf 'To: <sip:bob@example.test>\n'

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # OPTIONS answered by the script's sl_reply(200) over UDP, TCP and IPv6,
 # seen by real peers (sipsak, SIPp) and raw sockets; other methods get the
 # script's 501; malformed input gets 400 or silence and the server lives on.
@@ -13,12 +13,12 @@ if "$TZ_TOOLS/freeport" -6 >/dev/null 2>&1; then v6="-l [::1]:$P6"; fi
 tz_start tz "$CFG" -l "127.0.0.1:$P" $v6
 PID=$TZ_PID
 
-sipsak -s "sip:ping@127.0.0.1:$P" >"$TZ_WORK/sipsak-udp.out" 2>&1 ||
+sipsak -v -s "sip:ping@127.0.0.1:$P" >"$TZ_WORK/sipsak-udp.out" 2>&1 ||
   fail "sipsak OPTIONS over UDP: $(cat "$TZ_WORK/sipsak-udp.out")"
 grep -q "200 OK" "$TZ_WORK/sipsak-udp.out" || fail "no 200 over UDP"
 pass "sipsak OPTIONS over UDP -> 200"
 
-sipsak -E tcp -s "sip:ping@127.0.0.1:$P" >"$TZ_WORK/sipsak-tcp.out" 2>&1 ||
+sipsak -v -E tcp -s "sip:ping@127.0.0.1:$P" >"$TZ_WORK/sipsak-tcp.out" 2>&1 ||
   fail "sipsak OPTIONS over TCP: $(cat "$TZ_WORK/sipsak-tcp.out")"
 grep -q "200 OK" "$TZ_WORK/sipsak-tcp.out" || fail "no 200 over TCP"
 pass "sipsak OPTIONS over TCP -> 200"
@@ -33,7 +33,7 @@ fi
 
 # SIPp as the client: 20 OPTIONS, every one must get its 200.
 sipp -sf "$TZ_TESTDIR/sip/scenarios/options_uac.xml" -i 127.0.0.1 -p "$(ports 1)" \
-  -m 20 -r 50 -timeout 10 -timeout_error -nostdin -bg_stats 0 \
+  -m 20 -r 50 -timeout 10 -timeout_error -nostdin \
   "127.0.0.1:$P" >"$TZ_WORK/sipp.out" 2>&1 </dev/null ||
   fail "SIPp OPTIONS run failed: $(tail -5 "$TZ_WORK/sipp.out")"
 pass "SIPp: 20 OPTIONS -> 20 x 200"

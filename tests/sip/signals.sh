@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Process life cycle: SIGTERM and SIGINT end the daemon cleanly; without -D
 # it daemonizes, reports start-up success through its exit status, writes a
 # pid file and removes it on exit; a port in use is a start-up error.

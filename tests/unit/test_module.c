@@ -105,8 +105,7 @@ static size_t drain(int fd)
 
 static void spin(unsigned ms)
 {
-  for (unsigned i = 0; i < ms / 5; i++)
-    su_root_step(tz_loop_root(), 5);
+  su_root_sleep(tz_loop_root(), ms);
 }
 
 static void test_registrations_removed(void)

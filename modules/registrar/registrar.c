@@ -1,0 +1,246 @@
+/*
+ * registrar.c - REGISTER processing (RFC 3261 section 10.3) and location
+ * lookups for the script: save(), lookup(), registered().
+ *
+ * The registrar decides; the binding store (the "location" service, see
+ * tz_location.h) keeps. save() computes the AOR's complete new binding set,
+ * hands it to the store, and suspends the request: the 200 OK goes out only
+ * once the store reports the change durable.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "trapezoid.h"
+#include "tz_location.h"
+#include "reg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_alloc.h>
+
+static const char *const reg_deps[] = {"location", NULL};
+
+/* One save in flight: the request waits for the store. */
+typedef struct reg_job {
+  tz_suspended_t *req;
+  tz_modinst_t *mod;
+  char *aor;
+  char *path; /* echoed in the 200 (RFC 3327) */
+} reg_job_t;
+
+static reg_state_t *reg_state(tz_modinst_t *mod) { return tz_mod_data(mod); }
+
+static void reg_job_free(reg_job_t *job)
+{
+  free(job->aor);
+  free(job->path);
+  free(job);
+}
+
+/* After the store committed (or failed): answer the suspended REGISTER
+ * with every current binding, or 500 when nothing could be stored. */
+static void reg_on_saved(void *arg, int status)
+{
+  reg_job_t *job = arg;
+  if (status < 0) {
+    tz_log(TZ_LOG_ERR, "registrar: bindings of %s not stored", job->aor);
+    tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
+  } else {
+    reg_reply_bindings(reg_state(job->mod), job->req, NULL, job->aor,
+                       job->path);
+  }
+  reg_job_free(job);
+}
+
+static int reg_save(tz_msg_t *m, const tz_call_t *c)
+{
+  reg_state_t *st = reg_state(c->mod);
+  reg_change_t ch;
+  int rc = reg_compute(st, m, &ch);
+  if (rc <= 0)
+    return rc; /* already answered (error or query) or script error */
+  if (!ch.changed) {
+    reg_reply_bindings(st, NULL, m, ch.aor, ch.path);
+    return 1;
+  }
+  reg_job_t *job = calloc(1, sizeof *job);
+  if (!job || !(job->aor = strdup(ch.aor)) ||
+      (ch.path && !(job->path = strdup(ch.path)))) {
+    if (job)
+      reg_job_free(job);
+    tz_msg_reply(m, 500, "Out Of Memory", NULL);
+    return -1;
+  }
+  job->mod = c->mod;
+  job->req = tz_msg_suspend(m);
+  if (!job->req ||
+      st->loc->save(st->loc_ctx, ch.aor, ch.set, ch.n, reg_on_saved, job) < 0) {
+    if (job->req)
+      tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
+    else
+      tz_msg_reply(m, 500, "Bindings Not Stored", NULL);
+    reg_job_free(job);
+    return -1;
+  }
+  return 1;
+}
+
+/* ---- lookup ------------------------------------------------------------- */
+
+/* The next hop for a binding: its source address when the UA is behind a
+ * NAT (the Contact names an address we cannot reach). With a Path, the
+ * route set decides instead. */
+static const char *reg_binding_dst(const tz_binding_t *b, su_home_t *home)
+{
+  if (b->path || !b->received)
+    return NULL;
+  url_t *c = url_make(home, b->contact);
+  url_t *r = url_make(home, b->received);
+  if (!c || !r || !c->url_host || !r->url_host)
+    return NULL;
+  const char *cp = c->url_port ? c->url_port : "5060";
+  const char *rp = r->url_port ? r->url_port : "5060";
+  if (strcasecmp(c->url_host, r->url_host) == 0 && strcmp(cp, rp) == 0)
+    return NULL;
+  return b->received;
+}
+
+/* RFC 3327: the Path of the binding becomes the request's preloaded
+ * route set, ahead of any Route it already has. */
+static int reg_preload_path(tz_msg_t *m, const char *path)
+{
+  msg_t *msg = tz_msg_sofia(m);
+  sip_route_t *r = sip_route_make(msg_home(msg), path);
+  if (!r)
+    return -1;
+  return msg_header_insert(msg, (msg_pub_t *)tz_msg_sip(m),
+                           (msg_header_t *)r);
+}
+
+static int reg_lookup_aor(tz_msg_t *m, const tz_call_t *c, tz_binding_t **out)
+{
+  reg_state_t *st = reg_state(c->mod);
+  char aor[512];
+  sip_t *sip = tz_msg_sip(m);
+  if (!sip->sip_request ||
+      reg_aor_of(sip->sip_request->rq_url, aor, sizeof aor) < 0)
+    return -1;
+  return st->loc->lookup(st->loc_ctx, aor, tz_msg_home(m), out);
+}
+
+static int reg_lookup(tz_msg_t *m, const tz_call_t *c)
+{
+  tz_binding_t *b;
+  int n = reg_lookup_aor(m, c, &b);
+  if (n <= 0)
+    return -1;
+  su_home_t *home = tz_msg_home(m);
+  if (tz_msg_set_ruri(m, b[0].contact) < 0) {
+    tz_log(TZ_LOG_ERR, "registrar: stored contact '%s' does not parse",
+           b[0].contact);
+    return -1;
+  }
+  tz_msg_set_dst(m, reg_binding_dst(&b[0], home));
+  if (b[0].path && reg_preload_path(m, b[0].path) < 0)
+    return -1;
+  for (int i = 1; i < n; i++)
+    if (tz_msg_add_branch(m, b[i].contact, reg_binding_dst(&b[i], home),
+                          b[i].path, b[i].q) < 0)
+      break; /* more contacts than branches: the best ones win */
+  return 1;
+}
+
+static int reg_registered(tz_msg_t *m, const tz_call_t *c)
+{
+  tz_binding_t *b;
+  return reg_lookup_aor(m, c, &b) > 0 ? 1 : -1;
+}
+
+/* ---- module glue ------------------------------------------------------- */
+
+static int reg_fix_table(tz_modinst_t *mod, int idx, tz_arg_t *arg, char *err,
+                         size_t errlen)
+{
+  (void)mod;
+  (void)idx;
+  if (strcmp(arg->s, TZ_LOCATION_SERVICE) != 0) {
+    snprintf(err, errlen, "unknown location table '%s' (the location module "
+             "provides '" TZ_LOCATION_SERVICE "')", arg->s);
+    return -1;
+  }
+  return 0;
+}
+
+static int reg_init(tz_modinst_t *mod, char *err, size_t errlen)
+{
+  reg_state_t *st = calloc(1, sizeof *st);
+  if (!st)
+    return -1;
+  st->cfg = tz_mod_cfg(mod);
+  st->loc = tz_service_get(TZ_LOCATION_SERVICE, TZ_LOCATION_API_VERSION,
+                           &st->loc_ctx);
+  if (!st->loc) {
+    snprintf(err, errlen, "registrar: no location service (version %d)",
+             TZ_LOCATION_API_VERSION);
+    free(st);
+    return -1;
+  }
+  if (st->cfg->min_expires > st->cfg->max_expires) {
+    snprintf(err, errlen, "registrar: min_expires %ld is above max_expires %ld",
+             st->cfg->min_expires, st->cfg->max_expires);
+    free(st);
+    return -1;
+  }
+  tz_mod_set_data(mod, st);
+  return 0;
+}
+
+static void reg_destroy(tz_modinst_t *mod)
+{
+  free(tz_mod_data(mod));
+}
+
+static const tz_param_export_t reg_params[] = {
+  {"default_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, default_expires), 3600,
+   NULL, 1, 31536000, "expires when neither Contact nor Expires gives one"},
+  {"min_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, min_expires), 60, NULL, 0,
+   86400, "shorter non-zero expires get 423 Interval Too Brief"},
+  {"max_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, max_expires), 3600, NULL, 1,
+   31536000, "longer expires are lowered to this"},
+  {"max_contacts", TZ_PARAM_INT, offsetof(reg_cfg_t, max_contacts), 0, NULL, 0,
+   1000, "bindings per AOR; 0 = no limit"},
+  {"max_contacts_reject", TZ_PARAM_INT,
+   offsetof(reg_cfg_t, max_contacts_reject), 0, NULL, 0, 1,
+   "over max_contacts: 0 = replace the oldest bindings, 1 = 403"},
+  {0}
+};
+
+#define REG_TABLE_ARG {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE, \
+                      reg_fix_table, NULL
+
+static const tz_func_export_t reg_funcs[] = {
+  {"save", reg_save, 1, 1, {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST, reg_fix_table,
+   NULL, "process a REGISTER (RFC 3261 10.3); answers it"},
+  {"lookup", reg_lookup, 1, 1, REG_TABLE_ARG,
+   "rewrite the R-URI to the best binding; others become branches"},
+  {"registered", reg_registered, 1, 1, REG_TABLE_ARG,
+   "true if the R-URI's AOR has a live binding"},
+  {0}
+};
+
+const tz_module_t registrar_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "registrar",
+  .version = "1",
+  .description = "REGISTER processing and location lookups",
+  .deps = reg_deps,
+  .cfg_size = sizeof(reg_cfg_t),
+  .params = reg_params,
+  .funcs = reg_funcs,
+  .init = reg_init,
+  .destroy = reg_destroy,
+};
