@@ -36,7 +36,7 @@ request_route {
 }
 route[somewhere] { exit; }
 CFG
-check_bad bad_regex 2:17 "regex" <<'CFG'
+check_bad bad_regex 2:16 "regex" <<'CFG'
 request_route {
     if ($ru =~ "sip:(") { exit; }
 }

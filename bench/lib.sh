@@ -1,0 +1,80 @@
+# lib.sh - shared by the benchmarks: build, free ports, SIPp rate steps,
+# and cleanup. A step passes with at most 0.1% failed calls.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$top/scripts/deps.sh"
+
+# shellcheck disable=SC2086
+tz_install_packages $TZ_BUILD_PKGS sip-tester kamailio kamailio-sqlite-modules >&2
+
+BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzbench.XXXXXX")
+BENCH_PIDS=""
+bench_cleanup() {
+  for p in $BENCH_PIDS; do kill -TERM "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in $BENCH_PIDS; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$BENCH_WORK"
+}
+trap bench_cleanup EXIT
+
+# An optimised build of our own, separate from the test builds.
+bench_build() {
+  b="$top/_build/bench"
+  if [ ! -f "$b/Makefile" ]; then
+    tz_configure "$b" --quiet CFLAGS="-O2 -g" >&2 || return 1
+  fi
+  make -C "$b" -j"$(nproc)" --quiet >&2 || return 1
+  TZ_BIN="$b/core/trapezoid"
+  TZ_MODS="$b/modules"
+  (cd "$top/tests/tools" && cc -O2 -o "$BENCH_WORK/freeport" freeport.c)
+}
+
+bench_port() { "$BENCH_WORK/freeport" 1; }
+
+# bench_wait_udp PORT: until something answers OPTIONS there (10 s).
+bench_wait_udp() {
+  for _ in $(seq 1 100); do
+    sipsak -s "sip:ping@127.0.0.1:$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# bench_step PORT RATE SECONDS SCENARIO [SIPP-ARGS...]: prints
+# "RATE SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL".
+bench_step() {
+  port=$1 rate=$2 secs=$3 scen=$4
+  shift 4
+  stat="$BENCH_WORK/stat.$port.$rate.csv"
+  rm -f "$stat"
+  n=$((rate * secs))
+  sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
+    -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 "$@" \
+    "127.0.0.1:$port" >/dev/null 2>&1
+  last=$(tail -n 1 "$stat")
+  # Columns are named in the header; pick them by name.
+  hdr=$(head -n 1 "$stat")
+  col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
+  ok=$(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
+  bad=$(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")
+  rtx=$(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")
+  verdict=FAIL
+  [ "$ok" -gt 0 ] && [ $((bad * 1000)) -le "$ok" ] && [ $((ok + bad)) -ge $((n * 99 / 100)) ] && verdict=PASS
+  echo "$rate $ok $bad $rtx $verdict"
+}
+
+# bench_ramp LABEL PORT SECONDS SCENARIO "RATES" [SIPP-ARGS...]: runs the
+# steps in order and prints the highest passing rate (0 if none).
+bench_ramp() {
+  label=$1 port=$2 secs=$3 scen=$4 rates=$5
+  shift 5
+  best=0
+  for r in $rates; do
+    line=$(bench_step "$port" "$r" "$secs" "$scen" "$@")
+    echo "  $label: rate $line" >&2
+    case "$line" in *PASS) best=$r ;; *) break ;; esac
+  done
+  echo "$best"
+}
+
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }

@@ -1,0 +1,144 @@
+/*
+ * loc.h - internals of the location module shared by its three parts:
+ * binding sets and the memory index (loc_index.c, event-loop thread only),
+ * the sqlite store and its writer thread (loc_db.c), and the module glue
+ * (location.c).
+ */
+#ifndef LOC_H
+#define LOC_H
+
+#include "tz_location.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- binding sets (loc_index.c) ------------------------------------------ */
+
+/* An AOR's bindings, best first, in one allocation with their strings.
+ * Immutable once built, so the index and the writer's jobs share it; refs
+ * is only ever touched on the event loop. */
+typedef struct loc_set {
+  unsigned refs;
+  size_t n;
+  long min_expires; /* earliest expiry; LONG_MAX when n == 0 */
+  tz_binding_t b[];
+} loc_set_t;
+
+/* Copies and sorts b[0..n-1]; NULL when out of memory. */
+loc_set_t *loc_set_new(const tz_binding_t *b, size_t n);
+loc_set_t *loc_set_hold(loc_set_t *s);
+void loc_set_release(loc_set_t *s);
+
+/* ---- memory index (loc_index.c) ------------------------------------------- */
+
+typedef struct loc_aor {
+  struct loc_aor *next; /* hash chain */
+  uint32_t hash;
+  size_t heap_pos;      /* in loc_index_t.heap, or LOC_NOT_IN_HEAP */
+  loc_set_t *set;       /* never NULL */
+  uint64_t seq;         /* of the last save applied to set */
+  unsigned pending;     /* saves not yet acknowledged by the writer */
+  char key[];
+} loc_aor_t;
+
+#define LOC_NOT_IN_HEAP SIZE_MAX
+
+/* AOR -> binding set, plus a min-heap of AORs keyed by their earliest
+ * expiry so a sweep only visits what has expired. */
+typedef struct loc_index {
+  loc_aor_t **buckets;
+  size_t nbuckets, naors;
+  loc_aor_t **heap;
+  size_t heap_len, heap_cap;
+  unsigned long live_aors, bindings; /* AORs with n > 0, sum of n */
+} loc_index_t;
+
+int loc_index_init(loc_index_t *ix);
+void loc_index_free(loc_index_t *ix);
+loc_aor_t *loc_index_find(const loc_index_t *ix, const char *key);
+/* Finds or adds key (with an empty set); NULL when out of memory. */
+loc_aor_t *loc_index_get(loc_index_t *ix, const char *key);
+/* Takes over one reference to set and drops the AOR's old one. */
+void loc_index_assign(loc_index_t *ix, loc_aor_t *aor, loc_set_t *set);
+/* Frees aor if it has no bindings and no save in flight. */
+void loc_index_drop_idle(loc_index_t *ix, loc_aor_t *aor);
+/* Removes bindings with expires <= now; returns how many went. */
+size_t loc_index_sweep(loc_index_t *ix, long now);
+/* Copies the live bindings of aor into home, best first. */
+int loc_index_lookup(const loc_index_t *ix, const char *key, long now,
+                     su_home_t *home, tz_binding_t **out);
+
+/* ---- durable store and writer thread (loc_db.c) --------------------------- */
+
+/* One save on its way to disk. On failure the writer reads back what the
+ * database holds for the AOR into `restored`. */
+typedef struct loc_job {
+  struct loc_job *next;
+  loc_set_t *set;
+  loc_set_t *restored;
+  uint64_t seq;
+  int status; /* 0 committed, -1 rolled back */
+  tz_location_done_f done;
+  void *arg;
+  size_t userlen; /* key[0..userlen) is the user; the domain follows '@' */
+  char key[];
+} loc_job_t;
+
+/* What the writer finished since the loop last asked. */
+typedef struct loc_done {
+  loc_job_t *jobs; /* oldest first */
+  unsigned long commits, failures; /* transactions */
+  char err[256];   /* why the last failed one failed */
+} loc_done_t;
+
+/* Settings the writer can take over while it runs. */
+typedef struct loc_tune {
+  size_t batch_max; /* most jobs per transaction */
+  int sync_full;    /* PRAGMA synchronous=FULL, else NORMAL */
+  int busy_ms;      /* sqlite busy timeout */
+} loc_tune_t;
+
+typedef struct loc_db {
+  sqlite3 *db;
+  sqlite3_stmt *begin, *commit, *rollback;
+  sqlite3_stmt *del_aor, *ins, *del_expired, *sel_aor;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;
+  pthread_t thread;
+  int running;
+  int stopping;
+  loc_tune_t tune;
+  int retune;           /* tune changed since the writer applied it */
+  loc_job_t *queue, **queue_tail;
+  long expire_before;   /* rows with expires <= this go; 0 = none asked */
+  loc_done_t done;
+  loc_job_t **done_tail;
+  int notify[2];        /* writer -> loop: "jobs are done" */
+} loc_db_t;
+
+loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
+                       tz_location_done_f done, void *arg);
+void loc_job_free(loc_job_t *job);
+
+/* Opens (creating or checking the schema) and prepares statements. Leaves
+ * d closable with loc_db_close() on failure too. */
+int loc_db_open(loc_db_t *d, const char *path, const loc_tune_t *tune,
+                char *err, size_t errlen);
+/* Deletes expired rows and loads the rest into ix (startup only). */
+int loc_db_load(loc_db_t *d, long now, loc_index_t *ix, char *err,
+                size_t errlen);
+int loc_db_start(loc_db_t *d);
+/* New settings, in force from the writer's next transaction. */
+void loc_db_tune(loc_db_t *d, const loc_tune_t *tune);
+int loc_db_notify_fd(const loc_db_t *d);
+void loc_db_submit(loc_db_t *d, loc_job_t *job);
+void loc_db_request_expiry(loc_db_t *d, long now);
+/* Moves what the writer finished into *out (jobs NULL if nothing). */
+void loc_db_take_done(loc_db_t *d, loc_done_t *out);
+/* Lets the writer commit everything queued, then joins it. */
+void loc_db_stop(loc_db_t *d);
+void loc_db_close(loc_db_t *d);
+
+#endif

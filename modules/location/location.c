@@ -1,0 +1,354 @@
+/*
+ * location.c - the location module: its descriptor and parameters, and the
+ * glue that makes the memory index (loc_index.c) and the sqlite writer
+ * (loc_db.c) one binding store behind tz_location_api_t.
+ *
+ * Lookups and saves run on the event loop and never wait for the disk: a
+ * save changes memory at once and queues a job; the writer thread commits
+ * jobs in batches and the loop runs their done callbacks when it hears
+ * back through the writer's pipe.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "loc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct loc_cfg {
+  char *db_path;
+  char *sync;
+  long batch_max;
+  long expiry_interval;
+  long busy_timeout;
+} loc_cfg_t;
+
+/* One module instance's hold on a store. */
+typedef struct loc_inst {
+  struct loc_inst *next; /* the store's holders, newest first */
+  struct loc_store *store;
+  tz_modinst_t *mod;
+  loc_tune_t tune;    /* its parameters, in force while it is the newest */
+  unsigned sweep_ms;
+} loc_inst_t;
+
+typedef struct loc_store {
+  struct loc_store *next; /* in loc_stores */
+  char *path;
+  loc_inst_t *insts;      /* the newest owns the timer and the fd watch */
+  loc_index_t ix;
+  loc_db_t db;
+  uint64_t seq; /* numbers saves, so a late failure cannot undo a newer one */
+  int closing;
+  tz_timer_t *sweep_timer;
+  tz_fdwatch_t *watch;
+} loc_store_t;
+
+/* Open stores by db_path. A reload builds new instances beside the old
+ * ones; sharing the store keeps one writer per file and one index, where a
+ * second copy loaded from disk would miss the old one's last saves. */
+static loc_store_t *loc_stores;
+
+/* ---- completions ---------------------------------------------------------- */
+
+static void store_finish_job(loc_store_t *s, loc_job_t *j)
+{
+  /* The AOR is still indexed: its pending count kept it there. */
+  loc_aor_t *a = loc_index_find(&s->ix, j->key);
+  if (a) {
+    a->pending--;
+    /* db = truth after a rollback, unless a newer save replaced the set. */
+    if (j->status < 0 && j->restored && a->seq == j->seq) {
+      loc_index_assign(&s->ix, a, j->restored);
+      j->restored = NULL;
+    }
+    loc_index_drop_idle(&s->ix, a);
+  }
+  tz_location_done_f done = j->done;
+  void *arg = j->arg;
+  int status = j->status;
+  loc_job_free(j);
+  if (done)
+    done(arg, status);
+}
+
+static void store_complete(loc_store_t *s)
+{
+  loc_done_t d;
+  loc_db_take_done(&s->db, &d);
+  size_t njobs = 0;
+  for (loc_job_t *j = d.jobs; j; j = j->next)
+    njobs++;
+  if (d.failures)
+    tz_log(TZ_LOG_ERR,
+           "location: %lu transaction(s) rolled back, their saves failed: %s",
+           d.failures, d.err);
+  if (njobs && tz_log_enabled(TZ_LOG_DBG))
+    tz_log(TZ_LOG_DBG, "location: %zu saves done in %lu transaction(s)",
+           njobs, d.commits + d.failures);
+  /* A done callback may save again, so nothing of d is used after it. */
+  for (loc_job_t *j = d.jobs, *next; j; j = next) {
+    next = j->next;
+    store_finish_job(s, j);
+  }
+}
+
+static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,
+                            void *arg)
+{
+  (void)mod;
+  (void)fd;
+  (void)revents;
+  store_complete(arg);
+}
+
+/* ---- expiry ------------------------------------------------------------------ */
+
+static void store_sweep(loc_store_t *s)
+{
+  long now = (long)time(NULL);
+  if (loc_index_sweep(&s->ix, now) > 0)
+    loc_db_request_expiry(&s->db, now);
+}
+
+static void store_on_sweep_timer(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  store_sweep(arg);
+}
+
+/* ---- the service ---------------------------------------------------------------- */
+
+static int store_lookup(void *ctx, const char *aor, su_home_t *home,
+                        tz_binding_t **out)
+{
+  loc_store_t *s = ctx;
+  if (!aor || !home || !out)
+    return -1;
+  return loc_index_lookup(&s->ix, aor, (long)time(NULL), home, out);
+}
+
+static int store_valid_set(const tz_binding_t *set, size_t n)
+{
+  if (n > 0 && !set)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!set[i].contact)
+      return 0;
+  return 1;
+}
+
+static int store_save(void *ctx, const char *aor, const tz_binding_t *set,
+                      size_t n, tz_location_done_f done, void *arg)
+{
+  loc_store_t *s = ctx;
+  if (s->closing || !aor || !store_valid_set(set, n))
+    return -1;
+  loc_set_t *ns = loc_set_new(set, n);
+  loc_job_t *job = ns ? loc_job_new(aor, ns, done, arg) : NULL;
+  loc_aor_t *a = job ? loc_index_get(&s->ix, aor) : NULL;
+  if (!a) {
+    if (job)
+      loc_job_free(job);
+    else
+      loc_set_release(ns);
+    return -1;
+  }
+  job->seq = a->seq = ++s->seq;
+  a->pending++;
+  loc_index_assign(&s->ix, a, loc_set_hold(ns));
+  loc_db_submit(&s->db, job);
+  return 0;
+}
+
+static void store_count(void *ctx, unsigned long *aors,
+                        unsigned long *bindings)
+{
+  loc_store_t *s = ctx;
+  store_sweep(s); /* cheap: visits only what expired */
+  if (aors)
+    *aors = s->ix.live_aors;
+  if (bindings)
+    *bindings = s->ix.bindings;
+}
+
+static const tz_location_api_t store_api = {
+  .lookup = store_lookup,
+  .save = store_save,
+  .count = store_count,
+};
+
+/* ---- module life ------------------------------------------------------------------- */
+
+static int store_tune_of(const loc_cfg_t *cfg, loc_tune_t *tune, char *err,
+                         size_t errlen)
+{
+  const char *v = cfg->sync ? cfg->sync : "";
+  if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0) {
+    snprintf(err, errlen,
+             "location: sync must be \"full\" or \"normal\", not \"%s\"", v);
+    return -1;
+  }
+  tune->sync_full = v[0] == 'f';
+  tune->batch_max = (size_t)cfg->batch_max;
+  tune->busy_ms = (int)cfg->busy_timeout;
+  return 0;
+}
+
+/* Undoes whatever store_open got to; the last done callbacks run here. */
+static void store_close(loc_store_t *s)
+{
+  s->closing = 1;
+  loc_db_stop(&s->db);
+  if (loc_db_notify_fd(&s->db) >= 0)
+    store_complete(s);
+  if (s->sweep_timer)
+    tz_timer_stop(s->sweep_timer);
+  if (s->watch)
+    tz_fd_unwatch(s->watch);
+  loc_db_close(&s->db);
+  loc_index_free(&s->ix);
+  free(s->path);
+  free(s);
+}
+
+static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
+                               char *err, size_t errlen)
+{
+  loc_store_t *s = calloc(1, sizeof *s);
+  if (!s || !(s->path = strdup(path)) || loc_index_init(&s->ix) < 0) {
+    if (s)
+      free(s->path);
+    free(s);
+    snprintf(err, errlen, "location: out of memory");
+    return NULL;
+  }
+  if (loc_db_open(&s->db, path, tune, err, errlen) < 0 ||
+      loc_db_load(&s->db, (long)time(NULL), &s->ix, err, errlen) < 0) {
+    store_close(s);
+    return NULL;
+  }
+  if (loc_db_start(&s->db) < 0) {
+    snprintf(err, errlen, "location: cannot start the writer thread");
+    store_close(s);
+    return NULL;
+  }
+  tz_log(TZ_LOG_INFO, "location: %lu bindings of %lu AORs loaded from %s",
+         s->ix.bindings, s->ix.live_aors, path);
+  return s;
+}
+
+/* Moves the timer and the fd watch to inst, whose parameters now rule. */
+static int store_adopt(loc_store_t *s, const loc_inst_t *inst)
+{
+  loc_db_tune(&s->db, &inst->tune);
+  if (s->sweep_timer)
+    tz_timer_stop(s->sweep_timer);
+  if (s->watch)
+    tz_fd_unwatch(s->watch);
+  s->watch = tz_fd_watch(inst->mod, loc_db_notify_fd(&s->db), TZ_FD_IN,
+                         store_on_notify, s);
+  s->sweep_timer = tz_timer_start(inst->mod, inst->sweep_ms, 1,
+                                  store_on_sweep_timer, s);
+  return s->watch && s->sweep_timer ? 0 : -1;
+}
+
+static void store_leave(loc_inst_t *inst)
+{
+  loc_store_t *s = inst->store;
+  int was_owner = s->insts == inst;
+  for (loc_inst_t **pp = &s->insts; *pp; pp = &(*pp)->next)
+    if (*pp == inst) {
+      *pp = inst->next;
+      break;
+    }
+  free(inst);
+  if (!s->insts) {
+    for (loc_store_t **pp = &loc_stores; *pp; pp = &(*pp)->next)
+      if (*pp == s) {
+        *pp = s->next;
+        break;
+      }
+    store_close(s);
+  } else if (was_owner && store_adopt(s, s->insts) < 0) {
+    tz_log(TZ_LOG_ERR, "location: %s: cannot move the writer's timer and "
+           "watch; saves will not be acknowledged", s->path);
+  }
+}
+
+static loc_store_t *store_find(const char *path)
+{
+  for (loc_store_t *s = loc_stores; s; s = s->next)
+    if (strcmp(s->path, path) == 0)
+      return s;
+  return NULL;
+}
+
+static int location_init(tz_modinst_t *mod, char *err, size_t errlen)
+{
+  const loc_cfg_t *cfg = tz_mod_cfg(mod);
+  loc_inst_t *inst = calloc(1, sizeof *inst);
+  if (!inst) {
+    snprintf(err, errlen, "location: out of memory");
+    return -1;
+  }
+  inst->mod = mod;
+  inst->sweep_ms = (unsigned)cfg->expiry_interval * 1000;
+  loc_store_t *s = NULL;
+  if (store_tune_of(cfg, &inst->tune, err, errlen) < 0 ||
+      (!(s = store_find(cfg->db_path)) &&
+       !(s = store_open(cfg->db_path, &inst->tune, err, errlen)))) {
+    free(inst);
+    return -1;
+  }
+  if (!s->insts) {
+    s->next = loc_stores;
+    loc_stores = s;
+  }
+  inst->store = s;
+  inst->next = s->insts;
+  s->insts = inst;
+  if (store_adopt(s, inst) < 0 ||
+      tz_service_register(mod, TZ_LOCATION_SERVICE, TZ_LOCATION_API_VERSION,
+                          &store_api, s) < 0) {
+    store_leave(inst);
+    snprintf(err, errlen, "location: cannot register with the event loop");
+    return -1;
+  }
+  tz_mod_set_data(mod, inst);
+  return 0;
+}
+
+static void location_destroy(tz_modinst_t *mod)
+{
+  store_leave(tz_mod_data(mod));
+  tz_mod_set_data(mod, NULL);
+}
+
+static const tz_param_export_t location_params[] = {
+  {"db_path", TZ_PARAM_STR, offsetof(loc_cfg_t, db_path), 0,
+   TZ_STATEDIR "/location.db", 0, 0, "sqlite database file of the bindings"},
+  {"sync", TZ_PARAM_STR, offsetof(loc_cfg_t, sync), 0, "full", 0, 0,
+   "\"full\": each commit survives power loss; \"normal\": a process crash"},
+  {"batch_max", TZ_PARAM_INT, offsetof(loc_cfg_t, batch_max), 1000, NULL, 1,
+   100000, "most saves committed in one sqlite transaction"},
+  {"expiry_interval", TZ_PARAM_INT, offsetof(loc_cfg_t, expiry_interval), 10,
+   NULL, 1, 3600, "seconds between sweeps of expired bindings"},
+  {"busy_timeout", TZ_PARAM_INT, offsetof(loc_cfg_t, busy_timeout), 5000,
+   NULL, 0, 600000,
+   "milliseconds a commit waits for another process's lock before failing"},
+  {0}
+};
+
+const tz_module_t location_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "location",
+  .version = "1",
+  .description = "binding store: memory index, durable in sqlite",
+  .cfg_size = sizeof(loc_cfg_t),
+  .params = location_params,
+  .init = location_init,
+  .destroy = location_destroy,
+};
