@@ -1,0 +1,247 @@
+/*
+ * script.c - the script object: creation from text or file, freeing
+ * (undoing fixups and regexes), accessors, and the helpers the parser and
+ * checker share (arrays in the script home, regexes, "did you mean").
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "script/ast.h"
+
+void *script_vec_push(tz_script_t *s, void *arr, size_t *n, size_t size)
+{
+  void **ap = arr;
+  size_t cnt = *n;
+  if (cnt == 0 || (cnt >= 8 && (cnt & (cnt - 1)) == 0)) {
+    void *grown = su_realloc(s->home, *ap, (cnt ? cnt * 2 : 8) * size);
+    if (!grown)
+      return NULL;
+    *ap = grown;
+  }
+  char *el = (char *)*ap + cnt * size;
+  memset(el, 0, size);
+  (*n)++;
+  return el;
+}
+
+regex_t *script_regex_compile(tz_script_t *s, const char *pattern, int flags,
+                              const tz_loc_t *loc, tz_diag_t *d)
+{
+  regex_t *re = su_alloc(s->home, sizeof *re);
+  if (!re)
+    return NULL;
+  int rc = regcomp(re, pattern, flags);
+  if (rc) {
+    char buf[256];
+    regerror(rc, re, buf, sizeof buf);
+    tz_diag_error(d, loc, "invalid regular expression \"%s\": %s", pattern,
+                  buf);
+    su_free(s->home, re);
+    return NULL;
+  }
+  regex_t **slot = script_vec_push(s, &s->regexes, &s->nregexes, sizeof *slot);
+  if (!slot) {
+    regfree(re);
+    return NULL;
+  }
+  *slot = re;
+  return re;
+}
+
+/* ---- did you mean ------------------------------------------------------- */
+
+#define SUGGEST_MAX_LEN 64
+
+static size_t suggest_distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > SUGGEST_MAX_LEN || lb > SUGGEST_MAX_LEN)
+    return (size_t)-1;
+  size_t row[SUGGEST_MAX_LEN + 1];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best)
+        best = up + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+void suggest_init(suggest_t *sg, const char *want)
+{
+  sg->want = want;
+  sg->best = NULL;
+  sg->dist = (size_t)-1;
+}
+
+void suggest_add(void *ctx, const char *cand)
+{
+  suggest_t *sg = ctx;
+  size_t dist = suggest_distance(sg->want, cand);
+  if (dist < sg->dist) {
+    sg->dist = dist;
+    sg->best = cand;
+  }
+}
+
+/* Close enough to be a typo: a third of the name, at least one edit. */
+const char *suggest_best(const suggest_t *sg)
+{
+  size_t limit = strlen(sg->want) / 3;
+  if (limit < 1)
+    limit = 1;
+  return sg->best && sg->dist <= limit ? sg->best : NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+tz_script_t *tz_script_parse_text(const char *name, const char *text,
+                                  size_t len, tz_diag_t *d)
+{
+  tz_script_t *s = su_home_new(sizeof *s);
+  if (!s) {
+    tz_diag_error(d, NULL, "out of memory");
+    return NULL;
+  }
+  s->src.name = su_strdup(s->home, name ? name : "<script>");
+  s->src.text = su_alloc(s->home, len + 1);
+  s->src.len = len;
+  if (s->src.text) {
+    memcpy(s->src.text, text, len);
+    s->src.text[len] = '\0';
+  }
+  if (!s->src.name || !s->src.text) {
+    tz_diag_error(d, NULL, "out of memory");
+    tz_script_free(s);
+    return NULL;
+  }
+  if (script_parse(s, d) < 0) {
+    tz_script_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+tz_script_t *tz_script_parse_file(const char *path, tz_diag_t *d)
+{
+  tz_src_t src = {.name = (char *)path};
+  tz_loc_t loc = {.src = &src};
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tz_diag_error(d, &loc, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      char *grown = realloc(buf, cap = cap ? cap * 2 : 16384);
+      if (!grown)
+        break;
+      buf = grown;
+    }
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0)
+      break;
+  }
+  int failed = ferror(f) || !buf;
+  fclose(f);
+  tz_script_t *s = NULL;
+  if (failed)
+    tz_diag_error(d, &loc, "cannot read the file");
+  else
+    s = tz_script_parse_text(path, buf, len, d);
+  free(buf);
+  return s;
+}
+
+static void script_undo_fixups(call_t *c)
+{
+  for (int i = 0; i < c->argc; i++)
+    if ((c->fixed_mask & (1u << i)) && c->fe->fixup_free)
+      c->fe->fixup_free(c->mod, i, &c->args[i]);
+  c->fixed_mask = 0;
+}
+
+void tz_script_free(tz_script_t *s)
+{
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->ncalls; i++)
+    script_undo_fixups(s->calls[i]);
+  for (size_t i = 0; i < s->nregexes; i++)
+    regfree(s->regexes[i]);
+  su_home_unref(s->home);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+size_t tz_script_directives(const tz_script_t *s, const tz_directive_t **out)
+{
+  *out = s->dirs;
+  return s->ndirs;
+}
+
+tz_route_t *script_find_route(const tz_script_t *s, route_type_t type,
+                              const char *name)
+{
+  for (size_t i = 0; i < s->nroutes; i++) {
+    tz_route_t *r = s->routes[i];
+    if (r->type == type && (!name || (r->name && !strcmp(r->name, name))))
+      return r;
+  }
+  return NULL;
+}
+
+const tz_route_t *tz_script_request_route(const tz_script_t *s)
+{
+  return s->request;
+}
+
+const tz_route_t *tz_script_reply_route(const tz_script_t *s)
+{
+  return s->reply;
+}
+
+const tz_route_t *tz_script_failure_route(const tz_script_t *s,
+                                          const char *name)
+{
+  return name ? script_find_route(s, RT_FAILURE, name) : NULL;
+}
+
+size_t tz_script_nvars(const tz_script_t *s)
+{
+  return s->nvars;
+}
+
+size_t tz_script_uses_module(const tz_script_t *s, const tz_modinst_t *mod,
+                             void (*cb)(void *ctx, const tz_loc_t *loc,
+                                        const char *func),
+                             void *ctx)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < s->ncalls; i++) {
+    const call_t *c = s->calls[i];
+    if (!c->fe || !mod || c->mod != mod)
+      continue;
+    n++;
+    if (cb)
+      cb(ctx, &c->loc, c->name);
+  }
+  return n;
+}
