@@ -16,8 +16,13 @@ enum tz_msg_flag {
   TZ_MSG_REPLIED = 1u << 0, /* a final reply was sent for the request */
   TZ_MSG_DROPPED = 1u << 1, /* the script said drop */
   TZ_MSG_TRACE = 1u << 2,   /* log every executed script statement */
-  TZ_MSG_SUSPENDED = 1u << 3 /* a tz_suspended_t owns the transaction now */
+  TZ_MSG_SUSPENDED = 1u << 3, /* a tz_suspended_t owns the transaction now */
+  TZ_MSG_RECORD_ROUTE = 1u << 4, /* insert Record-Route when relaying */
+  TZ_MSG_RELAYED = 1u << 5      /* a transaction relays the request now */
 };
+
+struct tz_tx;
+struct tz_route;
 
 typedef struct tz_branch {
   const char *uri, *dst, *path; /* in the message's scratch home */
@@ -37,8 +42,12 @@ struct tz_msg {
   const char *proto;       /* "udp", "tcp", "tls" */
   char socket[80];         /* local socket: "udp:127.0.0.1:5060" */
   const char *dst;         /* $du: next hop overriding the R-URI, or NULL */
+  const char *orig_ruri;   /* R-URI as received, saved on first rewrite */
   tz_branch_t branches[TZ_MAX_BRANCHES];
   unsigned nbranches;
+  struct tz_tx *tx;        /* the relaying transaction, once there is one */
+  const struct tz_route *failure_route; /* armed by t_on_failure() */
+  int reply_status;        /* failure routes: the winning final status */
   tz_val_t *vars;          /* $var() slots, allocated by the interpreter */
   size_t nvars;
 };

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "msg.h"
+#include "relay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -121,10 +122,22 @@ const char *tz_msg_socket(tz_msg_t *m)
 const char *tz_msg_dst(const tz_msg_t *m) { return m->dst; }
 unsigned tz_msg_branch_count(const tz_msg_t *m) { return m->nbranches; }
 
+const char *tz_msg_received_ruri(tz_msg_t *m)
+{
+  if (m->orig_ruri)
+    return m->orig_ruri;
+  if (!m->sip || !m->sip->sip_request)
+    return NULL;
+  return url_as_string(m->home, m->sip->sip_request->rq_url);
+}
+
 int tz_msg_set_ruri(tz_msg_t *m, const char *uri)
 {
   sip_t *sip = m->sip;
   if (!sip || !sip->sip_request)
+    return -1;
+  if (!m->orig_ruri &&
+      !(m->orig_ruri = url_as_string(m->home, sip->sip_request->rq_url)))
     return -1;
   url_t *url = url_make(msg_home(m->msg), uri);
   if (!url || url->url_type == url_invalid || url->url_type == url_unknown)
@@ -205,7 +218,7 @@ struct tz_suspended {
 
 /* Makes the request stateful: retransmissions now reach the transaction
  * instead of the script. */
-static nta_incoming_t *sip_make_transaction(tz_msg_t *m)
+nta_incoming_t *tz_sip_transaction(tz_msg_t *m)
 {
   if (m->irq)
     return m->irq;
@@ -216,18 +229,19 @@ static nta_incoming_t *sip_make_transaction(tz_msg_t *m)
   return m->irq;
 }
 
+/* Keeps no transaction unless the request already has one: a carrier
+ * registrar answers tens of thousands of REGISTERs a second, and a server
+ * transaction would hold each for Timer J (32 s). */
 tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
 {
   if (!m->sip || !m->sip->sip_request ||
       m->sip->sip_request->rq_method == sip_method_ack ||
-      (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED)) ||
+      (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED | TZ_MSG_RELAYED)) ||
       m->route_kind != TZ_ROUTE_REQUEST)
     return NULL;
   tz_suspended_t *s = calloc(1, sizeof *s);
-  if (!s || !sip_make_transaction(m)) {
-    free(s);
+  if (!s)
     return NULL;
-  }
   s->irq = m->irq;
   s->msg = msg_ref_create(m->msg);
   s->gen = tz_gen_ref(m->gen);
@@ -241,7 +255,8 @@ void tz_suspended_drop(tz_suspended_t *s)
 {
   if (!s)
     return;
-  nta_incoming_destroy(s->irq);
+  if (s->irq)
+    nta_incoming_destroy(s->irq);
   msg_destroy(s->msg);
   tz_gen_unref(s->gen);
   free(s);
@@ -250,7 +265,8 @@ void tz_suspended_drop(tz_suspended_t *s)
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers)
 {
-  int rc = sip_reply(s->irq, status, reason, extra_headers);
+  int rc = s->irq ? sip_reply(s->irq, status, reason, extra_headers)
+                  : sip_reply_stateless(s->msg, status, reason, extra_headers);
   if (status >= 200 || rc < 0)
     tz_suspended_drop(s);
   return rc;
@@ -327,29 +343,76 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   else if (!done)
     tz_log(TZ_LOG_DBG, "%s from %s:%u left unanswered by the script",
            sip->sip_request->rq_method_name, m.src_ip, m.src_port);
-  /* A transaction made for a reply (not a suspension) is nta's now. */
-  if (m.irq && !(m.flags & TZ_MSG_SUSPENDED))
+  /* A transaction made for a reply is nta's now; a relay or a suspension
+   * owns its own. */
+  if (m.irq && !(m.flags & (TZ_MSG_SUSPENDED | TZ_MSG_RELAYED)))
     nta_incoming_destroy(m.irq);
   tz_msg_deinit(&m);
   tz_gen_unref(g);
 }
 
 /* Everything that matches no transaction: new requests, and responses
- * nobody waits for (nothing relays yet, so those are dropped). */
+ * nobody waits for (2xx retransmissions, answers to forward()). */
 static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
                           msg_t *msg, sip_t *sip)
 {
   (void)magic;
   (void)agent;
+  if (sip && sip->sip_status) {
+    tz_relay_stray_response(msg);
+    return 0;
+  }
   if (sip && sip->sip_request)
     sip_run_request(msg, sip);
-  else if (sip && sip->sip_status)
-    tz_log(TZ_LOG_DBG, "stray response %u dropped", sip->sip_status->st_status);
   msg_destroy(msg);
   return 0;
 }
 
 /* ---- transports ----------------------------------------------------------- */
+
+nta_agent_t *tz_sip_agent(void) { return sip_agent; }
+
+int tz_sip_via_is_ours(const sip_via_t *v)
+{
+  if (!v || !v->v_host)
+    return 0;
+  int tls = v->v_protocol && strcasecmp(v->v_protocol, "SIP/2.0/TLS") == 0;
+  unsigned port = v->v_port && *v->v_port ? (unsigned)atoi(v->v_port)
+                                          : (tls ? 5061 : 5060);
+  for (size_t i = 0; i < sip_nlistens; i++)
+    if (sip_listens[i].port == port && sip_host_eq(sip_listens[i].host, v->v_host))
+      return 1;
+  return 0;
+}
+
+static int sip_listen_serves(const tz_listen_t *l, const char *proto)
+{
+  if (!l->proto)
+    return strcmp(proto, "tls") != 0;
+  return strcmp(l->proto, proto) == 0;
+}
+
+int tz_sip_rr_uri(const char *proto, int v6, char *buf, size_t len)
+{
+  const tz_listen_t *pick = NULL;
+  for (size_t i = 0; i < sip_nlistens && !pick; i++)
+    if (sip_listen_serves(&sip_listens[i], proto) &&
+        (strchr(sip_listens[i].host, ':') != NULL) == (v6 != 0))
+      pick = &sip_listens[i];
+  for (size_t i = 0; i < sip_nlistens && !pick; i++)
+    if (sip_listen_serves(&sip_listens[i], proto))
+      pick = &sip_listens[i];
+  if (!pick && sip_nlistens)
+    pick = &sip_listens[0];
+  if (!pick)
+    return -1;
+  int is6 = strchr(pick->host, ':') != NULL;
+  int n = snprintf(buf, len, "%s:%s%s%s:%u%s",
+                   strcmp(proto, "tls") == 0 ? "sips" : "sip", is6 ? "[" : "",
+                   pick->host, is6 ? "]" : "", pick->port,
+                   strcmp(proto, "tcp") == 0 ? ";transport=tcp" : "");
+  return n > 0 && (size_t)n < len ? 0 : -1;
+}
 
 static int sip_listen_url(const tz_listen_t *l, char *buf, size_t len)
 {

@@ -105,7 +105,8 @@ typedef enum {
   TZ_ARG_INT = 1, /* integer; a string argument must parse as one */
   TZ_ARG_STR,     /* string; the value of any expression as text */
   TZ_ARG_FMT,     /* string literal that may contain $pvars, expanded per call */
-  TZ_ARG_REGEX    /* string literal compiled as POSIX ERE at load */
+  TZ_ARG_REGEX,   /* string literal compiled as POSIX ERE at load */
+  TZ_ARG_ROUTE    /* literal naming a failure_route; arg->fixed is the route */
 } tz_arg_type_t;
 
 /* A function argument as the handler sees it. For constant arguments the
@@ -231,9 +232,12 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
 int tz_is_myself(const url_t *url);
 
 /* Asynchronous replies: a function that must wait (for a database commit,
- * a DNS answer) suspends the request. The server transaction stays open and
- * the generation stays pinned until the handle is answered or dropped;
- * nothing else replies to the request meanwhile. Request routes only. */
+ * a DNS answer) suspends the request; the generation stays pinned until the
+ * handle is answered or dropped, and nothing else replies meanwhile.
+ * Request routes only. No server transaction is kept for it (replies go
+ * out statelessly), so a retransmission of the request runs the script
+ * again while the original waits: the suspending function must recognise
+ * it (the registrar does, by Call-ID and CSeq). */
 typedef struct tz_suspended tz_suspended_t;
 
 tz_suspended_t *tz_msg_suspend(tz_msg_t *m);

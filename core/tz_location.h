@@ -57,6 +57,12 @@ typedef struct tz_location_api {
   int (*save)(void *ctx, const char *aor, const tz_binding_t *set, size_t n,
               tz_location_done_f done, void *arg);
 
+  /* Saves of aor queued or committing: not yet durable. A registrar
+   * answering statelessly uses it to tell a retransmitted REGISTER whose
+   * original is still being stored (stay silent) from one whose original
+   * was answered (answer again). */
+  unsigned (*pending)(void *ctx, const char *aor);
+
   /* Counts for stats: AORs with at least one live binding, and bindings. */
   void (*count)(void *ctx, unsigned long *aors, unsigned long *bindings);
 } tz_location_api_t;

@@ -120,6 +120,28 @@ static int check_parse_long(const char *s, long *out)
   return *end ? -1 : 0;
 }
 
+/* A failure_route named by a literal argument (t_on_failure("x")). */
+static int check_failure_route_arg(checker_t *ck, call_t *c, int i)
+{
+  expr_t *e = c->argv[i];
+  tz_arg_t *a = &c->args[i];
+  a->fixed = script_find_route(ck->s, RT_FAILURE, a->s);
+  if (a->fixed)
+    return 0;
+  suggest_t sg;
+  suggest_init(&sg, a->s);
+  for (size_t k = 0; k < ck->s->nroutes; k++)
+    if (ck->s->routes[k]->type == RT_FAILURE)
+      suggest_add(&sg, ck->s->routes[k]->name);
+  const char *best = suggest_best(&sg);
+  if (best)
+    check_error(ck, &e->loc, "unknown failure_route '%s'; did you mean '%s'?",
+                a->s, best);
+  else
+    check_error(ck, &e->loc, "unknown failure_route '%s'", a->s);
+  return -1;
+}
+
 /* Converts a literal argument i into c->args[i]. Returns 1 if it is a
  * constant, 0 if it must be evaluated per call, -1 on error. */
 static int check_const_arg(checker_t *ck, call_t *c, int i)
@@ -128,9 +150,10 @@ static int check_const_arg(checker_t *ck, call_t *c, int i)
   tz_arg_t *a = &c->args[i];
   int n = i + 1;
   if (e->kind != EX_INT && e->kind != EX_STR) {
-    if (a->type == TZ_ARG_REGEX) {
-      check_error(ck, &e->loc, "argument %d of '%s' must be a regular "
-                  "expression string literal", n, c->name);
+    if (a->type == TZ_ARG_REGEX || a->type == TZ_ARG_ROUTE) {
+      check_error(ck, &e->loc, "argument %d of '%s' must be a %s literal", n,
+                  c->name, a->type == TZ_ARG_REGEX ? "regular expression"
+                                                   : "failure_route name");
       return -1;
     }
     return 0;
@@ -176,6 +199,8 @@ static int check_const_arg(checker_t *ck, call_t *c, int i)
     if (!a->re)
       ck->nerr++;
     return a->re ? 1 : -1;
+  case TZ_ARG_ROUTE:
+    return check_failure_route_arg(ck, c, i) < 0 ? -1 : 1;
   default:
     return 1;
   }

@@ -21,6 +21,7 @@
 #include <sofia-sip/url.h>
 
 #include "msg.h"
+#include "relay.h"
 #include "script/ast.h"
 
 /* ---- sl_reply ----------------------------------------------------------- */
@@ -424,6 +425,40 @@ const tz_func_export_t tz_core_funcs[] = {
      .fixup = core_fixup_hf_name,
      .doc = "is_present_hf(\"Name\"): true if the message has such a "
             "header."},
+    {.name = "t_relay",
+     .handler = tz_relay_fn_t_relay,
+     .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+     .doc = "t_relay(): relay the request statefully to its R-URI (or $du) "
+            "and every branch; 100 Trying for INVITE; reply and failure "
+            "routes run for its responses. ACK and unmatched CANCEL go "
+            "statelessly."},
+    {.name = "forward",
+     .handler = tz_relay_fn_forward,
+     .route_mask = TZ_ROUTE_REQUEST,
+     .doc = "forward(): relay the request statelessly: no retransmission, "
+            "failover, forking or failure route."},
+    {.name = "t_on_failure",
+     .handler = tz_relay_fn_t_on_failure,
+     .min_args = 1,
+     .max_args = 1,
+     .args = {TZ_ARG_ROUTE},
+     .const_mask = 1u << 0,
+     .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+     .doc = "t_on_failure(\"name\"): run failure_route[name] when every "
+            "branch of the next t_relay() failed."},
+    {.name = "t_check_status",
+     .handler = tz_relay_fn_t_check_status,
+     .min_args = 1,
+     .max_args = 1,
+     .args = {TZ_ARG_REGEX},
+     .route_mask = TZ_ROUTE_REPLY | TZ_ROUTE_FAILURE,
+     .doc = "t_check_status(\"regex\"): true if the reply status (reply "
+            "route) or the winning failure status (failure route) matches."},
+    {.name = "maxfwd_check",
+     .handler = tz_relay_fn_maxfwd_check,
+     .route_mask = TZ_ROUTE_REQUEST,
+     .doc = "maxfwd_check(): false when Max-Forwards is 0 (reply 483); "
+            "t_relay() and forward() decrement it, or add 70."},
     {0}};
 
 const tz_func_export_t *core_func_find(const char *name, int argc, int *min,

@@ -162,6 +162,13 @@ static int store_save(void *ctx, const char *aor, const tz_binding_t *set,
   return 0;
 }
 
+static unsigned store_pending(void *ctx, const char *aor)
+{
+  loc_store_t *s = ctx;
+  const loc_aor_t *a = aor ? loc_index_find(&s->ix, aor) : NULL;
+  return a ? a->pending : 0;
+}
+
 static void store_count(void *ctx, unsigned long *aors,
                         unsigned long *bindings)
 {
@@ -176,6 +183,7 @@ static void store_count(void *ctx, unsigned long *aors,
 static const tz_location_api_t store_api = {
   .lookup = store_lookup,
   .save = store_save,
+  .pending = store_pending,
   .count = store_count,
 };
 

@@ -4,9 +4,12 @@
  *
  * Every check runs before anything changes, so a REGISTER either applies
  * all of its Contacts or none of them. Stale CSeq (step 7: same Call-ID,
- * CSeq not higher than the stored one) fails the whole request with
+ * CSeq lower than the stored one) fails the whole request with
  * 500 "Stale CSeq": the RFC says the request fails without naming a code;
  * 500 tells the UA to try again later, which with a fresh CSeq works.
+ * An equal CSeq is the request itself again: REGISTERs are answered
+ * without a server transaction, so retransmissions reach us, and a
+ * Contact already stored from this very request is left as it is.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "reg.h"
@@ -171,10 +174,14 @@ static int reg_find(su_home_t *home, const tz_binding_t *set, size_t n,
   return -1;
 }
 
-static int reg_is_stale(const sip_t *sip, const tz_binding_t *b)
+/* For a binding from the same Call-ID: < 0 older request, 0 the same
+ * request, > 0 newer (or another Call-ID). */
+static int reg_cseq_order(const sip_t *sip, const tz_binding_t *b)
 {
-  return b->callid && strcmp(b->callid, sip->sip_call_id->i_id) == 0 &&
-         sip->sip_cseq->cs_seq <= b->cseq;
+  if (!b->callid || strcmp(b->callid, sip->sip_call_id->i_id) != 0)
+    return 1;
+  unsigned long seq = sip->sip_cseq->cs_seq;
+  return seq < b->cseq ? -1 : seq == b->cseq ? 0 : 1;
 }
 
 /* Step 6 for "Contact: *": valid only alone and with Expires: 0; removes
@@ -185,7 +192,7 @@ static int reg_apply_star(tz_msg_t *m, const sip_t *sip, reg_change_t *ch)
       sip->sip_expires->ex_delta != 0)
     return reg_fail(m, 400, "Invalid Contact *", NULL);
   for (size_t i = 0; i < ch->n; i++)
-    if (reg_is_stale(sip, &ch->set[i]))
+    if (reg_cseq_order(sip, &ch->set[i]) <= 0)
       return reg_fail(m, 500, "Stale CSeq", NULL);
   ch->changed = ch->n > 0;
   ch->n = 0;
@@ -238,8 +245,11 @@ static int reg_apply_contacts(reg_state_t *st, tz_msg_t *m, const sip_t *sip,
     if (e > st->cfg->max_expires)
       e = st->cfg->max_expires;
     int i = reg_find(home, ch->set, ch->n, c->m_url);
-    if (i >= 0 && reg_is_stale(sip, &ch->set[i]))
+    int order = i >= 0 ? reg_cseq_order(sip, &ch->set[i]) : 1;
+    if (order < 0)
       return reg_fail(m, 500, "Stale CSeq", NULL);
+    if (order == 0)
+      continue; /* stored from this very request: a retransmission */
     if (i >= 0 && e == 0) {
       reg_remove(ch, (size_t)i);
     } else if (e > 0) {

@@ -63,6 +63,10 @@ static int reg_save(tz_msg_t *m, const tz_call_t *c)
   if (rc <= 0)
     return rc; /* already answered (error or query) or script error */
   if (!ch.changed) {
+    /* A retransmission whose original is still being stored: the
+     * original's 200 answers it, and must not be beaten by this one. */
+    if (tz_msg_sip(m)->sip_contact && st->loc->pending(st->loc_ctx, ch.aor))
+      return 1;
     reg_reply_bindings(st, NULL, m, ch.aor, ch.path);
     return 1;
   }

@@ -63,13 +63,15 @@ r=$(reg alice c1 5 "Contact: <sip:alice@192.0.2.1:5060>;expires=99999")
 has "$r" ';expires=(3600|3599)$' "clamped to max_expires"
 pass "423 Interval Too Brief with Min-Expires; long expires clamped"
 
-r=$(reg alice c1 5 "Contact: <sip:alice@192.0.2.1:5060>")
-expect 500 "$r" "same Call-ID, same CSeq"
-r=$(reg alice c1 4 "Contact: <sip:alice@192.0.2.1:5060>")
+r=$(reg alice c1 4 "Contact: <sip:alice@192.0.2.1:5060>;expires=600")
 expect 500 "$r" "same Call-ID, lower CSeq"
-r=$(reg alice c2 1 "Contact: <sip:alice@192.0.2.1:5060>")
+has "$r" '^SIP/2.0 500 Stale CSeq' "reason"
+r=$(reg alice c1 5 "Contact: <sip:alice@192.0.2.1:5060>;expires=600")
+expect 200 "$r" "same Call-ID, same CSeq: a retransmission"
+has "$r" ';expires=3[56][0-9][0-9]$' "a retransmission changes nothing"
+r=$(reg alice c2 1 "Contact: <sip:alice@192.0.2.1:5060>;q=0.1")
 expect 200 "$r" "other Call-ID, low CSeq"
-pass "stale CSeq for the same Call-ID fails with 500; a new Call-ID is fine"
+pass "stale CSeq for the same Call-ID fails with 500; the same CSeq is a retransmission; a new Call-ID is fine"
 
 r=$(reg alice c3 1 "Contact: <sip:alice@192.0.2.2:5060>;q=0.5, <sip:alice@192.0.2.3:5060>;q=1.0")
 expect 200 "$r" "two more contacts"

@@ -261,7 +261,7 @@ static void test_arity_and_args(void)
                   "invalid header name 'a:b'");
   TEST_LOAD_FAILS("request_route { t_regex($ru, \"x\"); }",
                   "t.cfg:1:25: error: argument 1 of 't_regex' must be a "
-                  "regular expression string literal");
+                  "regular expression literal");
   TEST_LOAD_FAILS("request_route { t_regex(\"a(\", \"x\"); }",
                   "t.cfg:1:25: error: invalid regular expression \"a(\"");
   TEST_LOAD_FAILS("request_route {\n  if ($ru =~ \"sip:(a\") exit;\n}\n",

@@ -1,0 +1,613 @@
+/*
+ * relay.c - the transaction-stateful proxy core (RFC 3261 section 16).
+ *
+ * A relayed request gets one server transaction (irq) and one client
+ * transaction (orq) per branch, tied together by a tz_tx. nta does the
+ * transaction layer: retransmissions, timers, the hop-by-hop ACK for
+ * non-2xx, CANCEL matching and its 200. This file does the proxy's part:
+ * preparing each forwarded copy (Max-Forwards, Record-Route, strict
+ * routes, a loop-detecting branch), relaying provisionals and every 2xx at
+ * once, choosing the best final response when all branches failed, running
+ * reply and failure routes, and cancelling what is still pending.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "relay.h"
+#include "gen.h"
+#include "log.h"
+#include "sip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/nta_stateless.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tag.h>
+
+#define TX_MAX_BRANCHES 16
+
+typedef struct txbranch {
+  struct tz_tx *tx;
+  nta_outgoing_t *orq;
+  int status;   /* last status seen; >= 200 once final */
+  msg_t *final; /* final response kept for selection; NULL if local */
+} txbranch_t;
+
+typedef struct tz_tx {
+  nta_incoming_t *irq;
+  msg_t *req;       /* the request as the script left it */
+  tz_gen_t *gen;    /* pinned: reply and failure routes run on it */
+  const tz_route_t *failure_route;
+  sip_method_t method;
+  unsigned loop_hash;
+  unsigned answered : 1;   /* a final response went upstream */
+  unsigned cancelled : 1;
+  unsigned in_failure : 1; /* the failure route is running */
+  unsigned nbr, pending;
+  txbranch_t br[TX_MAX_BRANCHES];
+} tz_tx_t;
+
+static unsigned relay_seq;
+
+/* ---- loop detection (RFC 3261 16.3 step 4, 16.6 step 8) ------------------ */
+
+static unsigned relay_hash_str(unsigned h, const char *s)
+{
+  for (; s && *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return (h ^ 0xff) * 16777619u;
+}
+
+/* The request's identity as received: a copy that comes back with the
+ * same hash looped; a different hash is a legitimate spiral. */
+static unsigned relay_loop_hash(tz_msg_t *m)
+{
+  const sip_t *sip = m->sip;
+  char cseq[16];
+  snprintf(cseq, sizeof cseq, "%u", sip->sip_cseq ? sip->sip_cseq->cs_seq : 0);
+  unsigned h = 2166136261u;
+  h = relay_hash_str(h, tz_msg_received_ruri(m));
+  h = relay_hash_str(h, sip->sip_from ? sip->sip_from->a_tag : NULL);
+  h = relay_hash_str(h, sip->sip_to ? sip->sip_to->a_tag : NULL);
+  h = relay_hash_str(h, sip->sip_call_id ? sip->sip_call_id->i_id : NULL);
+  return relay_hash_str(h, cseq);
+}
+
+static int relay_is_loop(const sip_t *sip, unsigned hash)
+{
+  char prefix[24];
+  int n = snprintf(prefix, sizeof prefix, "z9hG4bK%08x.", hash);
+  for (const sip_via_t *v = sip->sip_via; v; v = v->v_next)
+    if (v->v_branch && strncasecmp(v->v_branch, prefix, (size_t)n) == 0 &&
+        tz_sip_via_is_ours(v))
+      return 1;
+  return 0;
+}
+
+/* ---- preparing a forwarded copy ------------------------------------------ */
+
+static int relay_max_forwards(msg_t *msg, sip_t *sip)
+{
+  if (!sip->sip_max_forwards)
+    return msg_header_add_str(msg, (msg_pub_t *)sip, "Max-Forwards: 70\r\n");
+  sip->sip_max_forwards->mf_count--;
+  msg_fragment_clear(sip->sip_max_forwards->mf_common);
+  return 0;
+}
+
+/* RFC 3261 16.6 step 6: a strict router as next hop gets the Request-URI
+ * appended as the last Route and becomes the Request-URI itself. */
+static int relay_strict_route(msg_t *msg, sip_t *sip)
+{
+  sip_route_t *r = sip->sip_route;
+  if (!r || url_has_param(r->r_url, "lr"))
+    return 0;
+  su_home_t *home = msg_home(msg);
+  sip_route_t *last = sip_route_create(home, sip->sip_request->rq_url, NULL);
+  sip_request_t *rq = sip_request_create(home, sip->sip_request->rq_method,
+                                         sip->sip_request->rq_method_name,
+                                         (url_string_t *)r->r_url, NULL);
+  if (!last || !rq ||
+      msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)r) < 0 ||
+      msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)last) < 0)
+    return -1;
+  return msg_header_replace(msg, (msg_pub_t *)sip,
+                            (msg_header_t *)sip->sip_request,
+                            (msg_header_t *)rq);
+}
+
+/* The URL nta will send to: $du, else a loose top Route, else the R-URI. */
+static const url_t *relay_next_hop(const sip_t *sip, const url_t *dst)
+{
+  if (dst)
+    return dst;
+  if (sip->sip_route && url_has_param(sip->sip_route->r_url, "lr"))
+    return sip->sip_route->r_url;
+  return sip->sip_request->rq_url;
+}
+
+static const char *relay_url_proto(const url_t *u)
+{
+  char tp[16];
+  if (u->url_type == url_sips)
+    return "tls";
+  if (url_param(u->url_params, "transport", tp, sizeof tp) > 0) {
+    for (char *p = tp; *p; p++)
+      *p = (char)(*p | 0x20);
+    return strcmp(tp, "tcp") == 0 ? "tcp" : strcmp(tp, "tls") == 0 ? "tls" : "udp";
+  }
+  return "udp";
+}
+
+/* Record-Route (RFC 3261 16.6 step 4) naming the address the next request
+ * of the dialog should reach. When the request leaves on another transport
+ * or address family than it came in on, two entries (RFC 5658): the top
+ * one for the callee's side, the next for the caller's. */
+static int relay_record_route(tz_msg_t *m, msg_t *msg, sip_t *sip,
+                              const url_t *dst)
+{
+  su_home_t *home = msg_home(msg);
+  const url_t *hop = relay_next_hop(sip, dst);
+  const char *out_proto = relay_url_proto(hop);
+  int out_v6 = hop->url_host && strchr(hop->url_host, ':') != NULL;
+  char in_uri[160], out_uri[160];
+  if (tz_sip_rr_uri(m->proto, strchr(m->src_ip, ':') != NULL, in_uri,
+                    sizeof in_uri) < 0 ||
+      tz_sip_rr_uri(out_proto, out_v6, out_uri, sizeof out_uri) < 0)
+    return -1;
+  int two = strcmp(in_uri, out_uri) != 0;
+  const char *fmt = two ? "<%s;lr;r2=on>" : "<%s;lr>";
+  sip_record_route_t *in = sip_record_route_make(home, su_sprintf(home, fmt, in_uri));
+  if (!in || msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)in) < 0)
+    return -1;
+  if (!two)
+    return 0;
+  sip_record_route_t *out = sip_record_route_make(home, su_sprintf(home, fmt, out_uri));
+  return out ? msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)out) : -1;
+}
+
+/* A copy of the request for one target; NULL on error. */
+static msg_t *relay_prepare(tz_msg_t *m, const tz_branch_t *b,
+                            const url_t **dst_out)
+{
+  msg_t *msg = msg_dup(m->msg);
+  sip_t *sip = msg ? sip_object(msg) : NULL;
+  su_home_t *home = msg ? msg_home(msg) : NULL;
+  *dst_out = NULL;
+  if (!sip)
+    goto fail;
+  if (b->uri && strcmp(b->uri, url_as_string(home, sip->sip_request->rq_url))) {
+    sip_request_t *rq = sip_request_create(home, sip->sip_request->rq_method,
+                                           sip->sip_request->rq_method_name,
+                                           URL_STRING_MAKE(b->uri), NULL);
+    if (!rq || msg_header_replace(msg, (msg_pub_t *)sip,
+                                  (msg_header_t *)sip->sip_request,
+                                  (msg_header_t *)rq) < 0)
+      goto fail;
+  }
+  if (b->path) {
+    sip_route_t *r = sip_route_make(home, b->path);
+    if (!r || msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)r) < 0)
+      goto fail;
+  }
+  if (b->dst && !(*dst_out = url_make(home, b->dst)))
+    goto fail;
+  if (relay_max_forwards(msg, sip) < 0 || relay_strict_route(msg, sip) < 0)
+    goto fail;
+  if ((m->flags & TZ_MSG_RECORD_ROUTE) &&
+      sip->sip_request->rq_method != sip_method_ack &&
+      relay_record_route(m, msg, sip, *dst_out) < 0)
+    goto fail;
+  return msg;
+fail:
+  msg_destroy(msg);
+  return NULL;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+/* Runs reply_route on a response; false if the script dropped it. */
+static int relay_run_reply_route(tz_tx_t *tx, msg_t *resp)
+{
+  const tz_route_t *r = tz_script_reply_route(tx->gen->script);
+  if (!r)
+    return 1;
+  tz_msg_t m;
+  tz_msg_init(&m, tx->gen, resp, NULL, TZ_ROUTE_REPLY);
+  m.tx = tx;
+  tz_run_result_t rc = tz_script_run(tx->gen->script, r, &m);
+  tz_msg_deinit(&m);
+  return rc != TZ_RUN_DROP;
+}
+
+/* Sends a downstream response upstream without our Via. */
+static void relay_send_upstream(tz_tx_t *tx, msg_t *resp)
+{
+  sip_t *sip = sip_object(resp);
+  if (!sip->sip_via || !sip->sip_via->v_next) {
+    msg_destroy(resp); /* only our Via: nowhere to send it */
+    return;
+  }
+  msg_header_remove(resp, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+  nta_incoming_mreply(tx->irq, resp);
+}
+
+static void relay_cancel_pending(tz_tx_t *tx, int except)
+{
+  for (unsigned i = 0; i < tx->nbr; i++)
+    if ((int)i != except && tx->br[i].orq && tx->br[i].status < 200)
+      nta_outgoing_tcancel(tx->br[i].orq, NULL, NULL, TAG_END());
+}
+
+static void relay_tx_free(tz_tx_t *tx)
+{
+  for (unsigned i = 0; i < tx->nbr; i++) {
+    if (tx->br[i].orq)
+      nta_outgoing_destroy(tx->br[i].orq);
+    msg_destroy(tx->br[i].final);
+  }
+  nta_incoming_destroy(tx->irq);
+  msg_destroy(tx->req);
+  tz_gen_unref(tx->gen);
+  free(tx);
+}
+
+/* RFC 3261 16.7 step 6: any 6xx wins; else the lowest class; 503 is
+ * returned as 500 (it speaks of us, not of the target). */
+static txbranch_t *relay_best(tz_tx_t *tx)
+{
+  txbranch_t *best = NULL;
+  for (unsigned i = 0; i < tx->nbr; i++) {
+    txbranch_t *b = &tx->br[i];
+    if (b->status < 300)
+      continue;
+    if (!best)
+      best = b;
+    else if (best->status >= 600)
+      continue;
+    else if (b->status >= 600 || b->status / 100 < best->status / 100)
+      best = b;
+  }
+  return best;
+}
+
+int tz_relay_best_status(const tz_msg_t *m)
+{
+  const txbranch_t *b = m->tx ? relay_best(m->tx) : NULL;
+  return b ? b->status : 0;
+}
+
+/* Copies every WWW-/Proxy-Authenticate of the other 401/407 responses
+ * into the chosen one, so the caller answers all challenges at once. */
+static void relay_merge_challenges(tz_tx_t *tx, txbranch_t *best, msg_t *out)
+{
+  sip_t *os = sip_object(out);
+  for (unsigned i = 0; i < tx->nbr; i++) {
+    txbranch_t *b = &tx->br[i];
+    if (b == best || !b->final || (b->status != 401 && b->status != 407))
+      continue;
+    sip_t *bs = sip_object(b->final);
+    for (sip_www_authenticate_t *w = bs->sip_www_authenticate; w; w = w->au_next)
+      msg_header_add_dup(out, (msg_pub_t *)os, (msg_header_t *)w);
+    for (sip_proxy_authenticate_t *p = bs->sip_proxy_authenticate; p; p = p->au_next)
+      msg_header_add_dup(out, (msg_pub_t *)os, (msg_header_t *)p);
+  }
+}
+
+static void relay_send_best(tz_tx_t *tx)
+{
+  txbranch_t *best = relay_best(tx);
+  tx->answered = 1;
+  if (!best) {
+    nta_incoming_treply(tx->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+    return;
+  }
+  if (!best->final || best->status == 503) {
+    int st = best->status == 503 ? 500 : best->status;
+    nta_incoming_treply(tx->irq, st, NULL, TAG_END());
+    return;
+  }
+  msg_t *out = best->final;
+  best->final = NULL;
+  if (best->status == 401 || best->status == 407)
+    relay_merge_challenges(tx, best, out);
+  relay_send_upstream(tx, out);
+}
+
+static void relay_run_failure_route(tz_tx_t *tx);
+
+/* Every branch is final and none was a 2xx: the failure route may add
+ * branches; otherwise the best response goes upstream. */
+static void relay_all_failed(tz_tx_t *tx)
+{
+  if (tx->failure_route && !tx->cancelled) {
+    relay_run_failure_route(tx);
+    if (tx->pending || tx->answered)
+      return;
+  }
+  relay_send_best(tx);
+}
+
+static void relay_maybe_done(tz_tx_t *tx)
+{
+  if (tx->pending || tx->in_failure)
+    return;
+  if (!tx->answered)
+    relay_all_failed(tx);
+  if (!tx->pending && tx->answered)
+    relay_tx_free(tx);
+}
+
+static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
+                             const sip_t *sip)
+{
+  txbranch_t *b = (txbranch_t *)magic;
+  tz_tx_t *tx = b->tx;
+  int status = nta_outgoing_status(orq);
+  msg_t *resp = (sip && !nta_sip_is_internal(sip)) ? nta_outgoing_getresponse(orq) : NULL;
+  if (resp && !relay_run_reply_route(tx, resp) && status < 300) {
+    msg_destroy(resp); /* the script dropped a provisional or 2xx */
+    resp = NULL;
+    if (status < 200)
+      return 0;
+  }
+  if (status < 200) {
+    b->status = status;
+    if (resp && !tx->answered)
+      relay_send_upstream(tx, resp);
+    else
+      msg_destroy(resp);
+    return 0;
+  }
+  if (b->status < 200)
+    tx->pending--;
+  b->status = status;
+  if (status < 300) {
+    /* Every 2xx goes upstream (RFC 3261 16.7 step 5); the rest stop. */
+    if (resp)
+      relay_send_upstream(tx, resp);
+    tx->answered = 1;
+    if (tx->method == sip_method_invite)
+      relay_cancel_pending(tx, (int)(b - tx->br));
+  } else {
+    msg_destroy(b->final);
+    b->final = resp;
+    if (status >= 600 && tx->method == sip_method_invite)
+      relay_cancel_pending(tx, (int)(b - tx->br));
+  }
+  relay_maybe_done(tx);
+  return 0;
+}
+
+/* CANCEL matched our INVITE's server transaction: nta answered it 200;
+ * we cancel every pending branch, whose 487 then goes upstream. */
+static int relay_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq,
+                           const sip_t *sip)
+{
+  (void)irq;
+  tz_tx_t *tx = (tz_tx_t *)magic;
+  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_cancel) {
+    tx->cancelled = 1;
+    relay_cancel_pending(tx, -1);
+  }
+  return 0;
+}
+
+/* ---- starting branches ------------------------------------------------------ */
+
+static int relay_start_branch(tz_tx_t *tx, tz_msg_t *m, const tz_branch_t *b)
+{
+  if (tx->nbr == TX_MAX_BRANCHES) {
+    tz_log(TZ_LOG_WARN, "relay: more than %d branches; %s not tried",
+           TX_MAX_BRANCHES, b->uri);
+    return -1;
+  }
+  const url_t *dst;
+  msg_t *fwd = relay_prepare(m, b, &dst);
+  if (!fwd)
+    return -1;
+  txbranch_t *br = &tx->br[tx->nbr];
+  memset(br, 0, sizeof *br);
+  br->tx = tx;
+  char branch[48];
+  snprintf(branch, sizeof branch, "z9hG4bK%08x.%x.%u", tx->loop_hash,
+           ++relay_seq, tx->nbr);
+  br->orq = nta_outgoing_mcreate(tz_sip_agent(), relay_on_response,
+                                 (nta_outgoing_magic_t *)br,
+                                 (const url_string_t *)dst, fwd,
+                                 NTATAG_BRANCH_KEY(branch), TAG_END());
+  if (!br->orq) {
+    tz_log(TZ_LOG_ERR, "relay: cannot send to %s", b->uri ? b->uri : "R-URI");
+    return -1;
+  }
+  tx->nbr++;
+  tx->pending++;
+  return 0;
+}
+
+/* The R-URI with $du, then every branch lookup() or the script added. */
+static unsigned relay_start_all(tz_tx_t *tx, tz_msg_t *m)
+{
+  unsigned started = 0;
+  tz_branch_t first = {NULL, m->dst, NULL, -1};
+  started += relay_start_branch(tx, m, &first) == 0;
+  for (unsigned i = 0; i < m->nbranches; i++)
+    started += relay_start_branch(tx, m, &m->branches[i]) == 0;
+  m->nbranches = 0;
+  m->dst = NULL;
+  return started;
+}
+
+static void relay_run_failure_route(tz_tx_t *tx)
+{
+  const tz_route_t *r = tx->failure_route;
+  tx->failure_route = NULL; /* once per arming, as in Kamailio */
+  tx->in_failure = 1;
+  tz_msg_t m;
+  tz_msg_init(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
+  m.tx = tx;
+  m.reply_status = tz_relay_best_status(&m);
+  tz_script_run(tx->gen->script, r, &m);
+  if (m.flags & TZ_MSG_REPLIED)
+    tx->answered = 1;
+  if (m.failure_route)
+    tx->failure_route = m.failure_route;
+  tz_msg_deinit(&m);
+  tx->in_failure = 0;
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+static int relay_stateless(tz_msg_t *m)
+{
+  msg_t *fwd = msg_dup(m->msg);
+  sip_t *sip = fwd ? sip_object(fwd) : NULL;
+  if (!sip || relay_max_forwards(fwd, sip) < 0 || relay_strict_route(fwd, sip) < 0) {
+    msg_destroy(fwd);
+    return -1;
+  }
+  url_t *dst = m->dst ? url_make(msg_home(fwd), m->dst) : NULL;
+  return nta_msg_tsend(tz_sip_agent(), fwd, (url_string_t *)dst, TAG_END()) < 0
+             ? -1
+             : 1;
+}
+
+static int relay_refuse(tz_msg_t *m, int status, const char *reason)
+{
+  tz_msg_reply(m, status, reason, NULL);
+  return -1;
+}
+
+/* A new transaction for a request from the request route. */
+static tz_tx_t *relay_tx_new(tz_msg_t *m)
+{
+  tz_tx_t *tx = calloc(1, sizeof *tx);
+  nta_incoming_t *irq = tx ? tz_sip_transaction(m) : NULL;
+  if (!irq) {
+    free(tx);
+    return NULL;
+  }
+  tx->irq = irq;
+  tx->req = msg_ref_create(m->msg);
+  tx->gen = tz_gen_ref(m->gen);
+  tx->method = m->sip->sip_request->rq_method;
+  tx->loop_hash = relay_loop_hash(m);
+  m->tx = tx;
+  m->flags |= TZ_MSG_RELAYED;
+  if (tx->method == sip_method_invite) {
+    nta_incoming_bind(irq, relay_on_cancel, (nta_incoming_magic_t *)tx);
+    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+  }
+  return tx;
+}
+
+int tz_relay(tz_msg_t *m)
+{
+  sip_t *sip = m->sip;
+  if (!sip || !sip->sip_request || (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED)))
+    return -1;
+  sip_method_t method = sip->sip_request->rq_method;
+  if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
+    return method == sip_method_ack ? -1 : relay_refuse(m, 483, "Too Many Hops");
+  if (method == sip_method_ack || method == sip_method_cancel)
+    return relay_stateless(m); /* 2xx ACK; CANCEL matching nothing here */
+  tz_tx_t *tx = m->tx;
+  if (!tx) {
+    if (relay_is_loop(sip, relay_loop_hash(m)))
+      return relay_refuse(m, 482, "Loop Detected");
+    if (!(tx = relay_tx_new(m)))
+      return relay_refuse(m, 500, "Server Internal Error");
+    tx->failure_route = m->failure_route;
+  } else if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route) {
+    tx->failure_route = m->failure_route;
+  }
+  if (relay_start_all(tx, m) == 0) {
+    if (m->route_kind == TZ_ROUTE_REQUEST) {
+      relay_send_best(tx); /* no branch: 500, and the tx ends */
+      m->flags |= TZ_MSG_REPLIED;
+      relay_tx_free(tx);
+      m->tx = NULL;
+    }
+    return -1;
+  }
+  return 1;
+}
+
+int tz_forward(tz_msg_t *m)
+{
+  if (!m->sip || !m->sip->sip_request || (m->flags & TZ_MSG_SUSPENDED))
+    return -1;
+  if (m->sip->sip_max_forwards && m->sip->sip_max_forwards->mf_count == 0)
+    return relay_refuse(m, 483, "Too Many Hops");
+  return relay_stateless(m);
+}
+
+void tz_relay_stray_response(msg_t *msg)
+{
+  sip_t *sip = sip_object(msg);
+  if (!sip || !sip->sip_via || !sip->sip_via->v_next ||
+      !tz_sip_via_is_ours(sip->sip_via)) {
+    msg_destroy(msg);
+    return;
+  }
+  tz_gen_t *g = tz_gen_current();
+  const tz_route_t *r = tz_script_reply_route(g->script);
+  if (r) {
+    tz_msg_t m;
+    tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REPLY);
+    tz_run_result_t rc = tz_script_run(g->script, r, &m);
+    tz_msg_deinit(&m);
+    if (rc == TZ_RUN_DROP) {
+      msg_destroy(msg);
+      return;
+    }
+  }
+  nta_msg_tsend(tz_sip_agent(), msg, NULL, TAG_END());
+}
+
+void tz_relay_set_timers(unsigned fr_ms, unsigned fr_inv_ms)
+{
+  nta_agent_set_params(tz_sip_agent(), TAG_IF(fr_ms, NTATAG_SIP_T1X64(fr_ms)),
+                       TAG_IF(fr_inv_ms, NTATAG_TIMER_C(fr_inv_ms)), TAG_END());
+}
+
+/* ---- script functions ------------------------------------------------------ */
+
+int tz_relay_fn_t_relay(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)c;
+  return tz_relay(m);
+}
+
+int tz_relay_fn_forward(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)c;
+  return tz_forward(m);
+}
+
+int tz_relay_fn_t_on_failure(tz_msg_t *m, const tz_call_t *c)
+{
+  m->failure_route = c->argv[0].fixed;
+  if (m->tx && m->route_kind == TZ_ROUTE_FAILURE)
+    m->tx->failure_route = m->failure_route;
+  return 1;
+}
+
+int tz_relay_fn_t_check_status(tz_msg_t *m, const tz_call_t *c)
+{
+  char code[8];
+  int status = m->route_kind == TZ_ROUTE_FAILURE ? m->reply_status
+               : m->sip && m->sip->sip_status ? m->sip->sip_status->st_status
+                                              : 0;
+  snprintf(code, sizeof code, "%d", status);
+  return status && regexec(c->argv[0].re, code, 0, NULL, 0) == 0 ? 1 : -1;
+}
+
+int tz_relay_fn_maxfwd_check(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)c;
+  const sip_max_forwards_t *mf = m->sip ? m->sip->sip_max_forwards : NULL;
+  return mf && mf->mf_count == 0 ? -1 : 1;
+}
