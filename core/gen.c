@@ -166,6 +166,21 @@ static int gen_set_string(char **slot, const tz_directive_t *dir,
   return *slot ? 0 : -1;
 }
 
+/* A timer in milliseconds, at least min_ms. */
+static int gen_set_ms(unsigned *slot, const tz_directive_t *dir, long min_ms,
+                      tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_INT || dir->value.i < min_ms ||
+      dir->value.i > 3600000) {
+    tz_diag_error(d, &dir->value_loc,
+                  "'%s' takes milliseconds from %ld to 3600000", dir->name,
+                  min_ms);
+    return -1;
+  }
+  *slot = (unsigned)dir->value.i;
+  return 0;
+}
+
 static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
                              const tz_gen_opts_t *o, tz_diag_t *d)
 {
@@ -204,8 +219,13 @@ static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
     g->log_level = (int)dir->value.i + TZ_LOG_WARN;
     return 0;
   }
+  if (strcmp(n, "fr_timer") == 0)
+    return gen_set_ms(&g->fr_timer, dir, 1000, d);
+  if (strcmp(n, "fr_inv_timer") == 0)
+    return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
   tz_diag_error(d, &dir->loc,
-                "unknown setting '%s' (known: listen, alias, mpath, debug)",
+                "unknown setting '%s' (known: listen, alias, mpath, debug, "
+                "fr_timer, fr_inv_timer)",
                 n);
   return -1;
 }
@@ -326,7 +346,8 @@ static int gen_order_modules(tz_gen_t *g, const tz_directive_t *dirs,
       goto end;
     }
   }
-  memcpy(g->mods, out, n * sizeof *out);
+  if (n)
+    memcpy(g->mods, out, n * sizeof *out);
   rc = 0;
 end:
   free(out);
@@ -452,6 +473,8 @@ static tz_gen_t *gen_build(tz_script_t *s, const tz_gen_opts_t *o,
   g->refs = 1;
   g->script = s;
   g->log_level = TZ_LOG_NOTICE;
+  g->fr_timer = 32000;
+  g->fr_inv_timer = 180000;
   if (gen_apply_directives(g, o ? o : &none, d) < 0) {
     gen_free(g);
     return NULL;

@@ -28,6 +28,8 @@ typedef struct tz_gen {
   size_t naliases;
   char *mpath;
   int log_level;
+  unsigned fr_timer;     /* ms: no response at all -> 408 (T1 x 64) */
+  unsigned fr_inv_timer; /* ms: INVITE after a provisional (Timer C) */
 } tz_gen_t;
 
 /* What the command line overrides. */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "loop.h"
 #include "module.h"
+#include "relay.h"
 #include "sip.h"
 
 #include <errno.h>
@@ -151,6 +152,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
       fprintf(stderr, "trapezoid: %s\n", err);
     return 1;
   }
+  tz_relay_set_timers(g->fr_timer, g->fr_inv_timer);
   if (tz_loop_catch_signals(main_on_signal) < 0) {
     tz_log(TZ_LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
     tz_sip_stop();

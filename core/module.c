@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "module.h"
+#include "relay.h"
 #include "service.h"
 
 #include <errno.h>
@@ -290,6 +291,7 @@ int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen)
                mi->exp->name);
     tz_regs_release(&mi->regs);
     tz_service_release(mi);
+    tz_relay_hooks_release(mi);
     return -1;
   }
   mi->initialized = 1;
@@ -303,6 +305,7 @@ void tz_module_destroy(tz_modinst_t *mi)
   if (mi->initialized && mi->exp->destroy)
     mi->exp->destroy(mi);
   tz_service_release(mi);
+  tz_relay_hooks_release(mi);
   unsigned left = tz_regs_release(&mi->regs);
   if (left)
     tz_log(TZ_LOG_WARN, "module '%s' left %u timer/fd registrations; removed",

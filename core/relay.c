@@ -42,6 +42,7 @@ typedef struct tz_tx {
   const tz_route_t *failure_route;
   sip_method_t method;
   unsigned loop_hash;
+  unsigned record_route : 1; /* copies made later (failure route) too */
   unsigned answered : 1;   /* a final response went upstream */
   unsigned cancelled : 1;
   unsigned in_failure : 1; /* the failure route is running */
@@ -50,6 +51,44 @@ typedef struct tz_tx {
 } tz_tx_t;
 
 static unsigned relay_seq;
+
+typedef struct relay_hook {
+  struct relay_hook *next;
+  tz_modinst_t *mod;
+  tz_relay_hook_f fn;
+} relay_hook_t;
+
+static relay_hook_t *relay_hooks;
+
+int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn)
+{
+  relay_hook_t *h = calloc(1, sizeof *h);
+  if (!h)
+    return -1;
+  h->mod = mod;
+  h->fn = fn;
+  h->next = relay_hooks;
+  relay_hooks = h;
+  return 0;
+}
+
+unsigned tz_relay_hooks_release(tz_modinst_t *mod)
+{
+  unsigned n = 0;
+  for (relay_hook_t **pp = &relay_hooks; *pp;) {
+    relay_hook_t *h = *pp;
+    if (h->mod == mod) {
+      *pp = h->next;
+      free(h);
+      n++;
+    } else {
+      pp = &h->next;
+    }
+  }
+  return n;
+}
+
+void tz_msg_record_route(tz_msg_t *m) { m->flags |= TZ_MSG_RECORD_ROUTE; }
 
 /* ---- loop detection (RFC 3261 16.3 step 4, 16.6 step 8) ------------------ */
 
@@ -347,6 +386,12 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   tz_tx_t *tx = b->tx;
   int status = nta_outgoing_status(orq);
   msg_t *resp = (sip && !nta_sip_is_internal(sip)) ? nta_outgoing_getresponse(orq) : NULL;
+  if (resp && !sip->sip_via->v_next) {
+    /* Only our Via (a UAS that answered with the CANCEL's Via): a final
+     * status is still usable, we make the response ourselves. */
+    msg_destroy(resp);
+    resp = NULL;
+  }
   if (resp && !relay_run_reply_route(tx, resp) && status < 300) {
     msg_destroy(resp); /* the script dropped a provisional or 2xx */
     resp = NULL;
@@ -448,6 +493,8 @@ static void relay_run_failure_route(tz_tx_t *tx)
   tz_msg_t m;
   tz_msg_init(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
   m.tx = tx;
+  if (tx->record_route)
+    m.flags |= TZ_MSG_RECORD_ROUTE;
   m.reply_status = tz_relay_best_status(&m);
   tz_script_run(tx->gen->script, r, &m);
   if (m.flags & TZ_MSG_REPLIED)
@@ -515,11 +562,14 @@ int tz_relay(tz_msg_t *m)
     return relay_stateless(m); /* 2xx ACK; CANCEL matching nothing here */
   tz_tx_t *tx = m->tx;
   if (!tx) {
+    for (relay_hook_t *h = relay_hooks; h; h = h->next)
+      h->fn(h->mod, m);
     if (relay_is_loop(sip, relay_loop_hash(m)))
       return relay_refuse(m, 482, "Loop Detected");
     if (!(tx = relay_tx_new(m)))
       return relay_refuse(m, 500, "Server Internal Error");
     tx->failure_route = m->failure_route;
+    tx->record_route = (m->flags & TZ_MSG_RECORD_ROUTE) != 0;
   } else if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route) {
     tx->failure_route = m->failure_route;
   }

@@ -25,6 +25,9 @@ void tz_relay_stray_response(msg_t *msg);
 /* For failure routes: the status the transaction would relay now. */
 int tz_relay_best_status(const tz_msg_t *m);
 
+/* Removes the relay hooks mod added; returns how many. */
+unsigned tz_relay_hooks_release(tz_modinst_t *mod);
+
 /* Agent-wide transaction timers from the generation's settings. */
 void tz_relay_set_timers(unsigned fr_ms, unsigned fr_inv_ms);
 

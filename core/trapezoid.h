@@ -222,6 +222,16 @@ int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
                       const char *path, int q);
 unsigned tz_msg_branch_count(const tz_msg_t *m);
 
+/* Asks the core to add Record-Route when the request is relayed (two
+ * entries when it leaves on another transport or address family). */
+void tz_msg_record_route(tz_msg_t *m);
+
+/* Called for every request t_relay() is about to relay from a request
+ * route, before its branches are prepared (e.g. to record-route all
+ * initial INVITEs). Removed when the module instance is destroyed. */
+typedef void (*tz_relay_hook_f)(tz_modinst_t *mod, tz_msg_t *m);
+int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn);
+
 /* Sends a stateless-style final or provisional reply to the request.
  * extra_headers: NULL, or raw "Name: value\r\n" lines. Returns 0 or -1. */
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,

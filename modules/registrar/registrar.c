@@ -95,19 +95,18 @@ static int reg_save(tz_msg_t *m, const tz_call_t *c)
 /* ---- lookup ------------------------------------------------------------- */
 
 /* The next hop for a binding: its source address when the UA is behind a
- * NAT (the Contact names an address we cannot reach). With a Path, the
- * route set decides instead. */
+ * NAT, i.e. its Contact names another host than the one the REGISTER came
+ * from (a private address). A UA that merely sends from another port than
+ * it listens on is reached at its Contact. With a Path, the route set
+ * decides instead. */
 static const char *reg_binding_dst(const tz_binding_t *b, su_home_t *home)
 {
   if (b->path || !b->received)
     return NULL;
   url_t *c = url_make(home, b->contact);
   url_t *r = url_make(home, b->received);
-  if (!c || !r || !c->url_host || !r->url_host)
-    return NULL;
-  const char *cp = c->url_port ? c->url_port : "5060";
-  const char *rp = r->url_port ? r->url_port : "5060";
-  if (strcasecmp(c->url_host, r->url_host) == 0 && strcmp(cp, rp) == 0)
+  if (!c || !r || !c->url_host || !r->url_host ||
+      strcasecmp(c->url_host, r->url_host) == 0)
     return NULL;
   return b->received;
 }

@@ -42,6 +42,16 @@ need() {
   done
 }
 
+# wait_udp PORT: until something has bound the UDP port (5 s).
+wait_udp() {
+  hex=$(printf ':%04X ' "$1")
+  for _ in $(seq 1 100); do
+    grep -q "$hex" /proc/net/udp /proc/net/udp6 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "nothing listens on UDP port $1"
+}
+
 # ports N: N free loopback ports, one per line.
 ports() { "$TZ_TOOLS/freeport" "$@"; }
 

@@ -1,0 +1,104 @@
+/*
+ * rr.c - record-routing and loose routing (RFC 3261 sections 16.4, 16.6,
+ * 16.12): record_route(), loose_route(), and the "always" toggle that
+ * record-routes every initial INVITE without a script change.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "trapezoid.h"
+
+#include <string.h>
+
+#include <sofia-sip/sip_header.h>
+
+typedef struct rr_cfg {
+  long always;
+} rr_cfg_t;
+
+static int rr_record_route(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)c;
+  tz_msg_record_route(m);
+  return 1;
+}
+
+/* A URI we put into a Record-Route: one of ours, with no user part. */
+static int rr_is_our_rr(const url_t *u)
+{
+  return u && !u->url_user && tz_is_myself(u);
+}
+
+/* RFC 3261 16.4: a strict router before us put our Record-Route URI into
+ * the Request-URI: the real one is the last Route. */
+static int rr_undo_strict(msg_t *msg, sip_t *sip)
+{
+  sip_route_t *last = sip->sip_route;
+  while (last->r_next)
+    last = last->r_next;
+  sip_request_t *rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method,
+                                         sip->sip_request->rq_method_name,
+                                         (url_string_t *)last->r_url, NULL);
+  if (!rq || msg_header_replace(msg, (msg_pub_t *)sip,
+                                (msg_header_t *)sip->sip_request,
+                                (msg_header_t *)rq) < 0)
+    return -1;
+  return msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)last);
+}
+
+/* Pops our own Route entries from the top (two with r2=on double
+ * record-routing). True when the request follows a route set. */
+static int rr_loose_route(tz_msg_t *m, const tz_call_t *c)
+{
+  (void)c;
+  msg_t *msg = tz_msg_sofia(m);
+  sip_t *sip = tz_msg_sip(m);
+  if (!sip->sip_route)
+    return -1;
+  if (rr_is_our_rr(sip->sip_request->rq_url) && rr_undo_strict(msg, sip) < 0)
+    return -1;
+  while (sip->sip_route && rr_is_our_rr(sip->sip_route->r_url))
+    msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
+  return 1;
+}
+
+/* The toggle: initial INVITEs (no To tag) get Record-Route. */
+static void rr_on_relay(tz_modinst_t *mod, tz_msg_t *m)
+{
+  rr_cfg_t *cfg = tz_mod_cfg(mod);
+  sip_t *sip = tz_msg_sip(m);
+  if (cfg->always && sip->sip_request->rq_method == sip_method_invite &&
+      !(sip->sip_to && sip->sip_to->a_tag))
+    tz_msg_record_route(m);
+}
+
+static int rr_init(tz_modinst_t *mod, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  return tz_relay_hook_add(mod, rr_on_relay);
+}
+
+static const tz_param_export_t rr_params[] = {
+  {"always", TZ_PARAM_INT, offsetof(rr_cfg_t, always), 0, NULL, 0, 1,
+   "1: record-route every initial INVITE relayed, as if record_route() ran"},
+  {0}
+};
+
+static const tz_func_export_t rr_funcs[] = {
+  {"record_route", rr_record_route, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL,
+   NULL, "insert Record-Route (;lr) when the request is relayed"},
+  {"loose_route", rr_loose_route, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL, NULL,
+   "follow the Route set: pop our own entries; true if there was one"},
+  {0}
+};
+
+const tz_module_t rr_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "rr",
+  .version = "1",
+  .description = "Record-Route and loose routing",
+  .cfg_size = sizeof(rr_cfg_t),
+  .params = rr_params,
+  .funcs = rr_funcs,
+  .init = rr_init,
+};

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The seed call flow through the stateful proxy with real SIPp peers, in
+# both record-route variants, and the RFC 3261 section 16 cases around it:
+# CANCEL while ringing, silent callee (408), unknown user (404),
+# Max-Forwards 0 (483), a loop (482), parallel forking, serial forking
+# through a failure route.
+. "${TZ_TESTDIR}/sip/lib.sh"
+need sipp
+
+S="$TZ_TESTDIR/sip/scenarios"
+set -- $(ports 5)
+P=$1 U1=$2 U2=$3 VM=$4 C=$5
+
+start_proxy() { # NAME RR
+  sed -e "s#@DB@#$TZ_WORK/$1.db#" -e "s#@RR@#$2#" -e "s#@PORT@#$P#" -e "s#@VMPORT@#$VM#" \
+    "$TZ_TESTDIR/sip/scripts/proxy.cfg.in" >"$TZ_WORK/$1.cfg"
+  tz_start "$1" "$TZ_WORK/$1.cfg" -l "udp:127.0.0.1:$P"
+}
+
+register() { # USER PORT [CALLID]
+  st=$(printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-%s\nMax-Forwards: 70\nFrom: <sip:%s@example.test>;tag=r%s\nTo: <sip:%s@example.test>\nCall-ID: %s\nCSeq: %s REGISTER\nContact: <sip:%s@127.0.0.1:%s>\nContent-Length: 0\n\n' \
+    "$RANDOM$RANDOM" "$1" "$RANDOM" "$1" "${3:-reg-$1-$2}" "$RANDOM" "$1" "$2" |
+    sed 's/$/\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | status_of)
+  [ "$st" = 200 ] || fail "REGISTER $1 at :$2 got '$st'"
+}
+
+uas() { # NAME SCENARIO PORT: a callee in the background, one call
+  sipp -sf "$S/$2" -i 127.0.0.1 -p "$3" -m 1 -nostdin -timeout 20 -timeout_error \
+    -trace_msg -message_file "$TZ_WORK/$1.msg" >"$TZ_WORK/$1.out" 2>&1 &
+  eval "PID_$1=$!"
+  TZ_PIDS="$TZ_PIDS $!"
+  wait_udp "$3"
+}
+
+uac() { # NAME SCENARIO USER
+  sipp -sf "$S/$2" -s "$3" -i 127.0.0.1 -p "$C" -m 1 -nostdin -timeout 20 -timeout_error \
+    -trace_msg -message_file "$TZ_WORK/$1.msg" "127.0.0.1:$P" >"$TZ_WORK/$1.out" 2>&1
+}
+
+wait_uas() { # NAME
+  pid=$(eval echo "\$PID_$1")
+  wait "$pid" || fail "callee $1 failed: $(tail -5 "$TZ_WORK/$1.out"; tail -30 "$TZ_WORK/$1.msg")"
+}
+
+in_dialog_count() { grep -c "in-dialog $1" "$TZ_WORK/$2.log"; }
+
+# ---- record-route on: ACK and BYE pass through the proxy ----------------------
+start_proxy rr 1
+register bob "$U1"
+uas bob1 call_uas.xml "$U1"
+uac alice1 call_uac_rr.xml bob || fail "caller (record-route): $(tail -30 "$TZ_WORK/alice1.msg")"
+wait_uas bob1
+[ "$(in_dialog_count BYE rr)" = 1 ] || fail "BYE did not pass through the proxy"
+[ "$(in_dialog_count ACK rr)" = 1 ] || fail "ACK did not pass through the proxy"
+grep -q "^Record-Route: <sip:127.0.0.1:$P;lr>" "$TZ_WORK/bob1.msg" || fail "callee saw no Record-Route"
+pass "record-route: INVITE/100/180/200/ACK/BYE/200 with ACK and BYE through the proxy"
+
+# ---- CANCEL while ringing -------------------------------------------------------
+uas bob2 cancel_uas.xml "$U1"
+uac alice2 cancel_uac.xml bob || fail "caller (CANCEL): $(tail -30 "$TZ_WORK/alice2.msg")"
+wait_uas bob2
+pass "CANCEL during ringing: 200 for CANCEL, 487 for INVITE, ACK hop by hop"
+
+# ---- 404, 483, 482, 408 ------------------------------------------------------------
+st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:nobody@example.test #' |
+  "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | status_of)
+[ "$st" = 404 ] || fail "unknown user: got '$st'"
+pass "unknown user -> 404"
+
+st=$(sip_msg INVITE "$P" | sed -e 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:bob@example.test #' \
+  -e 's/^Max-Forwards: 70/Max-Forwards: 0/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | status_of)
+[ "$st" = 483 ] || fail "Max-Forwards 0: got '$st'"
+pass "Max-Forwards: 0 -> 483"
+
+out=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:loop@example.test #' |
+  "$TZ_TOOLS/sipsend" -w 3000 127.0.0.1 "$P")
+st=$(printf '%s\n' "$out" | grep '^SIP/2.0 [2-6]' | head -1 | awk '{print $2}')
+[ "$st" = 482 ] || fail "loop: got '$st': $out"
+pass "a request looping back unchanged -> 482"
+
+register slow "$U2"
+uas slow silent_uas.xml "$U2"
+st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:slow@example.test #' |
+  "$TZ_TOOLS/sipsend" -w 4000 127.0.0.1 "$P" | grep '^SIP/2.0 [2-6]' | head -1 | awk '{print $2}')
+[ "$st" = 408 ] || fail "silent callee: got '$st'"
+kill "$PID_slow" 2>/dev/null
+pass "silent callee -> 408 after fr_timer"
+
+# ---- parallel forking: two contacts, one answers, the other is cancelled -----------
+register fork "$U1" fork-a
+register fork "$U2" fork-b
+uas forka call_uas.xml "$U1"
+uas forkb cancel_uas.xml "$U2"
+uac alice3 call_uac_rr.xml fork || fail "caller (fork): $(tail -30 "$TZ_WORK/alice3.msg")"
+wait_uas forka
+wait_uas forkb
+pass "parallel fork: both contacts ring, the first 200 wins, the other gets CANCEL"
+
+# ---- serial forking: busy, then the failure route sends to voicemail --------------
+register busy "$U1"
+uas busy busy_uas.xml "$U1"
+uas vm call_uas.xml "$VM"
+uac alice4 call_uac_rr.xml busy || fail "caller (voicemail): $(tail -30 "$TZ_WORK/alice4.msg")"
+wait_uas busy
+wait_uas vm
+pass "486 from the callee -> failure_route relays to voicemail, call completes"
+tz_stop "$TZ_PID" || fail "stop: status $?"
+
+# ---- record-route off: ACK and BYE bypass the proxy -------------------------------
+start_proxy norr 0
+register bob "$U1"
+uas bob5 call_uas.xml "$U1"
+uac alice5 call_uac_direct.xml bob || fail "caller (direct): $(tail -30 "$TZ_WORK/alice5.msg")"
+wait_uas bob5
+[ "$(in_dialog_count BYE norr)" = 0 ] || fail "BYE went through the proxy without record-route"
+[ "$(in_dialog_count ACK norr)" = 0 ] || fail "ACK went through the proxy without record-route"
+grep -q "^Record-Route" "$TZ_WORK/bob5.msg" && fail "Record-Route present without the toggle"
+pass "no record-route: ACK and BYE go UA to UA, bypassing the proxy"
+tz_stop "$TZ_PID" || fail "stop: status $?"
