@@ -33,6 +33,9 @@ typedef struct txbranch {
   nta_outgoing_t *orq;
   int status;   /* last status seen; >= 200 once final */
   msg_t *final; /* final response kept for selection; NULL if local */
+  tz_branch_done_f done; /* the holder's failover hook, or NULL */
+  void *done_arg;
+  unsigned superseded : 1; /* failed over: not a candidate response */
 } txbranch_t;
 
 typedef struct tz_tx {
@@ -43,6 +46,10 @@ typedef struct tz_tx {
   sip_method_t method;
   unsigned loop_hash;
   unsigned record_route : 1; /* copies made later (failure route) too */
+  unsigned held : 1;       /* a module will still add branches */
+  unsigned in_cb : 1;      /* inside relay_on_response: do not free */
+  unsigned in_v6 : 1;      /* the request arrived over IPv6 */
+  char in_proto[4];        /* and on this transport */
   unsigned answered : 1;   /* a final response went upstream */
   unsigned cancelled : 1;
   unsigned in_failure : 1; /* the failure route is running */
@@ -184,7 +191,7 @@ static const char *relay_url_proto(const url_t *u)
  * of the dialog should reach. When the request leaves on another transport
  * or address family than it came in on, two entries (RFC 5658): the top
  * one for the callee's side, the next for the caller's. */
-static int relay_record_route(tz_msg_t *m, msg_t *msg, sip_t *sip,
+static int relay_record_route(const tz_tx_t *tx, msg_t *msg, sip_t *sip,
                               const url_t *dst)
 {
   su_home_t *home = msg_home(msg);
@@ -192,8 +199,7 @@ static int relay_record_route(tz_msg_t *m, msg_t *msg, sip_t *sip,
   const char *out_proto = relay_url_proto(hop);
   int out_v6 = hop->url_host && strchr(hop->url_host, ':') != NULL;
   char in_uri[160], out_uri[160];
-  if (tz_sip_rr_uri(m->proto, strchr(m->src_ip, ':') != NULL, in_uri,
-                    sizeof in_uri) < 0 ||
+  if (tz_sip_rr_uri(tx->in_proto, tx->in_v6, in_uri, sizeof in_uri) < 0 ||
       tz_sip_rr_uri(out_proto, out_v6, out_uri, sizeof out_uri) < 0)
     return -1;
   int two = strcmp(in_uri, out_uri) != 0;
@@ -208,10 +214,10 @@ static int relay_record_route(tz_msg_t *m, msg_t *msg, sip_t *sip,
 }
 
 /* A copy of the request for one target; NULL on error. */
-static msg_t *relay_prepare(tz_msg_t *m, const tz_branch_t *b,
+static msg_t *relay_prepare(const tz_tx_t *tx, const tz_branch_t *b,
                             const url_t **dst_out)
 {
-  msg_t *msg = msg_dup(m->msg);
+  msg_t *msg = msg_dup(tx->req);
   sip_t *sip = msg ? sip_object(msg) : NULL;
   su_home_t *home = msg ? msg_home(msg) : NULL;
   *dst_out = NULL;
@@ -235,9 +241,7 @@ static msg_t *relay_prepare(tz_msg_t *m, const tz_branch_t *b,
     goto fail;
   if (relay_max_forwards(msg, sip) < 0 || relay_strict_route(msg, sip) < 0)
     goto fail;
-  if ((m->flags & TZ_MSG_RECORD_ROUTE) &&
-      sip->sip_request->rq_method != sip_method_ack &&
-      relay_record_route(m, msg, sip, *dst_out) < 0)
+  if (tx->record_route && relay_record_route(tx, msg, sip, *dst_out) < 0)
     goto fail;
   return msg;
 fail:
@@ -300,7 +304,7 @@ static txbranch_t *relay_best(tz_tx_t *tx)
   txbranch_t *best = NULL;
   for (unsigned i = 0; i < tx->nbr; i++) {
     txbranch_t *b = &tx->br[i];
-    if (b->status < 300)
+    if (b->status < 300 || b->superseded)
       continue;
     if (!best)
       best = b;
@@ -309,6 +313,9 @@ static txbranch_t *relay_best(tz_tx_t *tx)
     else if (b->status >= 600 || b->status / 100 < best->status / 100)
       best = b;
   }
+  for (unsigned i = tx->nbr; !best && i-- > 0;)
+    if (tx->br[i].status >= 300)
+      best = &tx->br[i]; /* every target failed over: the last word */
   return best;
 }
 
@@ -371,7 +378,7 @@ static void relay_all_failed(tz_tx_t *tx)
 
 static void relay_maybe_done(tz_tx_t *tx)
 {
-  if (tx->pending || tx->in_failure)
+  if (tx->pending || tx->in_failure || tx->held)
     return;
   if (!tx->answered)
     relay_all_failed(tx);
@@ -409,6 +416,14 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   if (b->status < 200)
     tx->pending--;
   b->status = status;
+  if (b->done) {
+    tz_branch_done_f done = b->done;
+    b->done = NULL;
+    tx->in_cb = 1;
+    if (done(tx, status, b->done_arg) && status >= 300)
+      b->superseded = 1;
+    tx->in_cb = 0;
+  }
   if (status < 300) {
     /* Every 2xx goes upstream (RFC 3261 16.7 step 5); the rest stop. */
     if (resp)
@@ -442,7 +457,7 @@ static int relay_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq,
 
 /* ---- starting branches ------------------------------------------------------ */
 
-static int relay_start_branch(tz_tx_t *tx, tz_msg_t *m, const tz_branch_t *b)
+static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b)
 {
   if (tx->nbr == TX_MAX_BRANCHES) {
     tz_log(TZ_LOG_WARN, "relay: more than %d branches; %s not tried",
@@ -450,7 +465,7 @@ static int relay_start_branch(tz_tx_t *tx, tz_msg_t *m, const tz_branch_t *b)
     return -1;
   }
   const url_t *dst;
-  msg_t *fwd = relay_prepare(m, b, &dst);
+  msg_t *fwd = relay_prepare(tx, b, &dst);
   if (!fwd)
     return -1;
   txbranch_t *br = &tx->br[tx->nbr];
@@ -477,9 +492,9 @@ static unsigned relay_start_all(tz_tx_t *tx, tz_msg_t *m)
 {
   unsigned started = 0;
   tz_branch_t first = {NULL, m->dst, NULL, -1};
-  started += relay_start_branch(tx, m, &first) == 0;
+  started += relay_start_branch(tx, &first) == 0;
   for (unsigned i = 0; i < m->nbranches; i++)
-    started += relay_start_branch(tx, m, &m->branches[i]) == 0;
+    started += relay_start_branch(tx, &m->branches[i]) == 0;
   m->nbranches = 0;
   m->dst = NULL;
   return started;
@@ -541,6 +556,10 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
   tx->gen = tz_gen_ref(m->gen);
   tx->method = m->sip->sip_request->rq_method;
   tx->loop_hash = relay_loop_hash(m);
+  tx->failure_route = m->failure_route;
+  tx->record_route = (m->flags & TZ_MSG_RECORD_ROUTE) != 0;
+  tx->in_v6 = strchr(m->src_ip, ':') != NULL;
+  snprintf(tx->in_proto, sizeof tx->in_proto, "%s", m->proto);
   m->tx = tx;
   m->flags |= TZ_MSG_RELAYED;
   if (tx->method == sip_method_invite) {
@@ -550,29 +569,44 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
   return tx;
 }
 
-int tz_relay(tz_msg_t *m)
+/* The checks before a request becomes ours to relay (RFC 3261 16.3), then
+ * its transaction. NULL when refused; the refusal was answered. */
+static tz_tx_t *relay_open(tz_msg_t *m)
 {
   sip_t *sip = m->sip;
-  if (!sip || !sip->sip_request || (m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED)))
-    return -1;
-  sip_method_t method = sip->sip_request->rq_method;
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
-    return method == sip_method_ack ? -1 : relay_refuse(m, 483, "Too Many Hops");
-  if (method == sip_method_ack || method == sip_method_cancel)
-    return relay_stateless(m); /* 2xx ACK; CANCEL matching nothing here */
-  tz_tx_t *tx = m->tx;
-  if (!tx) {
-    for (relay_hook_t *h = relay_hooks; h; h = h->next)
-      h->fn(h->mod, m);
-    if (relay_is_loop(sip, relay_loop_hash(m)))
-      return relay_refuse(m, 482, "Loop Detected");
-    if (!(tx = relay_tx_new(m)))
-      return relay_refuse(m, 500, "Server Internal Error");
-    tx->failure_route = m->failure_route;
-    tx->record_route = (m->flags & TZ_MSG_RECORD_ROUTE) != 0;
-  } else if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route) {
-    tx->failure_route = m->failure_route;
+    return relay_refuse(m, 483, "Too Many Hops"), NULL;
+  for (relay_hook_t *h = relay_hooks; h; h = h->next)
+    h->fn(h->mod, m);
+  if (relay_is_loop(sip, relay_loop_hash(m)))
+    return relay_refuse(m, 482, "Loop Detected"), NULL;
+  tz_tx_t *tx = relay_tx_new(m);
+  if (!tx)
+    relay_refuse(m, 500, "Server Internal Error");
+  return tx;
+}
+
+static int relay_usable(const tz_msg_t *m)
+{
+  return m->sip && m->sip->sip_request &&
+         !(m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED));
+}
+
+int tz_relay(tz_msg_t *m)
+{
+  if (!relay_usable(m))
+    return -1;
+  sip_method_t method = m->sip->sip_request->rq_method;
+  if (method == sip_method_ack || method == sip_method_cancel) {
+    /* 2xx ACK, or a CANCEL matching nothing here: end to end */
+    const sip_max_forwards_t *mf = m->sip->sip_max_forwards;
+    return mf && mf->mf_count == 0 ? -1 : relay_stateless(m);
   }
+  tz_tx_t *tx = m->tx;
+  if (!tx && !(tx = relay_open(m)))
+    return -1;
+  if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route)
+    tx->failure_route = m->failure_route;
   if (relay_start_all(tx, m) == 0) {
     if (m->route_kind == TZ_ROUTE_REQUEST) {
       relay_send_best(tx); /* no branch: 500, and the tx ends */
@@ -583,6 +617,44 @@ int tz_relay(tz_msg_t *m)
     return -1;
   }
   return 1;
+}
+
+tz_relay_t *tz_relay_hold(tz_msg_t *m)
+{
+  if (!relay_usable(m) || m->tx || m->route_kind != TZ_ROUTE_REQUEST ||
+      m->sip->sip_request->rq_method == sip_method_ack ||
+      m->sip->sip_request->rq_method == sip_method_cancel)
+    return NULL;
+  tz_tx_t *tx = relay_open(m);
+  if (tx)
+    tx->held = 1;
+  return tx;
+}
+
+int tz_relay_branch(tz_relay_t *tx, const char *dst, tz_branch_done_f done,
+                    void *arg)
+{
+  tz_branch_t b = {NULL, dst, NULL, -1};
+  if (tx->cancelled || tx->answered || relay_start_branch(tx, &b) < 0)
+    return -1;
+  tx->br[tx->nbr - 1].done = done;
+  tx->br[tx->nbr - 1].done_arg = arg;
+  return 0;
+}
+
+int tz_relay_cancelled(const tz_relay_t *tx) { return tx->cancelled; }
+
+void tz_relay_release(tz_relay_t *tx, int status)
+{
+  tx->held = 0;
+  if (tx->nbr == 0) {
+    /* a local branch, so selection and the failure route see status */
+    tx->br[0].tx = tx;
+    tx->br[0].status = status >= 300 ? status : 500;
+    tx->nbr = 1;
+  }
+  if (!tx->in_cb)
+    relay_maybe_done(tx);
 }
 
 int tz_forward(tz_msg_t *m)

@@ -232,6 +232,29 @@ void tz_msg_record_route(tz_msg_t *m);
 typedef void (*tz_relay_hook_f)(tz_modinst_t *mod, tz_msg_t *m);
 int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn);
 
+/* Stateful relaying driven by a module (e.g. DNS failover, RFC 3263 4.3):
+ * tz_relay_hold() takes the request over as t_relay() would (server
+ * transaction, 100 Trying for INVITE, Record-Route, failure route) but sends
+ * nothing; the module adds branches as it learns targets, and releases the
+ * request when it will add no more. NULL if the request cannot be relayed
+ * (it was answered: 483, 482 or 500). */
+typedef struct tz_tx tz_relay_t;
+tz_relay_t *tz_relay_hold(tz_msg_t *m);
+/* Called once per branch with its final status (any class; an internal
+ * timeout is 408, a transport error 503). For status >= 300 return 1 if
+ * the module started a replacement branch (failover): the failed one then
+ * no longer competes for the response sent upstream. */
+typedef int (*tz_branch_done_f)(tz_relay_t *r, int status, void *arg);
+/* A branch to next hop dst ("sip:192.0.2.1:5060;transport=tcp"), the
+ * Request-URI unchanged. Returns 0, or -1 (done is not called). */
+int tz_relay_branch(tz_relay_t *r, const char *dst, tz_branch_done_f done,
+                    void *arg);
+/* True once the caller CANCELed: add no more branches. */
+int tz_relay_cancelled(const tz_relay_t *r);
+/* No more branches: the transaction completes with its branches, or with
+ * status (failure route first) if it never had one. */
+void tz_relay_release(tz_relay_t *r, int status);
+
 /* Sends a stateless-style final or provisional reply to the request.
  * extra_headers: NULL, or raw "Name: value\r\n" lines. Returns 0 or -1. */
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
