@@ -298,6 +298,37 @@ static int gen_set_modparam(tz_gen_t *g, const tz_directive_t *dir,
   return 0;
 }
 
+/* "-o module.param=value": a number if it parses as one, else a string. */
+static int gen_apply_override(tz_gen_t *g, const char *text, tz_diag_t *d)
+{
+  char err[512], mod[64], param[64];
+  const char *dot = strchr(text, '.'), *eq = strchr(text, '=');
+  if (!dot || !eq || eq < dot || dot - text >= (long)sizeof mod ||
+      eq - dot - 1 >= (long)sizeof param) {
+    tz_diag_error(d, NULL, "-o %s: expected module.param=value", text);
+    return -1;
+  }
+  snprintf(mod, sizeof mod, "%.*s", (int)(dot - text), text);
+  snprintf(param, sizeof param, "%.*s", (int)(eq - dot - 1), dot + 1);
+  tz_modinst_t *mi = gen_find_module(g, mod);
+  if (!mi) {
+    tz_diag_error(d, NULL, "-o %s: module '%s' is not loaded", text, mod);
+    return -1;
+  }
+  char *end;
+  tz_val_t v = {TZ_VAL_STR, strtol(eq + 1, &end, 10), eq + 1, strlen(eq + 1)};
+  if (eq[1] && !*end)
+    v.type = TZ_VAL_INT;
+  int rc = tz_module_set_param(mi, param, &v, err, sizeof err);
+  if (rc < 0 && v.type == TZ_VAL_INT) {
+    v.type = TZ_VAL_STR; /* digits for a string parameter */
+    rc = tz_module_set_param(mi, param, &v, err, sizeof err);
+  }
+  if (rc < 0)
+    tz_diag_error(d, NULL, "-o %s: %s", text, err);
+  return rc;
+}
+
 /* Orders g->mods so every module comes after the modules it depends on. */
 static int gen_order_modules(tz_gen_t *g, const tz_directive_t *dirs,
                              size_t ndirs, tz_diag_t *d)
@@ -451,9 +482,13 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
     if (dirs[i].kind == TZ_DIR_MODPARAM && gen_set_modparam(g, &dirs[i], d) < 0)
       return -1;
   }
+  for (size_t i = 0; i < o->nmodparams; i++)
+    if (gen_apply_override(g, o->modparams[i], d) < 0)
+      return -1;
+  /* Checking a script (-c) must not open databases or start threads. */
   if (gen_order_modules(g, dirs, n, d) < 0 ||
       gen_check_exports(g, dirs, n, d) < 0 ||
-      gen_init_modules(g, dirs, n, d) < 0)
+      (!o->check_only && gen_init_modules(g, dirs, n, d) < 0))
     return -1;
   tz_resolver_t r = {gen_lookup_func, gen_each_func, g};
   return tz_script_check(g->script, &r, d);

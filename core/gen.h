@@ -38,6 +38,9 @@ typedef struct tz_gen_opts {
   const char *const *listens; /* -l: replace the script's listen= */
   size_t nlistens;
   int debug_delta;            /* -d count */
+  const char *const *modparams; /* -o module.param=value, after the script's */
+  size_t nmodparams;
+  int check_only;             /* -c: modules are not initialised */
 } tz_gen_opts_t;
 
 /* Parses, loads modules, sets parameters, initialises modules and checks

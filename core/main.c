@@ -28,6 +28,7 @@ typedef struct opts {
   int check_only, foreground, to_stderr;
   tz_gen_opts_t gen;
   const char *listens[MAX_LISTENS];
+  const char *modparams[MAX_LISTENS];
 } opts_t;
 
 static void main_usage(FILE *out)
@@ -41,6 +42,8 @@ static void main_usage(FILE *out)
           "  -l ADDR        listen on [udp:|tcp:]host[:port]; repeatable;\n"
           "                 replaces the script's listen= lines\n"
           "  -L DIR         module search path (colon-separated); replaces mpath\n"
+          "  -o MOD.P=V     set parameter P of module MOD, over the script's\n"
+          "                 modparam (repeatable)\n"
           "  -P FILE        write the process id to FILE\n"
           "  -d             more debug output (repeatable)\n"
           "  -V             print the version and exit\n"
@@ -53,10 +56,18 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
   memset(o, 0, sizeof *o);
   o->cfg = TZ_CFGDIR "/trapezoid.cfg";
   o->gen.listens = o->listens;
-  while ((c = getopt(argc, argv, "f:cDEl:L:P:dVh")) != -1) {
+  o->gen.modparams = o->modparams;
+  while ((c = getopt(argc, argv, "f:cDEl:L:o:P:dVh")) != -1) {
     switch (c) {
     case 'f': o->cfg = optarg; break;
-    case 'c': o->check_only = 1; break;
+    case 'c': o->check_only = o->gen.check_only = 1; break;
+    case 'o':
+      if (o->gen.nmodparams == MAX_LISTENS) {
+        fprintf(stderr, "trapezoid: too many -o (max %d)\n", MAX_LISTENS);
+        return 2;
+      }
+      o->modparams[o->gen.nmodparams++] = optarg;
+      break;
     case 'D': o->foreground = 1; break;
     case 'E': o->to_stderr = 1; break;
     case 'L': o->gen.mpath = optarg; break;

@@ -132,7 +132,9 @@ typedef struct tz_call {
 typedef int (*tz_func_f)(tz_msg_t *m, const tz_call_t *c);
 
 /* Runs once per constant argument at load. Returns 0, or -1 with a message
- * in err (the core prefixes file:line:col). May set arg->fixed. */
+ * in err (the core prefixes file:line:col). May set arg->fixed. When a
+ * script is only checked (trapezoid -c), modules are not initialised
+ * first: a fixup must not rely on what init creates. */
 typedef int (*tz_fixup_f)(tz_modinst_t *mod, int idx, tz_arg_t *arg,
                           char *err, size_t errlen);
 /* Undoes a fixup when the script generation is freed. */

@@ -209,6 +209,27 @@ static void test_gen_errors(void)
                "t.cfg:2:", "positive");
 }
 
+static void test_overrides(void)
+{
+  static const char *const good[] = {"testmod.answer=9", "testmod.greeting=77"};
+  static const char *const bad[] = {"testmod.colour=red"};
+  tz_diag_t d = {0};
+  tz_gen_opts_t o = {.mpath = TESTMOD_DIR, .modparams = good, .nmodparams = 2};
+  tz_gen_t *g = tz_gen_build_text("t.cfg", "loadmodule \"testmod\"\n"
+                                  "modparam(\"testmod\", \"answer\", 7)\n", &o, &d);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  CU_ASSERT_EQUAL(((long *)tz_mod_cfg(g->mods[0]))[0], 9); /* -o wins */
+  CU_ASSERT_STRING_EQUAL(((char **)tz_mod_cfg(g->mods[0]))[1], "77");
+  tz_gen_unref(g);
+  o.modparams = bad;
+  o.nmodparams = 1;
+  g = tz_gen_build_text("t.cfg", "loadmodule \"testmod\"\n", &o, &d);
+  CU_ASSERT_PTR_NULL(g);
+  CU_ASSERT_PTR_NOT_NULL(strstr(tz_diag_text(&d), "-o testmod.colour=red: module "
+                                "'testmod' has no parameter 'colour'"));
+  tz_diag_clear(&d);
+}
+
 static void test_listen_parse(void)
 {
   tz_listen_t l;
@@ -242,6 +263,7 @@ static const tz_unit_test_t loader_tests[] = {
 static const tz_unit_test_t gen_tests[] = {
   {"generation builds", test_gen_good},
   {"generation errors", test_gen_errors},
+  {"-o overrides", test_overrides},
   {"listen addresses", test_listen_parse},
   {NULL, NULL}
 };
