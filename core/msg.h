@@ -18,7 +18,8 @@ enum tz_msg_flag {
   TZ_MSG_TRACE = 1u << 2,   /* log every executed script statement */
   TZ_MSG_SUSPENDED = 1u << 3, /* a tz_suspended_t owns the transaction now */
   TZ_MSG_RECORD_ROUTE = 1u << 4, /* insert Record-Route when relaying */
-  TZ_MSG_RELAYED = 1u << 5      /* a transaction relays the request now */
+  TZ_MSG_RELAYED = 1u << 5,     /* a transaction relays the request now */
+  TZ_MSG_ROUTED = 1u << 6       /* our own Route entry was removed */
 };
 
 struct tz_tx;

@@ -132,6 +132,51 @@ static int relay_is_loop(const sip_t *sip, unsigned hash)
   return 0;
 }
 
+/* ---- route preprocessing (RFC 3261 16.4) --------------------------------- */
+
+/* A URI we put into a Record-Route: one of ours, with no user part. */
+static int relay_is_our_rr(const url_t *u)
+{
+  return u && !u->url_user && tz_is_myself(u);
+}
+
+/* A strict router before us put our Record-Route URI into the
+ * Request-URI: the real one is the last Route. */
+static int relay_undo_strict(msg_t *msg, sip_t *sip)
+{
+  sip_route_t *last = sip->sip_route;
+  while (last->r_next)
+    last = last->r_next;
+  sip_request_t *rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method,
+                                         sip->sip_request->rq_method_name,
+                                         (url_string_t *)last->r_url, NULL);
+  if (!rq || msg_header_replace(msg, (msg_pub_t *)sip,
+                                (msg_header_t *)sip->sip_request,
+                                (msg_header_t *)rq) < 0)
+    return -1;
+  return msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)last);
+}
+
+int tz_relay_preprocess(tz_msg_t *m)
+{
+  sip_t *sip = m->sip;
+  if (!sip->sip_route)
+    return 0;
+  if (relay_is_our_rr(sip->sip_request->rq_url) &&
+      relay_undo_strict(m->msg, sip) < 0)
+    return -1;
+  while (sip->sip_route && relay_is_our_rr(sip->sip_route->r_url)) {
+    msg_header_remove(m->msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
+    m->flags |= TZ_MSG_ROUTED;
+  }
+  return 0;
+}
+
+int tz_msg_loose_routed(const tz_msg_t *m)
+{
+  return (m->flags & TZ_MSG_ROUTED) || (m->sip && m->sip->sip_route);
+}
+
 /* ---- preparing a forwarded copy ------------------------------------------ */
 
 static int relay_max_forwards(msg_t *msg, sip_t *sip)

@@ -14,6 +14,11 @@
  * when the request cannot go anywhere). */
 int tz_relay(tz_msg_t *m);
 
+/* RFC 3261 16.4, for every request before the script sees it: undoes a
+ * strict router's rewrite and removes our own entries from the top of the
+ * Route set (preloaded or record-routed). Returns 0 or -1. */
+int tz_relay_preprocess(tz_msg_t *m);
+
 /* Forwards the request statelessly (no transaction, no failover). */
 int tz_forward(tz_msg_t *m);
 

@@ -334,6 +334,9 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   tz_gen_t *g = tz_gen_ref(tz_gen_current());
   tz_msg_t m;
   tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REQUEST);
+  if (tz_relay_preprocess(&m) < 0)
+    tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
+           sip->sip_request->rq_method_name, m.src_ip, m.src_port);
   const tz_route_t *r = tz_script_request_route(g->script);
   tz_run_result_t rc = r ? tz_script_run(g->script, r, &m) : TZ_RUN_OK;
   int is_ack = sip->sip_request->rq_method == sip_method_ack;

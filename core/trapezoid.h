@@ -224,6 +224,11 @@ int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
                       const char *path, int q);
 unsigned tz_msg_branch_count(const tz_msg_t *m);
 
+/* True if the request follows a Route set: it carried our own Route entry
+ * (the core removes those before the script runs, RFC 3261 16.4) or
+ * still carries Route entries for others. */
+int tz_msg_loose_routed(const tz_msg_t *m);
+
 /* Asks the core to add Record-Route when the request is relayed (two
  * entries when it leaves on another transport or address family). */
 void tz_msg_record_route(tz_msg_t *m);

@@ -21,43 +21,12 @@ static int rr_record_route(tz_msg_t *m, const tz_call_t *c)
   return 1;
 }
 
-/* A URI we put into a Record-Route: one of ours, with no user part. */
-static int rr_is_our_rr(const url_t *u)
-{
-  return u && !u->url_user && tz_is_myself(u);
-}
-
-/* RFC 3261 16.4: a strict router before us put our Record-Route URI into
- * the Request-URI: the real one is the last Route. */
-static int rr_undo_strict(msg_t *msg, sip_t *sip)
-{
-  sip_route_t *last = sip->sip_route;
-  while (last->r_next)
-    last = last->r_next;
-  sip_request_t *rq = sip_request_create(msg_home(msg), sip->sip_request->rq_method,
-                                         sip->sip_request->rq_method_name,
-                                         (url_string_t *)last->r_url, NULL);
-  if (!rq || msg_header_replace(msg, (msg_pub_t *)sip,
-                                (msg_header_t *)sip->sip_request,
-                                (msg_header_t *)rq) < 0)
-    return -1;
-  return msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)last);
-}
-
-/* Pops our own Route entries from the top (two with r2=on double
- * record-routing). True when the request follows a route set. */
+/* The core already removed our own Route entries (RFC 3261 16.4); what
+ * is left to say is whether the request follows a Route set. */
 static int rr_loose_route(tz_msg_t *m, const tz_call_t *c)
 {
   (void)c;
-  msg_t *msg = tz_msg_sofia(m);
-  sip_t *sip = tz_msg_sip(m);
-  if (!sip->sip_route)
-    return -1;
-  if (rr_is_our_rr(sip->sip_request->rq_url) && rr_undo_strict(msg, sip) < 0)
-    return -1;
-  while (sip->sip_route && rr_is_our_rr(sip->sip_route->r_url))
-    msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
-  return 1;
+  return tz_msg_loose_routed(m) ? 1 : -1;
 }
 
 /* The toggle: initial INVITEs (no To tag) get Record-Route. */

@@ -1,0 +1,279 @@
+/*
+ * dns.c - the dns module: its parameters and lifetime, and dns_relay(),
+ * which relays a request to a foreign domain along RFC 3263: it holds the
+ * request in the core's relay, resolves the next hop asynchronously, and
+ * tries the targets one after the other, failing over on a timeout, a
+ * transport error or a 503 (section 4.3) within the same transaction.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "trapezoid.h"
+#include "dns_sres.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_uniqueid.h>
+
+typedef struct dns_cfg {
+  char *resolv_conf;
+  char *nameserver;
+  char *transports;
+  long timeout, attempts, cache_size, negative_ttl, ipv6, nxdomain_status;
+} dns_cfg_t;
+
+typedef struct dns_req dns_req_t;
+
+typedef struct dns_mod {
+  tz_modinst_t *mod;
+  dns_resolver_t *res;
+  dns_lookup_opts_t opts;
+  int nxdomain_status;
+  dns_req_t *reqs; /* held requests, so destroy can drop them */
+} dns_mod_t;
+
+/* A request dns_relay() holds, from hold until release. */
+struct dns_req {
+  dns_req_t *next, **prevp;
+  dns_mod_t *dm;
+  tz_relay_t *r;
+  tz_timer_t *kick;  /* starts the lookup once the script run is over */
+  dns_lookup_t *lk;  /* while resolving */
+  dns_uri_t uri;
+  char hop[128];     /* the URI resolved, for the log */
+  dns_targets_t targets;
+  size_t tried;
+};
+
+static unsigned dns_rand(void *arg, unsigned bound)
+{
+  (void)arg;
+  return (unsigned)su_randint(0, (int)bound);
+}
+
+/* ---- one held request -------------------------------------------------------- */
+
+static void dns_req_free(dns_req_t *req)
+{
+  if ((*req->prevp = req->next))
+    req->next->prevp = req->prevp;
+  tz_timer_stop(req->kick);
+  if (req->lk)
+    dns_lookup_cancel(req->lk);
+  free(req);
+}
+
+/* Hands the transaction back to the core; status counts only if no
+ * branch was ever started. */
+static void dns_req_release(dns_req_t *req, int status)
+{
+  tz_relay_release(req->r, status);
+  dns_req_free(req);
+}
+
+static int dns_req_done(tz_relay_t *r, int status, void *arg);
+
+/* Starts a branch to the next untried target; false if none is left. */
+static int dns_req_try_next(dns_req_t *req)
+{
+  while (req->tried < req->targets.n) {
+    const char *dst = req->targets.uri[req->tried++];
+    if (tz_relay_branch(req->r, dst, dns_req_done, req) == 0) {
+      tz_log(TZ_LOG_INFO, "dns: %s: trying %s", req->hop, dst);
+      return 1;
+    }
+    tz_log(TZ_LOG_WARN, "dns: %s: cannot send to %s", req->hop, dst);
+  }
+  return 0;
+}
+
+/* RFC 3263 4.3: a timeout (408 from the transaction layer), a transport
+ * error or ICMP (503 from it) and a 503 response mean "try the next". */
+static int dns_req_done(tz_relay_t *r, int status, void *arg)
+{
+  dns_req_t *req = arg;
+  if ((status == 408 || status == 503) && !tz_relay_cancelled(r)) {
+    tz_log(TZ_LOG_INFO, "dns: %s: %s failed with %d", req->hop,
+           req->targets.uri[req->tried - 1], status);
+    if (dns_req_try_next(req))
+      return 1;
+  }
+  dns_req_release(req, status);
+  return 0;
+}
+
+static void dns_req_resolved(void *arg, dns_status_t status,
+                             const dns_targets_t *targets)
+{
+  dns_req_t *req = arg;
+  req->lk = NULL;
+  if (tz_relay_cancelled(req->r)) {
+    dns_req_release(req, 487);
+    return;
+  }
+  if (status != DNS_OK) {
+    int code = status == DNS_NXDOMAIN ? req->dm->nxdomain_status : 503;
+    tz_log(TZ_LOG_INFO, "dns: %s: %s, answering %d", req->hop,
+           status == DNS_NXDOMAIN ? "no such domain or SIP service"
+                                  : "DNS failed",
+           code);
+    dns_req_release(req, code);
+    return;
+  }
+  req->targets = *targets;
+  if (!dns_req_try_next(req))
+    dns_req_release(req, 503);
+}
+
+static void dns_req_kick(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  dns_req_t *req = arg;
+  req->kick = NULL; /* one-shot: the core freed it */
+  req->lk = dns_lookup_new(dns_resolver_source(req->dm->res), &req->dm->opts,
+                           &req->uri, dns_req_resolved, req);
+  if (req->lk)
+    dns_lookup_run(req->lk);
+  else
+    dns_req_release(req, 500);
+}
+
+/* ---- the script function ----------------------------------------------------- */
+
+/* The URI the request goes to next (RFC 3261 16.6 step 7): the top Route,
+ * loose or strict, else the Request-URI. */
+static const url_t *dns_next_hop(const sip_t *sip)
+{
+  return sip->sip_route ? sip->sip_route->r_url : sip->sip_request->rq_url;
+}
+
+/* True (1) once the request is ours to relay; false (-1) for a URI that is
+ * ours, not SIP, or an ACK/CANCEL (t_relay() does those); 0 (stop the
+ * script) if the core answered the request instead (483, 482, 500). */
+static int dns_fn_relay(tz_msg_t *m, const tz_call_t *c)
+{
+  dns_mod_t *dm = tz_mod_data(c->mod);
+  const sip_t *sip = tz_msg_sip(m);
+  sip_method_t method = sip->sip_request->rq_method;
+  const url_t *hop = dns_next_hop(sip);
+  dns_uri_t u;
+  if (method == sip_method_ack || method == sip_method_cancel ||
+      tz_is_myself(hop) || dns_uri_parse(hop, &u) < 0)
+    return -1;
+  tz_relay_t *r = tz_relay_hold(m);
+  if (!r)
+    return 0;
+  dns_req_t *req = calloc(1, sizeof *req);
+  if (req) {
+    req->dm = dm;
+    req->r = r;
+    req->uri = u;
+    snprintf(req->hop, sizeof req->hop, "%s", url_as_string(tz_msg_home(m), hop));
+    if ((req->next = dm->reqs))
+      req->next->prevp = &req->next;
+    req->prevp = &dm->reqs;
+    dm->reqs = req;
+    /* Answers may be at hand (cache, numeric host): completing inside the
+     * script run would end the transaction under the script's feet. */
+    req->kick = tz_timer_start(dm->mod, 0, 0, dns_req_kick, req);
+    if (req->kick)
+      return 1;
+    dns_req_free(req);
+  }
+  tz_relay_release(r, 500);
+  return 0; /* the transaction is over: nothing more for the script */
+}
+
+/* ---- module ------------------------------------------------------------------ */
+
+static int dns_init(tz_modinst_t *mod, char *err, size_t errlen)
+{
+  const dns_cfg_t *cfg = tz_mod_cfg(mod);
+  int mask = dns_tp_mask(cfg->transports);
+  if (mask <= 0) {
+    snprintf(err, errlen, "transports \"%s\": expected a list of udp, tcp, tls",
+             cfg->transports ? cfg->transports : "");
+    return -1;
+  }
+  dns_mod_t *dm = calloc(1, sizeof *dm);
+  if (!dm) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  dns_resolver_conf_t rc = {
+      .resolv_conf = cfg->resolv_conf,
+      .nameserver = cfg->nameserver,
+      .timeout = (unsigned)cfg->timeout,
+      .attempts = (unsigned)cfg->attempts,
+      .cache_size = (size_t)cfg->cache_size,
+      .negative_ttl = (uint32_t)cfg->negative_ttl,
+  };
+  dm->res = dns_resolver_new(mod, &rc, err, errlen);
+  if (!dm->res) {
+    free(dm);
+    return -1;
+  }
+  dm->mod = mod;
+  dm->opts = (dns_lookup_opts_t){(unsigned)mask, cfg->ipv6 != 0, dns_rand, NULL};
+  dm->nxdomain_status = (int)cfg->nxdomain_status;
+  tz_mod_set_data(mod, dm);
+  return 0;
+}
+
+static void dns_destroy(tz_modinst_t *mod)
+{
+  dns_mod_t *dm = tz_mod_data(mod);
+  if (!dm)
+    return;
+  /* Only requests whose transactions the core dropped without release
+   * can be left: nothing to answer, just their lookups to stop. */
+  while (dm->reqs)
+    dns_req_free(dm->reqs);
+  dns_resolver_free(dm->res);
+  free(dm);
+  tz_mod_set_data(mod, NULL);
+}
+
+static const tz_param_export_t dns_params[] = {
+  {"resolv_conf", TZ_PARAM_STR, offsetof(dns_cfg_t, resolv_conf), 0,
+   "/etc/resolv.conf", 0, 0, "resolv.conf to read name servers from"},
+  {"nameserver", TZ_PARAM_STR, offsetof(dns_cfg_t, nameserver), 0, NULL, 0, 0,
+   "name server as IP, IP:PORT or [IPv6]:PORT; overrides resolv_conf"},
+  {"timeout", TZ_PARAM_INT, offsetof(dns_cfg_t, timeout), 2, NULL, 1, 30,
+   "seconds before a query is sent again"},
+  {"attempts", TZ_PARAM_INT, offsetof(dns_cfg_t, attempts), 2, NULL, 1, 5,
+   "sends of a query before it fails (the request gets 503)"},
+  {"cache_size", TZ_PARAM_INT, offsetof(dns_cfg_t, cache_size), 1024, NULL, 0,
+   1000000, "answers kept for their TTL; 0 disables the cache"},
+  {"negative_ttl", TZ_PARAM_INT, offsetof(dns_cfg_t, negative_ttl), 60, NULL,
+   0, 86400, "at most this many seconds an NXDOMAIN/NODATA answer is kept"},
+  {"transports", TZ_PARAM_STR, offsetof(dns_cfg_t, transports), 0, "udp,tcp",
+   0, 0, "transports the proxy may choose from NAPTR/SRV: udp, tcp, tls"},
+  {"ipv6", TZ_PARAM_INT, offsetof(dns_cfg_t, ipv6), 0, NULL, 0, 1,
+   "1: also query AAAA records (tried after the A records of a host)"},
+  {"nxdomain_status", TZ_PARAM_INT, offsetof(dns_cfg_t, nxdomain_status), 404,
+   NULL, 300, 699, "final status when the domain or its SIP service does not exist"},
+  {0}
+};
+
+static const tz_func_export_t dns_funcs[] = {
+  {"dns_relay", dns_fn_relay, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL, NULL,
+   "relay statefully to the targets RFC 3263 finds for the next hop (top "
+   "Route, else R-URI), failing over on timeout, transport error or 503; "
+   "false if the next hop is ours"},
+  {0}
+};
+
+const tz_module_t dns_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "dns",
+  .version = "1",
+  .description = "RFC 3263 DNS resolution of foreign next hops, with failover",
+  .cfg_size = sizeof(dns_cfg_t),
+  .params = dns_params,
+  .funcs = dns_funcs,
+  .init = dns_init,
+  .destroy = dns_destroy,
+};
