@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Call throughput, one run, side by side: the seed flow (INVITE, 100, 180,
+# 200, ACK, BYE, 200) through trapezoid and through Kamailio (tm t_relay,
+# usrloc lookup), with record-routing on (ACK and BYE through the proxy)
+# and off (they go UA to UA). SIPp caller and callee run on the same two
+# cores as the proxy. Each target is ramped through RATES (calls/s), SECS
+# seconds a step; the result is the highest rate with at most 0.1% failed
+# calls and retransmissions of at most 1% of the calls.
+# Usage: bench/calls.sh   (env: RATES, SECS)
+. "$(dirname "$0")/lib.sh"
+RATES=${RATES:-"500 1000 1500 2000 2500 3000 3500 4000"}
+SECS=${SECS:-10}
+S="$top/tests/sip/scenarios"
+
+bench_build || exit 1
+cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
+
+register_bob() { # PROXY-PORT CALLEE-PORT
+  printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-b%s\nMax-Forwards: 70\nFrom: <sip:bob@example.test>;tag=b\nTo: <sip:bob@example.test>\nCall-ID: bench-bob-%s\nCSeq: 1 REGISTER\nContact: <sip:bob@127.0.0.1:%s>\nExpires: 3600\nContent-Length: 0\n\n' \
+    "$RANDOM" "$RANDOM" "$2" | sed 's/$/\r/' | "$BENCH_WORK/sipsend" 127.0.0.1 "$1" |
+    head -n 1 | grep -q "^SIP/2.0 200"
+}
+
+# run_target LABEL RR PORT: the server is up on PORT; ramp one variant.
+run_target() {
+  label=$1 rr=$2 port=$3
+  uas_port=$(bench_port)
+  register_bob "$port" "$uas_port" || { echo "$label: REGISTER failed" >&2; echo 0; return; }
+  sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 \
+    >/dev/null 2>&1 &
+  uas=$!
+  BENCH_PIDS="$BENCH_PIDS $uas"
+  scen="$S/call_uac_direct.xml"
+  [ "$rr" = 1 ] && scen="$S/call_uac_rr.xml"
+  bench_ramp "$label" "$port" "$SECS" "$scen" "$RATES" -s bob
+  kill -TERM "$uas" 2>/dev/null; wait "$uas" 2>/dev/null
+}
+
+trapezoid() { # RR
+  port=$(bench_port)
+  sed -e "s#@DB@#$BENCH_WORK/tz$1.db#" -e "s#@RR@#$1#" "$top/bench/proxy-tz.cfg.in" \
+    >"$BENCH_WORK/tz$1.cfg"
+  "$TZ_BIN" -D -E -f "$BENCH_WORK/tz$1.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
+    >"$BENCH_WORK/tz$1.log" 2>&1 &
+  pid=$!
+  BENCH_PIDS="$BENCH_PIDS $pid"
+  bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; echo 0; return; }
+  run_target "trapezoid rr=$1" "$1" "$port"
+  kill -TERM "$pid"; wait "$pid"
+}
+
+kamailio_proxy() { # RR
+  port=$(bench_port)
+  sed -e "s#@PORT@#$port#" -e "s#@RR@#$1#" "$top/bench/kamailio/proxy.cfg.in" \
+    >"$BENCH_WORK/kam$1.cfg"
+  kamailio -f "$BENCH_WORK/kam$1.cfg" -DD -E -m 1024 -M 64 -P "$BENCH_WORK/kam$1.pid" \
+    >"$BENCH_WORK/kam$1.log" 2>&1 &
+  pid=$!
+  BENCH_PIDS="$BENCH_PIDS $pid"
+  bench_wait_udp "$port" || { echo "kamailio did not start" >&2; cat "$BENCH_WORK/kam$1.log" >&2; echo 0; return; }
+  run_target "kamailio rr=$1" "$1" "$port"
+  kill -TERM "$pid"; wait "$pid"
+}
+
+echo "calls/s at <= 0.1% failures, ${SECS}s steps over: $RATES" >&2
+t1=$(trapezoid 1)
+k1=$(kamailio_proxy 1)
+t0=$(trapezoid 0)
+k0=$(kamailio_proxy 0)
+printf '%-40s %8s %8s %6s\n' "variant" "trapezoid" "kamailio" "ratio"
+printf '%-40s %8s %8s %6s\n' "record-route on (ACK/BYE via proxy)" "$t1" "$k1" "$(bench_ratio "$t1" "$k1")"
+printf '%-40s %8s %8s %6s\n' "record-route off (ACK/BYE UA to UA)" "$t0" "$k0" "$(bench_ratio "$t0" "$k0")"
