@@ -9,6 +9,7 @@
 #include "gen.h"
 #include "log.h"
 #include "module.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,9 @@ static void gen_free(tz_gen_t *g)
     free(g->aliases[i]);
   free(g->aliases);
   free(g->mpath);
+  free(g->ctl_socket);
+  free(g->ctl_listen);
+  free(g->http_listen);
   free(g);
 }
 
@@ -57,8 +61,10 @@ void tz_gen_set_current(tz_gen_t *g)
 {
   tz_gen_t *old = gen_current;
   gen_current = tz_gen_ref(g);
-  if (g)
+  if (g) {
     tz_log_set_level(g->log_level);
+    tz_stat_set(tz_st_generation, g->id);
+  }
   tz_gen_unref(old);
 }
 
@@ -219,20 +225,35 @@ static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
     g->log_level = (int)dir->value.i + TZ_LOG_WARN;
     return 0;
   }
+  if (strcmp(n, "ctl_socket") == 0)
+    return gen_set_string(&g->ctl_socket, dir, d);
+  if (strcmp(n, "ctl_listen") == 0)
+    return gen_set_string(&g->ctl_listen, dir, d);
+  if (strcmp(n, "http_listen") == 0)
+    return gen_set_string(&g->http_listen, dir, d);
   if (strcmp(n, "fr_timer") == 0)
     return gen_set_ms(&g->fr_timer, dir, 1000, d);
   if (strcmp(n, "fr_inv_timer") == 0)
     return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
   tz_diag_error(d, &dir->loc,
                 "unknown setting '%s' (known: listen, alias, mpath, debug, "
-                "fr_timer, fr_inv_timer)",
+                "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen)",
                 n);
   return -1;
 }
 
 /* ---- modules ------------------------------------------------------------- */
 
-static tz_modinst_t *gen_find_module(const tz_gen_t *g, const char *name)
+
+int tz_gen_has_module(const tz_gen_t *g, const tz_modinst_t *mi)
+{
+  for (size_t i = 0; g && i < g->nmods; i++)
+    if (g->mods[i] == mi)
+      return 1;
+  return 0;
+}
+
+tz_modinst_t *tz_gen_find_module(const tz_gen_t *g, const char *name)
 {
   for (size_t i = 0; i < g->nmods; i++)
     if (strcmp(tz_mod_name(g->mods[i]), name) == 0)
@@ -254,16 +275,28 @@ static const tz_loc_t *gen_loadmodule_loc(const tz_directive_t *dirs,
   return NULL;
 }
 
+static int gen_is_skipped(const tz_gen_opts_t *o, const char *name)
+{
+  char base[128];
+  const char *b = strrchr(name, '/');
+  b = b ? b + 1 : name;
+  snprintf(base, sizeof base, "%.*s", (int)strcspn(b, "."), b);
+  for (size_t i = 0; i < o->nskip; i++)
+    if (strcmp(o->skip_modules[i], base) == 0)
+      return 1;
+  return 0;
+}
+
 static int gen_load_module(tz_gen_t *g, const tz_directive_t *dir,
                            tz_diag_t *d)
 {
   char err[512];
   tz_modinst_t *mi = tz_module_load(dir->name, g->mpath, err, sizeof err);
   if (!mi) {
-    tz_diag_error(d, &dir->loc, "%s", err);
+    tz_diag_error(d, dir->loc.src ? &dir->loc : NULL, "%s", err);
     return -1;
   }
-  if (gen_find_module(g, tz_mod_name(mi))) {
+  if (tz_gen_find_module(g, tz_mod_name(mi))) {
     tz_diag_error(d, &dir->loc, "module '%s' is already loaded",
                   tz_mod_name(mi));
     tz_module_destroy(mi);
@@ -283,7 +316,7 @@ static int gen_set_modparam(tz_gen_t *g, const tz_directive_t *dir,
                             tz_diag_t *d)
 {
   char err[512];
-  tz_modinst_t *mi = gen_find_module(g, dir->name);
+  tz_modinst_t *mi = tz_gen_find_module(g, dir->name);
   if (!mi) {
     tz_diag_error(d, &dir->loc,
                   "modparam for module '%s', which is not loaded "
@@ -310,7 +343,7 @@ static int gen_apply_override(tz_gen_t *g, const char *text, tz_diag_t *d)
   }
   snprintf(mod, sizeof mod, "%.*s", (int)(dot - text), text);
   snprintf(param, sizeof param, "%.*s", (int)(eq - dot - 1), dot + 1);
-  tz_modinst_t *mi = gen_find_module(g, mod);
+  tz_modinst_t *mi = tz_gen_find_module(g, mod);
   if (!mi) {
     tz_diag_error(d, NULL, "-o %s: module '%s' is not loaded", text, mod);
     return -1;
@@ -342,7 +375,7 @@ static int gen_order_modules(tz_gen_t *g, const tz_directive_t *dirs,
   for (size_t i = 0; i < n; i++) {
     const tz_module_t *e = tz_modinst_export(g->mods[i]);
     for (const char *const *dep = e->deps; dep && *dep; dep++)
-      if (!gen_find_module(g, *dep)) {
+      if (!tz_gen_find_module(g, *dep)) {
         tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs, e->name),
                       "module '%s' needs module '%s': add loadmodule \"%s\"",
                       e->name, *dep, *dep);
@@ -477,9 +510,16 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
       return -1;
   g->log_level += o->debug_delta;
   for (size_t i = 0; i < n; i++) {
+    if (dirs[i].kind != TZ_DIR_SET && gen_is_skipped(o, dirs[i].name))
+      continue; /* unloaded at run time: its modparams go with it */
     if (dirs[i].kind == TZ_DIR_LOADMODULE && gen_load_module(g, &dirs[i], d) < 0)
       return -1;
     if (dirs[i].kind == TZ_DIR_MODPARAM && gen_set_modparam(g, &dirs[i], d) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < o->nextra; i++) {
+    tz_directive_t extra = {.kind = TZ_DIR_LOADMODULE, .name = o->extra_modules[i]};
+    if (!tz_gen_find_module(g, extra.name) && gen_load_module(g, &extra, d) < 0)
       return -1;
   }
   for (size_t i = 0; i < o->nmodparams; i++)

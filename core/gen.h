@@ -30,6 +30,9 @@ typedef struct tz_gen {
   int log_level;
   unsigned fr_timer;     /* ms: no response at all -> 408 (T1 x 64) */
   unsigned fr_inv_timer; /* ms: INVITE after a provisional (Timer C) */
+  char *ctl_socket;      /* control socket path ("" = none) */
+  char *ctl_listen;      /* control over TCP on loopback, or NULL */
+  char *http_listen;     /* Prometheus endpoint on loopback, or NULL */
 } tz_gen_t;
 
 /* What the command line overrides. */
@@ -41,6 +44,13 @@ typedef struct tz_gen_opts {
   const char *const *modparams; /* -o module.param=value, after the script's */
   size_t nmodparams;
   int check_only;             /* -c: modules are not initialised */
+  /* Runtime module changes (tzctl module load/unload) over the script:
+   * modules loaded although the script does not say so, and modules left
+   * out (with their modparams) although it does. */
+  const char *const *extra_modules;
+  size_t nextra;
+  const char *const *skip_modules;
+  size_t nskip;
 } tz_gen_opts_t;
 
 /* Parses, loads modules, sets parameters, initialises modules and checks
@@ -51,6 +61,9 @@ tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
 /* The same from text (tests). */
 tz_gen_t *tz_gen_build_text(const char *name, const char *text,
                             const tz_gen_opts_t *o, tz_diag_t *d);
+
+int tz_gen_has_module(const tz_gen_t *g, const tz_modinst_t *mi);
+tz_modinst_t *tz_gen_find_module(const tz_gen_t *g, const char *name);
 
 tz_gen_t *tz_gen_ref(tz_gen_t *g);
 void tz_gen_unref(tz_gen_t *g);

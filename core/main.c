@@ -10,6 +10,8 @@
 #include "module.h"
 #include "relay.h"
 #include "sip.h"
+#include "stats.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,7 +196,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "trapezoid: cannot daemonize: %s\n", strerror(errno));
     return 1;
   }
-  if (tz_loop_init() < 0 || tz_module_system_init() < 0) {
+  if (tz_loop_init() < 0 || tz_module_system_init() < 0 || tz_stats_init() < 0) {
     fprintf(stderr, "trapezoid: cannot initialise the event loop\n");
     return 1;
   }
@@ -216,5 +218,7 @@ int main(int argc, char **argv)
   tz_gen_unref(g);
   tz_loop_deinit();
   tz_module_system_deinit();
+  tz_stats_deinit();
+  tz_trace_deinit();
   return rc;
 }

@@ -15,6 +15,8 @@
 #include "gen.h"
 #include "log.h"
 #include "sip.h"
+#include "stats.h"
+#include "trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,8 @@ static int relay_run_reply_route(tz_tx_t *tx, msg_t *resp)
   tz_msg_t m;
   tz_msg_init(&m, tx->gen, resp, NULL, TZ_ROUTE_REPLY);
   m.tx = tx;
+  if (tz_trace_matches(&m))
+    m.flags |= TZ_MSG_TRACE;
   tz_run_result_t rc = tz_script_run(tx->gen->script, r, &m);
   tz_msg_deinit(&m);
   return rc != TZ_RUN_DROP;
@@ -319,7 +323,15 @@ static void relay_send_upstream(tz_tx_t *tx, msg_t *resp)
     return;
   }
   msg_header_remove(resp, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+  tz_stats_reply(sip->sip_status->st_status, 1);
   nta_incoming_mreply(tx->irq, resp);
+}
+
+/* A response we make ourselves for the transaction. */
+static void relay_reply_local(tz_tx_t *tx, int status)
+{
+  tz_stats_reply(status, 0);
+  nta_incoming_treply(tx->irq, status, NULL, TAG_END());
 }
 
 static void relay_cancel_pending(tz_tx_t *tx, int except)
@@ -340,6 +352,7 @@ static void relay_tx_free(tz_tx_t *tx)
   msg_destroy(tx->req);
   tz_gen_unref(tx->gen);
   free(tx);
+  tz_stat_add(tz_st_tx_inflight, -1);
 }
 
 /* RFC 3261 16.7 step 6: any 6xx wins; else the lowest class; 503 is
@@ -392,12 +405,11 @@ static void relay_send_best(tz_tx_t *tx)
   txbranch_t *best = relay_best(tx);
   tx->answered = 1;
   if (!best) {
-    nta_incoming_treply(tx->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+    relay_reply_local(tx, 500);
     return;
   }
   if (!best->final || best->status == 503) {
-    int st = best->status == 503 ? 500 : best->status;
-    nta_incoming_treply(tx->irq, st, NULL, TAG_END());
+    relay_reply_local(tx, best->status == 503 ? 500 : best->status);
     return;
   }
   msg_t *out = best->final;
@@ -555,6 +567,8 @@ static void relay_run_failure_route(tz_tx_t *tx)
   m.tx = tx;
   if (tx->record_route)
     m.flags |= TZ_MSG_RECORD_ROUTE;
+  if (tz_trace_matches(&m))
+    m.flags |= TZ_MSG_TRACE;
   m.reply_status = tz_relay_best_status(&m);
   tz_script_run(tx->gen->script, r, &m);
   if (m.flags & TZ_MSG_REPLIED)
@@ -596,6 +610,7 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
     free(tx);
     return NULL;
   }
+  tz_stat_add(tz_st_tx_inflight, 1);
   tx->irq = irq;
   tx->req = msg_ref_create(m->msg);
   tx->gen = tz_gen_ref(m->gen);
@@ -609,7 +624,7 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
   m->flags |= TZ_MSG_RELAYED;
   if (tx->method == sip_method_invite) {
     nta_incoming_bind(irq, relay_on_cancel, (nta_incoming_magic_t *)tx);
-    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    relay_reply_local(tx, 100);
   }
   return tx;
 }
@@ -622,7 +637,8 @@ static tz_tx_t *relay_open(tz_msg_t *m)
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
     return relay_refuse(m, 483, "Too Many Hops"), NULL;
   for (relay_hook_t *h = relay_hooks; h; h = h->next)
-    h->fn(h->mod, m);
+    if (tz_gen_has_module(m->gen, h->mod)) /* not a retiring generation's */
+      h->fn(h->mod, m);
   if (relay_is_loop(sip, relay_loop_hash(m)))
     return relay_refuse(m, 482, "Loop Detected"), NULL;
   tz_tx_t *tx = relay_tx_new(m);

@@ -15,6 +15,8 @@
 #include "loop.h"
 #include "msg.h"
 #include "relay.h"
+#include "stats.h"
+#include "trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -203,6 +205,7 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
                   : sip_reply_stateless(m->msg, status, reason, extra_headers);
   if (rc < 0)
     return -1;
+  tz_stats_reply(status, 0);
   if (status >= 200)
     m->flags |= TZ_MSG_REPLIED;
   return 0;
@@ -267,6 +270,8 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
 {
   int rc = s->irq ? sip_reply(s->irq, status, reason, extra_headers)
                   : sip_reply_stateless(s->msg, status, reason, extra_headers);
+  if (rc >= 0)
+    tz_stats_reply(status, 0);
   if (status >= 200 || rc < 0)
     tz_suspended_drop(s);
   return rc;
@@ -334,6 +339,9 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   tz_gen_t *g = tz_gen_ref(tz_gen_current());
   tz_msg_t m;
   tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REQUEST);
+  tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
+  if (tz_trace_matches(&m))
+    m.flags |= TZ_MSG_TRACE;
   if (tz_relay_preprocess(&m) < 0)
     tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
            sip->sip_request->rq_method_name, m.src_ip, m.src_port);
@@ -341,6 +349,8 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   tz_run_result_t rc = r ? tz_script_run(g->script, r, &m) : TZ_RUN_OK;
   int is_ack = sip->sip_request->rq_method == sip_method_ack;
   unsigned done = m.flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED);
+  if (rc == TZ_RUN_ERROR)
+    tz_stat_add(tz_st_script_errors, 1);
   if (rc == TZ_RUN_ERROR && !is_ack && !done)
     tz_msg_reply(&m, SIP_500_INTERNAL_SERVER_ERROR, NULL);
   else if (!done)

@@ -300,6 +300,17 @@ int tz_service_register(tz_modinst_t *mod, const char *name,
 /* Returns the interface, or NULL if no provider or another version. */
 const void *tz_service_get(const char *name, unsigned version, void **ctx);
 
+/* ---- statistics ------------------------------------------------------------ */
+
+/* A named counter ("dns.queries"), created on first use and kept for the
+ * life of the process, so its value survives reloads and re-created module
+ * instances. Shown by "tzctl stats" and the Prometheus endpoint. */
+typedef struct tz_stat tz_stat_t;
+tz_stat_t *tz_stat_get(const char *name, const char *help);
+void tz_stat_add(tz_stat_t *st, long delta);
+/* A gauge set to a value rather than counted. */
+void tz_stat_set(tz_stat_t *st, long value);
+
 /* ---- event loop services ------------------------------------------------ */
 
 typedef struct tz_timer tz_timer_t;

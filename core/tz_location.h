@@ -63,6 +63,13 @@ typedef struct tz_location_api {
    * was answered (answer again). */
   unsigned (*pending)(void *ctx, const char *aor);
 
+  /* Calls cb for every AOR with live bindings, best first; the bindings
+   * are valid during the call only. For operators (tzctl), not per call. */
+  void (*each)(void *ctx,
+               void (*cb)(void *arg, const char *aor, const tz_binding_t *b,
+                          int n),
+               void *arg);
+
   /* Counts for stats: AORs with at least one live binding, and bindings. */
   void (*count)(void *ctx, unsigned long *aors, unsigned long *bindings);
 } tz_location_api_t;

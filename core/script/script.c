@@ -208,6 +208,11 @@ tz_route_t *script_find_route(const tz_script_t *s, route_type_t type,
   return NULL;
 }
 
+const tz_src_t *tz_script_source(const tz_script_t *s)
+{
+  return &s->src;
+}
+
 const tz_route_t *tz_script_request_route(const tz_script_t *s)
 {
   return s->request;

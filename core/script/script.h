@@ -40,6 +40,9 @@ void tz_script_free(tz_script_t *s);
 
 size_t tz_script_directives(const tz_script_t *s, const tz_directive_t **out);
 
+/* The text the script was parsed from (to rebuild it unchanged). */
+const tz_src_t *tz_script_source(const tz_script_t *s);
+
 /* Looks up script functions that are not core built-ins (module exports). */
 typedef struct tz_resolver {
   /* Returns the export and sets *mod, or NULL if unknown. */

@@ -162,6 +162,25 @@ static int store_save(void *ctx, const char *aor, const tz_binding_t *set,
   return 0;
 }
 
+static void store_each(void *ctx,
+                       void (*cb)(void *arg, const char *aor,
+                                  const tz_binding_t *b, int n),
+                       void *arg)
+{
+  loc_store_t *s = ctx;
+  long now = (long)time(NULL);
+  for (size_t i = 0; i < s->ix.nbuckets; i++)
+    for (const loc_aor_t *a = s->ix.buckets[i]; a; a = a->next) {
+      su_home_t home[1];
+      tz_binding_t *b = NULL;
+      su_home_init(home);
+      int n = loc_index_lookup(&s->ix, a->key, now, home, &b);
+      if (n > 0)
+        cb(arg, a->key, b, n);
+      su_home_deinit(home);
+    }
+}
+
 static unsigned store_pending(void *ctx, const char *aor)
 {
   loc_store_t *s = ctx;
@@ -184,6 +203,7 @@ static const tz_location_api_t store_api = {
   .lookup = store_lookup,
   .save = store_save,
   .pending = store_pending,
+  .each = store_each,
   .count = store_count,
 };
 

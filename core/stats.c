@@ -1,0 +1,168 @@
+/*
+ * stats.c - named counters and gauges: one sorted table for the whole
+ * process, looked up by name only when a counter is created, never per
+ * message (callers keep the pointer).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tz_stat {
+  char *name;
+  char *help;
+  long value;
+  int gauge;
+};
+
+static tz_stat_t **stats; /* sorted by name */
+static size_t nstats, capstats;
+static tz_stats_refresh_f refresh;
+
+tz_stat_t *tz_st_requests_in, *tz_st_replies_local, *tz_st_replies_relayed,
+    *tz_st_script_errors, *tz_st_tx_inflight, *tz_st_generation;
+
+/* Per-status and per-method counters are made on first use; cache the
+ * common ones so the hot path does not search. */
+static tz_stat_t *reply_local[700], *reply_relayed[700], *requests[64];
+
+static size_t stats_find(const char *name, int *found)
+{
+  size_t lo = 0, hi = nstats;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(stats[mid]->name, name);
+    if (c == 0) {
+      *found = 1;
+      return mid;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = 0;
+  return lo;
+}
+
+tz_stat_t *tz_stat_get(const char *name, const char *help)
+{
+  int found;
+  size_t at = stats_find(name, &found);
+  if (found)
+    return stats[at];
+  if (nstats == capstats) {
+    size_t cap = capstats ? capstats * 2 : 64;
+    tz_stat_t **n = realloc(stats, cap * sizeof *n);
+    if (!n)
+      return NULL;
+    stats = n;
+    capstats = cap;
+  }
+  tz_stat_t *st = calloc(1, sizeof *st);
+  if (!st || !(st->name = strdup(name)) ||
+      (help && !(st->help = strdup(help)))) {
+    if (st)
+      free(st->name);
+    free(st);
+    return NULL;
+  }
+  memmove(&stats[at + 1], &stats[at], (nstats - at) * sizeof *stats);
+  stats[at] = st;
+  nstats++;
+  return st;
+}
+
+void tz_stat_add(tz_stat_t *st, long delta)
+{
+  if (st)
+    st->value += delta;
+}
+
+void tz_stat_set(tz_stat_t *st, long value)
+{
+  if (st) {
+    st->value = value;
+    st->gauge = 1;
+  }
+}
+
+int tz_stats_init(void)
+{
+  tz_st_requests_in = tz_stat_get("sip.requests", "requests received");
+  tz_st_replies_local = tz_stat_get("sip.replies.local", "replies we made");
+  tz_st_replies_relayed = tz_stat_get("sip.replies.relayed", "replies relayed upstream");
+  tz_st_script_errors = tz_stat_get("script.errors", "script runs ended by a runtime error");
+  tz_st_tx_inflight = tz_stat_get("tm.inflight", "relaying transactions in progress");
+  tz_st_generation = tz_stat_get("core.generation", "id of the serving generation");
+  tz_stat_set(tz_st_tx_inflight, 0);
+  tz_stat_set(tz_st_generation, 0);
+  return tz_st_requests_in && tz_st_replies_local && tz_st_replies_relayed &&
+                 tz_st_script_errors && tz_st_tx_inflight && tz_st_generation
+             ? 0
+             : -1;
+}
+
+void tz_stats_deinit(void)
+{
+  for (size_t i = 0; i < nstats; i++) {
+    free(stats[i]->name);
+    free(stats[i]->help);
+    free(stats[i]);
+  }
+  free(stats);
+  stats = NULL;
+  nstats = capstats = 0;
+  memset(reply_local, 0, sizeof reply_local);
+  memset(reply_relayed, 0, sizeof reply_relayed);
+  memset(requests, 0, sizeof requests);
+}
+
+void tz_stats_request(int method, const char *name)
+{
+  tz_stat_add(tz_st_requests_in, 1);
+  /* Known methods are cached by code; extension methods are rare. */
+  int known = method > 0 && method < (int)(sizeof requests / sizeof *requests);
+  tz_stat_t *st = known ? requests[method] : NULL;
+  if (!st) {
+    char full[80];
+    snprintf(full, sizeof full, "sip.requests.%s", name);
+    st = tz_stat_get(full, NULL);
+    if (known)
+      requests[method] = st;
+  }
+  tz_stat_add(st, 1);
+}
+
+void tz_stats_reply(int status, int relayed)
+{
+  if (status < 100 || status > 699)
+    return;
+  tz_stat_t **cache = relayed ? reply_relayed : reply_local;
+  if (!cache[status]) {
+    char name[64];
+    snprintf(name, sizeof name, "sip.replies.%s.%d",
+             relayed ? "relayed" : "local", status);
+    cache[status] = tz_stat_get(name, NULL);
+  }
+  tz_stat_add(relayed ? tz_st_replies_relayed : tz_st_replies_local, 1);
+  tz_stat_add(cache[status], 1);
+}
+
+void tz_stats_on_read(tz_stats_refresh_f fn) { refresh = fn; }
+
+size_t tz_stats_snapshot(const tz_stat_t *const **out)
+{
+  if (refresh)
+    refresh();
+  *out = (const tz_stat_t *const *)stats;
+  return nstats;
+}
+
+const char *tz_stat_name(const tz_stat_t *st) { return st->name; }
+const char *tz_stat_help(const tz_stat_t *st) { return st->help; }
+long tz_stat_value(const tz_stat_t *st) { return st->value; }
+int tz_stat_is_gauge(const tz_stat_t *st) { return st->gauge; }
+

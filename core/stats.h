@@ -1,0 +1,35 @@
+/*
+ * stats.h - the process's counters and gauges, for tzctl and Prometheus.
+ */
+#ifndef TZ_STATS_H
+#define TZ_STATS_H
+
+#include "trapezoid.h"
+
+#include <stddef.h>
+
+/* Counters the core keeps itself. */
+extern tz_stat_t *tz_st_requests_in, *tz_st_replies_local,
+    *tz_st_replies_relayed, *tz_st_script_errors, *tz_st_tx_inflight,
+    *tz_st_generation;
+
+int tz_stats_init(void);
+void tz_stats_deinit(void);
+
+/* Per-method request and per-status reply counters ("sip.requests.INVITE",
+ * "sip.replies.486"), created on first use. */
+void tz_stats_request(int method, const char *name); /* sip_method_t */
+void tz_stats_reply(int status, int relayed);
+
+/* A gauge refreshed just before stats are read (e.g. location counts). */
+typedef void (*tz_stats_refresh_f)(void);
+void tz_stats_on_read(tz_stats_refresh_f fn);
+
+/* Every counter, in name order, refreshed first. */
+size_t tz_stats_snapshot(const tz_stat_t *const **out);
+const char *tz_stat_name(const tz_stat_t *st);
+const char *tz_stat_help(const tz_stat_t *st);
+long tz_stat_value(const tz_stat_t *st);
+int tz_stat_is_gauge(const tz_stat_t *st);
+
+#endif
