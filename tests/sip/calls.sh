@@ -18,9 +18,7 @@ start_proxy() { # NAME RR
 }
 
 register() { # USER PORT [CALLID]
-  st=$(printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-%s\nMax-Forwards: 70\nFrom: <sip:%s@example.test>;tag=r%s\nTo: <sip:%s@example.test>\nCall-ID: %s\nCSeq: %s REGISTER\nContact: <sip:%s@127.0.0.1:%s>\nContent-Length: 0\n\n' \
-    "$RANDOM$RANDOM" "$1" "$RANDOM" "$1" "${3:-reg-$1-$2}" "$RANDOM" "$1" "$2" |
-    sed 's/$/\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | status_of)
+  st=$(sip_register "$P" "$1" "sip:$1@127.0.0.1:$2" "${3:-reg-$1-$2}")
   [ "$st" = 200 ] || fail "REGISTER $1 at :$2 got '$st'"
 }
 

@@ -102,5 +102,22 @@ sip_msg() {
   } | sed 's/$/\r/'
 }
 
+# Control tests: control_cfg REASON [SED-EXPR] writes $CFG from
+# scripts/control.cfg.in (db, socket $CTL, metrics port $HP, OPTIONS reason);
+# ctl runs tzctl on $CTL.
+control_cfg() {
+  sed -e "s#@DB@#$TZ_WORK/c.db#" -e "s#@CTL@#$CTL#" -e "s#@HTTP@#127.0.0.1:$HP#" \
+    -e "s#@REASON@#$1#" -e "${2:-s/^\$//}" "$TZ_TESTDIR/sip/scripts/control.cfg.in" >"$CFG"
+}
+ctl() { "$TZ_TZCTL" -s "$CTL" "$@"; }
+
+# sip_register PORT USER CONTACT [CALLID]: REGISTERs USER@example.test at
+# the proxy on PORT with CONTACT (a URI); prints the response status.
+sip_register() {
+  printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-r%s%s\nMax-Forwards: 70\nFrom: <sip:%s@example.test>;tag=r%s\nTo: <sip:%s@example.test>\nCall-ID: %s\nCSeq: %s REGISTER\nContact: <%s>\nContent-Length: 0\n\n' \
+    "$RANDOM" "$RANDOM" "$2" "$RANDOM" "$2" "${4:-reg-$2-$RANDOM}" "$RANDOM" "$3" |
+    sed 's/$/\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$1" | status_of
+}
+
 # status_of: the status code of the first response line on stdin.
 status_of() { head -n 1 | tr -d '\r' | awk '/^SIP\/2.0/ {print $2}'; }

@@ -16,9 +16,7 @@ sed -e "s#@DB@#$TZ_WORK/t.db#" -e "s#@RR@#1#" -e "s#@PORT@#$P#" -e "s#@VMPORT@#1
 tz_start tz "$TZ_WORK/t.cfg" -l "127.0.0.1:$P" -l "[::1]:$P6"
 
 register() { # USER CONTACT
-  st=$(printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-%s\nMax-Forwards: 70\nFrom: <sip:%s@example.test>;tag=r%s\nTo: <sip:%s@example.test>\nCall-ID: reg-%s\nCSeq: 1 REGISTER\nContact: <%s>\nContent-Length: 0\n\n' \
-    "$RANDOM$RANDOM" "$1" "$RANDOM" "$1" "$1" "$2" | sed 's/$/\r/' |
-    "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | status_of)
+  st=$(sip_register "$P" "$1" "$2")
   [ "$st" = 200 ] || fail "REGISTER $1 got '$st'"
 }
 

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runtime control with tzctl against a running server: version, modules,
+# locations, stats, the Prometheus endpoint, tracing, script check and
+# reload (a broken script keeps the old one serving), module unload refused
+# while in use and allowed after a reload drops its calls, load back, and
+# SIGHUP.
+. "${TZ_TESTDIR}/sip/lib.sh"
+
+set -- $(ports 2)
+P=$1 HP=$2
+CTL="$TZ_WORK/ctl.sock"
+CFG="$TZ_WORK/ctl.cfg"
+options_reason() {
+  sip_msg OPTIONS "$P" | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | head -n 1 | tr -d '\r' | cut -d' ' -f3-
+}
+
+control_cfg "First Script"
+tz_start tz "$CFG" -l "udp:127.0.0.1:$P"
+[ -S "$CTL" ] || fail "no control socket"
+[ "$(stat -c %a "$CTL")" = 600 ] || fail "control socket mode $(stat -c %a "$CTL"), wanted 600"
+
+out=$(ctl --json version) || fail "tzctl version: $out"
+printf '%s' "$out" | grep -q '"generation":1' || fail "version: $out"
+ctl version | grep -q trapezoid || fail "readable version"
+pass "tzctl version (socket mode 0600)"
+
+out=$(ctl module list) || fail "module list: $out"
+for m in location registrar rr testmod; do
+  printf '%s\n' "$out" | grep -q "^$m" || fail "module list lacks $m: $out"
+done
+pass "tzctl module list"
+
+st=$(sip_register "$P" bob sip:bob@127.0.0.1:5999)
+[ "$st" = 200 ] || fail "REGISTER: $st"
+ctl location show | grep -q "bob@example.test.*sip:bob@127.0.0.1:5999" || fail "location show: $(ctl location show)"
+ctl --json location show bob@example.test | grep -q '"contact":"sip:bob@127.0.0.1:5999"' || fail "location show AOR"
+ctl --json location count | grep -q '"aors":1,"bindings":1' || fail "location count: $(ctl --json location count)"
+ctl --json location remove bob@example.test | grep -q '"removed":1' || fail "location remove"
+ctl --json location count | grep -q '"aors":0' || fail "count after remove: $(ctl --json location count)"
+pass "tzctl location show/count/remove"
+
+ctl --json stats | grep -q '"sip.requests.REGISTER":1' || fail "stats: $(ctl --json stats)"
+ctl stats | grep -q "^sip.requests.REGISTER *1$" || fail "readable stats: $(ctl stats)"
+exec 3<>"/dev/tcp/127.0.0.1/$HP"
+printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+metrics=$(cat <&3)
+exec 3<&-
+printf '%s\n' "$metrics" | grep -q '^trapezoid_sip_requests_REGISTER 1' || fail "prometheus: $metrics"
+printf '%s\n' "$metrics" | grep -q '^# TYPE trapezoid_location_bindings gauge' || fail "prometheus gauge"
+pass "stats via tzctl and Prometheus text on loopback HTTP"
+
+ctl trace on --callid trace-me >/dev/null || fail "trace on"
+sip_msg OPTIONS "$P" | sed 's/^Call-ID: .*/Call-ID: trace-me\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" >/dev/null
+sip_msg OPTIONS "$P" | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" >/dev/null
+n=$(grep -c "trace: $CFG:" "$TZ_WORK/tz.log")
+[ "$n" -ge 2 ] || fail "no trace lines for the traced call"
+ctl trace off >/dev/null
+before=$(grep -c "trace:" "$TZ_WORK/tz.log")
+sip_msg OPTIONS "$P" | sed 's/^Call-ID: .*/Call-ID: trace-me\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" >/dev/null
+[ "$(grep -c "trace:" "$TZ_WORK/tz.log")" = "$before" ] || fail "traced after trace off"
+pass "trace on for one Call-ID logs file:line of each executed statement; off stops it"
+
+# script check and a broken reload: the old script keeps serving.
+cp "$CFG" "$TZ_WORK/good.cfg"
+printf 'request_route {\n    sl_replly(200, "x");\n}\n' >"$TZ_WORK/bad.cfg"
+ctl script check "$TZ_WORK/good.cfg" >/dev/null || fail "check of a good script"
+err=$(ctl script check "$TZ_WORK/bad.cfg" 2>&1) && fail "check of a bad script passed"
+printf '%s\n' "$err" | grep -q "bad.cfg:2:5: error: unknown function 'sl_replly'" || fail "check error: $err"
+err=$(ctl script reload "$TZ_WORK/bad.cfg" 2>&1) && fail "reload of a bad script passed"
+printf '%s\n' "$err" | grep -q "bad.cfg:2:5: error" || fail "reload error: $err"
+[ "$(options_reason)" = "First Script" ] || fail "old script not serving after a failed reload"
+ctl --json version | grep -q '"generation":1' || fail "generation changed by a failed reload"
+pass "script check; a broken reload reports file:line:col and the old script keeps serving"
+
+control_cfg "Second Script"
+ctl script reload >/dev/null || fail "reload"
+[ "$(options_reason)" = "Second Script" ] || fail "new script not serving: $(options_reason)"
+pass "script reload: the new script serves at once"
+
+err=$(ctl module unload testmod 2>&1) && fail "unload of a module in use passed"
+printf '%s\n' "$err" | grep -q "in use by the running script" || fail "refusal: $err"
+printf '%s\n' "$err" | grep -q "ctl.cfg:[0-9]*:[0-9]*: tm_answer()" || fail "refusal names no line: $err"
+err=$(ctl module unload location 2>&1) && fail "unload of location passed"
+printf '%s\n' "$err" | grep -q "needed by module 'registrar'" || fail "dependency refusal: $err"
+pass "unload refused while the script or another module uses the module"
+
+control_cfg "Third Script" '/# testmod$/d'
+ctl script reload >/dev/null || fail "reload without testmod calls"
+ctl module unload testmod >/dev/null || fail "unload after the reload"
+ctl module list | grep -q "^testmod" && fail "testmod still listed"
+[ "$(options_reason)" = "Third Script" ] || fail "not serving after unload"
+ctl module load testmod >/dev/null || fail "load back"
+ctl --json module list | grep -q '"answer":7' || fail "testmod lost its parameters"
+err=$(ctl module load testmod 2>&1) && fail "double load passed"
+pass "reload dropping its calls, then unload; load brings it back with its parameters"
+
+gen=$(ctl --json version | sed 's/.*"generation":\([0-9]*\).*/\1/')
+control_cfg "Fourth Script"
+kill -HUP "$TZ_PID"
+for _ in $(seq 1 50); do
+  [ "$(options_reason)" = "Fourth Script" ] && break
+  sleep 0.1
+done
+[ "$(options_reason)" = "Fourth Script" ] || fail "SIGHUP did not reload"
+ctl --json version | grep -q "\"generation\":$((gen + 1))" || fail "SIGHUP generation"
+pass "SIGHUP reloads the script"
+
+ctl nosuch 2>/dev/null; [ $? -eq 2 ] || fail "unknown tzctl command should exit 2"
+"$TZ_TZCTL" -s "$TZ_WORK/none.sock" version 2>/dev/null; [ $? -eq 3 ] || fail "no server should exit 3"
+pass "tzctl exit codes: usage 2, no server 3"
+tz_stop "$TZ_PID" || fail "stop: status $?"
+[ -e "$CTL" ] && fail "control socket left behind"
+pass "clean exit removes the control socket"
