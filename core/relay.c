@@ -41,6 +41,7 @@ typedef struct txbranch {
 } txbranch_t;
 
 typedef struct tz_tx {
+  struct tz_tx *next, **prevp; /* every live transaction, for shutdown */
   nta_incoming_t *irq;
   msg_t *req;       /* the request as the script left it */
   tz_gen_t *gen;    /* pinned: reply and failure routes run on it */
@@ -49,7 +50,7 @@ typedef struct tz_tx {
   unsigned loop_hash;
   unsigned record_route : 1; /* copies made later (failure route) too */
   unsigned held : 1;       /* a module will still add branches */
-  unsigned in_cb : 1;      /* inside relay_on_response: do not free */
+  unsigned busy;           /* code up the stack still uses tx: do not free */
   unsigned in_v6 : 1;      /* the request arrived over IPv6 */
   char in_proto[4];        /* and on this transport */
   unsigned answered : 1;   /* a final response went upstream */
@@ -60,6 +61,7 @@ typedef struct tz_tx {
 } tz_tx_t;
 
 static unsigned relay_seq;
+static tz_tx_t *relay_live;
 
 typedef struct relay_hook {
   struct relay_hook *next;
@@ -343,6 +345,8 @@ static void relay_cancel_pending(tz_tx_t *tx, int except)
 
 static void relay_tx_free(tz_tx_t *tx)
 {
+  if ((*tx->prevp = tx->next))
+    tx->next->prevp = tx->prevp;
   for (unsigned i = 0; i < tx->nbr; i++) {
     if (tx->br[i].orq)
       nta_outgoing_destroy(tx->br[i].orq);
@@ -435,7 +439,7 @@ static void relay_all_failed(tz_tx_t *tx)
 
 static void relay_maybe_done(tz_tx_t *tx)
 {
-  if (tx->pending || tx->in_failure || tx->held)
+  if (tx->pending || tx->in_failure || tx->held || tx->busy)
     return;
   if (!tx->answered)
     relay_all_failed(tx);
@@ -476,10 +480,10 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   if (b->done) {
     tz_branch_done_f done = b->done;
     b->done = NULL;
-    tx->in_cb = 1;
+    tx->busy++;
     if (done(tx, status, b->done_arg) && status >= 300)
       b->superseded = 1;
-    tx->in_cb = 0;
+    tx->busy--;
   }
   if (status < 300) {
     /* Every 2xx goes upstream (RFC 3261 16.7 step 5); the rest stop. */
@@ -514,7 +518,10 @@ static int relay_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq,
 
 /* ---- starting branches ------------------------------------------------------ */
 
-static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b)
+/* The branch is registered before nta sees it: a send that fails at once
+ * reports its 503 from inside nta_outgoing_mcreate(). */
+static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
+                              tz_branch_done_f done, void *arg)
 {
   if (tx->nbr == TX_MAX_BRANCHES) {
     tz_log(TZ_LOG_WARN, "relay: more than %d branches; %s not tried",
@@ -525,22 +532,27 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b)
   msg_t *fwd = relay_prepare(tx, b, &dst);
   if (!fwd)
     return -1;
-  txbranch_t *br = &tx->br[tx->nbr];
+  txbranch_t *br = &tx->br[tx->nbr++];
   memset(br, 0, sizeof *br);
   br->tx = tx;
+  br->done = done;
+  br->done_arg = arg;
+  tx->pending++;
   char branch[48];
   snprintf(branch, sizeof branch, "z9hG4bK%08x.%x.%u", tx->loop_hash,
-           ++relay_seq, tx->nbr);
+           ++relay_seq, tx->nbr - 1);
+  tx->busy++;
   br->orq = nta_outgoing_mcreate(tz_sip_agent(), relay_on_response,
                                  (nta_outgoing_magic_t *)br,
                                  (const url_string_t *)dst, fwd,
                                  NTATAG_BRANCH_KEY(branch), TAG_END());
+  tx->busy--;
   if (!br->orq) {
     tz_log(TZ_LOG_ERR, "relay: cannot send to %s", b->uri ? b->uri : "R-URI");
+    tx->nbr--;
+    tx->pending--;
     return -1;
   }
-  tx->nbr++;
-  tx->pending++;
   return 0;
 }
 
@@ -549,9 +561,9 @@ static unsigned relay_start_all(tz_tx_t *tx, tz_msg_t *m)
 {
   unsigned started = 0;
   tz_branch_t first = {NULL, m->dst, NULL, -1};
-  started += relay_start_branch(tx, &first) == 0;
+  started += relay_start_branch(tx, &first, NULL, NULL) == 0;
   for (unsigned i = 0; i < m->nbranches; i++)
-    started += relay_start_branch(tx, &m->branches[i]) == 0;
+    started += relay_start_branch(tx, &m->branches[i], NULL, NULL) == 0;
   m->nbranches = 0;
   m->dst = NULL;
   return started;
@@ -611,6 +623,11 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
     return NULL;
   }
   tz_stat_add(tz_st_tx_inflight, 1);
+  if ((tx->next = relay_live))
+    relay_live->prevp = &tx->next;
+  tx->prevp = &relay_live;
+  relay_live = tx;
+  tx->busy = 1; /* the script run that made it; see tz_relay_script_done */
   tx->irq = irq;
   tx->req = msg_ref_create(m->msg);
   tx->gen = tz_gen_ref(m->gen);
@@ -670,14 +687,44 @@ int tz_relay(tz_msg_t *m)
     tx->failure_route = m->failure_route;
   if (relay_start_all(tx, m) == 0) {
     if (m->route_kind == TZ_ROUTE_REQUEST) {
-      relay_send_best(tx); /* no branch: 500, and the tx ends */
+      relay_send_best(tx); /* no branch: 500; tz_relay_script_done ends it */
       m->flags |= TZ_MSG_REPLIED;
-      relay_tx_free(tx);
-      m->tx = NULL;
     }
     return -1;
   }
   return 1;
+}
+
+void tz_relay_script_done(tz_msg_t *m)
+{
+  tz_tx_t *tx = m->tx;
+  if (!tx || m->route_kind != TZ_ROUTE_REQUEST)
+    return;
+  m->tx = NULL;
+  tx->busy--;
+  relay_maybe_done(tx);
+}
+
+/* Shutdown: branches still pending are cancelled and their holders told
+ * (503), callers still waiting get 503, and every transaction lets go of
+ * its generation so modules can be destroyed. */
+void tz_relay_shutdown(void)
+{
+  while (relay_live) {
+    tz_tx_t *tx = relay_live;
+    tx->cancelled = 1;
+    tx->busy++;
+    for (unsigned i = 0; i < tx->nbr; i++) {
+      txbranch_t *b = &tx->br[i];
+      tz_branch_done_f done = b->status < 200 ? b->done : NULL;
+      b->done = NULL;
+      if (done)
+        done(tx, 503, b->done_arg);
+    }
+    if (!tx->answered)
+      relay_reply_local(tx, 503);
+    relay_tx_free(tx);
+  }
 }
 
 tz_relay_t *tz_relay_hold(tz_msg_t *m)
@@ -696,11 +743,14 @@ int tz_relay_branch(tz_relay_t *tx, const char *dst, tz_branch_done_f done,
                     void *arg)
 {
   tz_branch_t b = {NULL, dst, NULL, -1};
-  if (tx->cancelled || tx->answered || relay_start_branch(tx, &b) < 0)
+  if (tx->cancelled || tx->answered)
     return -1;
-  tx->br[tx->nbr - 1].done = done;
-  tx->br[tx->nbr - 1].done_arg = arg;
-  return 0;
+  tx->busy++;
+  int rc = relay_start_branch(tx, &b, done, arg);
+  tx->busy--;
+  if (rc == 0)
+    relay_maybe_done(tx); /* it may have failed at once */
+  return rc;
 }
 
 int tz_relay_cancelled(const tz_relay_t *tx) { return tx->cancelled; }
@@ -714,8 +764,7 @@ void tz_relay_release(tz_relay_t *tx, int status)
     tx->br[0].status = status >= 300 ? status : 500;
     tx->nbr = 1;
   }
-  if (!tx->in_cb)
-    relay_maybe_done(tx);
+  relay_maybe_done(tx);
 }
 
 int tz_forward(tz_msg_t *m)

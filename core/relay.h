@@ -19,6 +19,13 @@ int tz_relay(tz_msg_t *m);
  * Route set (preloaded or record-routed). Returns 0 or -1. */
 int tz_relay_preprocess(tz_msg_t *m);
 
+/* The request route that relayed m has ended: the transaction may now
+ * complete (a relay whose branches all failed at once ends here). */
+void tz_relay_script_done(tz_msg_t *m);
+
+/* Ends every live transaction (server shutdown). */
+void tz_relay_shutdown(void);
+
 /* Forwards the request statelessly (no transaction, no failover). */
 int tz_forward(tz_msg_t *m);
 

@@ -356,6 +356,7 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   else if (!done)
     tz_log(TZ_LOG_DBG, "%s from %s:%u left unanswered by the script",
            sip->sip_request->rq_method_name, m.src_ip, m.src_port);
+  tz_relay_script_done(&m);
   /* A transaction made for a reply is nta's now; a relay or a suspension
    * owns its own. */
   if (m.irq && !(m.flags & (TZ_MSG_SUSPENDED | TZ_MSG_RELAYED)))
@@ -497,6 +498,7 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
 
 void tz_sip_stop(void)
 {
+  tz_relay_shutdown();
   if (sip_agent)
     nta_agent_destroy(sip_agent);
   sip_agent = NULL;
