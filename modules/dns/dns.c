@@ -13,14 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_uniqueid.h>
 
 typedef struct dns_cfg {
   char *resolv_conf;
   char *nameserver;
   char *transports;
-  long timeout, attempts, cache_size, negative_ttl, ipv6, nxdomain_status;
+  long timeout, cache_size, negative_ttl, ipv6, nxdomain_status;
 } dns_cfg_t;
 
 typedef struct dns_req dns_req_t;
@@ -74,15 +73,16 @@ static void dns_req_release(dns_req_t *req, int status)
 
 static int dns_req_done(tz_relay_t *r, int status, void *arg);
 
-/* Starts a branch to the next untried target; false if none is left. */
+/* Starts a branch to the next untried target; false if none is left.
+ * req is not touched once a branch started: should the branch fail at
+ * once, its done callback may already have released and freed req. */
 static int dns_req_try_next(dns_req_t *req)
 {
   while (req->tried < req->targets.n) {
     const char *dst = req->targets.uri[req->tried++];
-    if (tz_relay_branch(req->r, dst, dns_req_done, req) == 0) {
-      tz_log(TZ_LOG_INFO, "dns: %s: trying %s", req->hop, dst);
+    tz_log(TZ_LOG_INFO, "dns: %s: trying %s", req->hop, dst);
+    if (tz_relay_branch(req->r, dst, dns_req_done, req) == 0)
       return 1;
-    }
     tz_log(TZ_LOG_WARN, "dns: %s: cannot send to %s", req->hop, dst);
   }
   return 0;
@@ -114,7 +114,7 @@ static void dns_req_resolved(void *arg, dns_status_t status,
   }
   if (status != DNS_OK) {
     int code = status == DNS_NXDOMAIN ? req->dm->nxdomain_status : 503;
-    tz_log(TZ_LOG_INFO, "dns: %s: %s, answering %d", req->hop,
+    tz_log(TZ_LOG_INFO, "dns: %s: %s (status %d)", req->hop,
            status == DNS_NXDOMAIN ? "no such domain or SIP service"
                                   : "DNS failed",
            code);
@@ -175,8 +175,9 @@ static int dns_fn_relay(tz_msg_t *m, const tz_call_t *c)
     req->prevp = &dm->reqs;
     dm->reqs = req;
     /* Answers may be at hand (cache, numeric host): completing inside the
-     * script run would end the transaction under the script's feet. */
-    req->kick = tz_timer_start(dm->mod, 0, 0, dns_req_kick, req);
+     * script run would end the transaction under the script's feet. 1 ms
+     * is the shortest timer Sofia takes. */
+    req->kick = tz_timer_start(dm->mod, 1, 0, dns_req_kick, req);
     if (req->kick)
       return 1;
     dns_req_free(req);
@@ -204,8 +205,7 @@ static int dns_init(tz_modinst_t *mod, char *err, size_t errlen)
   dns_resolver_conf_t rc = {
       .resolv_conf = cfg->resolv_conf,
       .nameserver = cfg->nameserver,
-      .timeout = (unsigned)cfg->timeout,
-      .attempts = (unsigned)cfg->attempts,
+      .timeout_ms = (unsigned)cfg->timeout,
       .cache_size = (size_t)cfg->cache_size,
       .negative_ttl = (uint32_t)cfg->negative_ttl,
   };
@@ -240,10 +240,9 @@ static const tz_param_export_t dns_params[] = {
    "/etc/resolv.conf", 0, 0, "resolv.conf to read name servers from"},
   {"nameserver", TZ_PARAM_STR, offsetof(dns_cfg_t, nameserver), 0, NULL, 0, 0,
    "name server as IP, IP:PORT or [IPv6]:PORT; overrides resolv_conf"},
-  {"timeout", TZ_PARAM_INT, offsetof(dns_cfg_t, timeout), 2, NULL, 1, 30,
-   "seconds before a query is sent again"},
-  {"attempts", TZ_PARAM_INT, offsetof(dns_cfg_t, attempts), 2, NULL, 1, 5,
-   "sends of a query before it fails (the request gets 503)"},
+  {"timeout", TZ_PARAM_INT, offsetof(dns_cfg_t, timeout), 3000, NULL, 100,
+   60000, "ms a query may take (sres resends meanwhile); then the request "
+   "gets 503 unless another query found targets"},
   {"cache_size", TZ_PARAM_INT, offsetof(dns_cfg_t, cache_size), 1024, NULL, 0,
    1000000, "answers kept for their TTL; 0 disables the cache"},
   {"negative_ttl", TZ_PARAM_INT, offsetof(dns_cfg_t, negative_ttl), 60, NULL,

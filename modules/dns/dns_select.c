@@ -169,13 +169,15 @@ size_t dns_naptr_select(const dns_rrset_t *naptr, const dns_uri_t *u,
   return k;
 }
 
-static void dns_srvq_set(dns_srvq_t *q, const char *host, unsigned tp)
+/* False if the name would exceed DNS's limit. */
+static int dns_srvq_set(dns_srvq_t *q, const char *host, unsigned tp)
 {
   const char *prefix = tp == DNS_TP_TLS ? "_sips._tcp"
                        : tp == DNS_TP_TCP ? "_sip._tcp"
                                           : "_sip._udp";
-  snprintf(q->name, sizeof q->name, "%s.%s", prefix, host);
+  int w = snprintf(q->name, sizeof q->name, "%s.%s", prefix, host);
   q->tp = tp;
+  return w > 0 && (size_t)w < sizeof q->name;
 }
 
 size_t dns_srv_names(const dns_uri_t *u, unsigned mask, dns_srvq_t *out,
@@ -185,13 +187,11 @@ size_t dns_srv_names(const dns_uri_t *u, unsigned mask, dns_srvq_t *out,
   size_t n = 0;
   if (max == 0)
     return 0;
-  if (u->tp || u->sips) { /* the URI decides, whatever our preference */
-    dns_srvq_set(&out[n++], u->host, u->tp ? u->tp : DNS_TP_TLS);
-    return n;
-  }
+  if (u->tp || u->sips) /* the URI decides, whatever our preference */
+    return (size_t)dns_srvq_set(&out[0], u->host, u->tp ? u->tp : DNS_TP_TLS);
   for (size_t i = 0; i < sizeof order / sizeof order[0] && n < max; i++)
-    if (mask & order[i])
-      dns_srvq_set(&out[n++], u->host, order[i]);
+    if ((mask & order[i]) && dns_srvq_set(&out[n], u->host, order[i]))
+      n++;
   return n;
 }
 

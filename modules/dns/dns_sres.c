@@ -4,7 +4,9 @@
  * sres's async interface with its own fd watches and timer, which the
  * module instance owns and the core can account for. sres records are
  * copied into plain dns_rrset_t values at once, so nothing of sres
- * outlives its callback.
+ * outlives its callback. sres retransmits on its own schedule (1, 2, 4 ...
+ * seconds, about a minute in all) and reads no timeout option, so each
+ * query has our own deadline.
  */
 #define _POSIX_C_SOURCE 200809L
 #define SRES_CONTEXT_T struct dns_query
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sofia-sip/su.h> /* INVALID_SOCKET */
 #include <sofia-resolv/sres.h>
 #include <sofia-resolv/sres_async.h>
 #include <sofia-resolv/sres_record.h>
@@ -28,7 +31,8 @@
 typedef struct dns_query {
   struct dns_query *next, **prevp;
   struct dns_resolver *r;
-  dns_slot_t *slot; /* NULL once cancelled: the answer is dropped */
+  dns_slot_t *slot; /* NULL once cancelled or late: the answer is dropped */
+  tz_timer_t *deadline;
 } dns_query_t;
 
 struct dns_resolver {
@@ -37,6 +41,7 @@ struct dns_resolver {
   dns_cache_t *cache;
   dns_source_t src;
   dns_query_t *queries; /* in flight, freed with the resolver */
+  unsigned timeout_ms;
   tz_timer_t *timer;
   struct {
     sres_socket_t fd;
@@ -137,7 +142,23 @@ static void dns_query_unlink(dns_query_t *q)
 {
   if ((*q->prevp = q->next))
     q->next->prevp = q->prevp;
+  tz_timer_stop(q->deadline);
   free(q);
+}
+
+/* The deadline passed: the slot fails now; sres's answer, should it still
+ * come, is dropped. */
+static void dns_query_on_deadline(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  dns_query_t *q = arg;
+  dns_slot_t *slot = q->slot;
+  q->deadline = NULL; /* one-shot: the core freed it */
+  q->slot = NULL;
+  tz_log(TZ_LOG_WARN, "dns: no answer for %s within %u ms", slot->name,
+         q->r->timeout_ms);
+  dns_rrset_t set = {DNS_FAIL, 0, 0, NULL};
+  dns_slot_answer(slot, &set);
 }
 
 static void dns_sres_on_answer(dns_query_t *q, sres_query_t *sq,
@@ -171,11 +192,13 @@ static int dns_sres_query(void *ctx, dns_slot_t *slot)
     return -1;
   q->r = r;
   q->slot = slot;
+  q->deadline = tz_timer_start(r->mod, r->timeout_ms, 0, dns_query_on_deadline, q);
   if ((q->next = r->queries))
     q->next->prevp = &q->next;
   q->prevp = &r->queries;
   r->queries = q;
-  if (!sres_query(r->res, dns_sres_on_answer, q, (uint16_t)slot->type, slot->name)) {
+  if (!q->deadline ||
+      !sres_query(r->res, dns_sres_on_answer, q, (uint16_t)slot->type, slot->name)) {
     tz_log(TZ_LOG_WARN, "dns: cannot query %s: %s", slot->name, strerror(errno));
     dns_query_unlink(q);
     return -1;
@@ -188,8 +211,11 @@ static void dns_sres_cancel(void *ctx, dns_slot_t *slot)
 {
   (void)ctx;
   dns_query_t *q = slot->handle;
-  if (q)
+  if (q) {
     q->slot = NULL;
+    tz_timer_stop(q->deadline);
+    q->deadline = NULL;
+  }
   slot->handle = NULL;
 }
 
@@ -306,6 +332,7 @@ dns_resolver_t *dns_resolver_new(tz_modinst_t *mod,
     return NULL;
   }
   r->mod = mod;
+  r->timeout_ms = conf->timeout_ms;
   r->src = (dns_source_t){dns_sres_query, dns_sres_cancel, r};
   const char *path = conf->resolv_conf && *conf->resolv_conf ? conf->resolv_conf : NULL;
   if (conf->nameserver && *conf->nameserver) {
@@ -316,13 +343,8 @@ dns_resolver_t *dns_resolver_new(tz_modinst_t *mod,
     snprintf(err, errlen, "resolv_conf %s: %s", path, strerror(errno));
     goto fail;
   }
-  char timeout[32], attempts[32];
-  snprintf(timeout, sizeof timeout, "timeout:%u", conf->timeout);
-  snprintf(attempts, sizeof attempts, "attempts:%u", conf->attempts);
   r->cache = dns_cache_new(conf->cache_size, conf->negative_ttl);
-  r->res = r->cache ? sres_resolver_new_with_cache(path, NULL, timeout, attempts,
-                                                   (char *)NULL)
-                    : NULL;
+  r->res = r->cache ? sres_resolver_new(path) : NULL;
   if (!r->res || !sres_resolver_set_async(r->res, dns_sres_update, r, 0) ||
       sres_resolver_set_timer_cb(r->res, dns_sres_schedule, r) < 0) {
     snprintf(err, errlen, "cannot create the resolver: %s", strerror(errno));

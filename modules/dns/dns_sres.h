@@ -14,7 +14,7 @@ typedef struct dns_resolver dns_resolver_t;
 typedef struct dns_resolver_conf {
   const char *resolv_conf; /* file to read; NULL or "" for the system's */
   const char *nameserver;  /* "IP" or "IP:PORT" (IPv6 in []); overrides */
-  unsigned timeout, attempts;
+  unsigned timeout_ms; /* a query not answered by then has failed */
   size_t cache_size;
   uint32_t negative_ttl;
 } dns_resolver_conf_t;
