@@ -8,6 +8,8 @@
 #include "log.h"
 #include "loop.h"
 #include "module.h"
+#include "control.h"
+#include "ctl.h"
 #include "relay.h"
 #include "sip.h"
 #include "stats.h"
@@ -31,6 +33,7 @@ typedef struct opts {
   tz_gen_opts_t gen;
   const char *listens[MAX_LISTENS];
   const char *modparams[MAX_LISTENS];
+  const char *ctl_socket; /* -s */
 } opts_t;
 
 static void main_usage(FILE *out)
@@ -46,6 +49,7 @@ static void main_usage(FILE *out)
           "  -L DIR         module search path (colon-separated); replaces mpath\n"
           "  -o MOD.P=V     set parameter P of module MOD, over the script's\n"
           "                 modparam (repeatable)\n"
+          "  -s PATH        control socket for tzctl; replaces ctl_socket\n"
           "  -P FILE        write the process id to FILE\n"
           "  -d             more debug output (repeatable)\n"
           "  -V             print the version and exit\n"
@@ -59,7 +63,7 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
   o->cfg = TZ_CFGDIR "/trapezoid.cfg";
   o->gen.listens = o->listens;
   o->gen.modparams = o->modparams;
-  while ((c = getopt(argc, argv, "f:cDEl:L:o:P:dVh")) != -1) {
+  while ((c = getopt(argc, argv, "f:cDEl:L:o:s:P:dVh")) != -1) {
     switch (c) {
     case 'f': o->cfg = optarg; break;
     case 'c': o->check_only = o->gen.check_only = 1; break;
@@ -74,6 +78,7 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
     case 'E': o->to_stderr = 1; break;
     case 'L': o->gen.mpath = optarg; break;
     case 'P': o->pidfile = optarg; break;
+    case 's': o->ctl_socket = optarg; break;
     case 'd': o->gen.debug_delta++; break;
     case 'l':
       if (o->gen.nlistens == MAX_LISTENS) {
@@ -146,14 +151,54 @@ static int main_write_pidfile(const char *path)
   return fclose(f);
 }
 
+static void main_reload(void)
+{
+  tz_diag_t d = {0};
+  if (tz_control_reload(NULL, &d) < 0)
+    tz_log(TZ_LOG_ERR, "SIGHUP: reload failed, the old script keeps serving:\n%s",
+           tz_diag_text(&d));
+  tz_diag_clear(&d);
+}
+
 static void main_on_signal(int signo)
 {
   if (signo == SIGHUP) {
-    tz_log(TZ_LOG_NOTICE, "SIGHUP: live script reload is not available yet");
+    main_reload();
     return;
   }
   tz_log(TZ_LOG_NOTICE, "signal %d: shutting down", signo);
   tz_loop_break();
+}
+
+/* The control socket and the metrics endpoint. A socket path the operator
+ * chose must work; the built-in default may be taken by another server on
+ * the machine, which costs only tzctl for this one. */
+static int main_start_control(const opts_t *o, const tz_gen_t *g)
+{
+  char err[512];
+  const char *path = o->ctl_socket ? o->ctl_socket
+                     : g->ctl_socket ? g->ctl_socket : TZ_CTL_SOCKET;
+  int chosen = o->ctl_socket || g->ctl_socket;
+  if (tz_control_register_commands() < 0)
+    return -1;
+  if (*path && tz_ctl_start(path, g->ctl_listen, err, sizeof err) < 0) {
+    tz_log(chosen ? TZ_LOG_ERR : TZ_LOG_WARN, "control socket: %s", err);
+    if (chosen)
+      return -1;
+  }
+  if (g->http_listen &&
+      tz_http_start(g->http_listen, tz_control_prometheus, err, sizeof err) < 0) {
+    tz_log(TZ_LOG_ERR, "metrics endpoint: %s", err);
+    return -1;
+  }
+  return 0;
+}
+
+static void main_stop_control(void)
+{
+  tz_http_stop();
+  tz_ctl_stop();
+  tz_ctl_unregister_all();
 }
 
 static int main_serve(const opts_t *o, tz_gen_t *g)
@@ -166,8 +211,9 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
     return 1;
   }
   tz_relay_set_timers(g->fr_timer, g->fr_inv_timer);
-  if (tz_loop_catch_signals(main_on_signal) < 0) {
-    tz_log(TZ_LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
+  if (tz_loop_catch_signals(main_on_signal) < 0 || main_start_control(o, g) < 0) {
+    tz_log(TZ_LOG_ERR, "start-up failed");
+    main_stop_control();
     tz_sip_stop();
     return 1;
   }
@@ -178,6 +224,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
          PACKAGE_VERSION, o->cfg, g->id);
   main_daemon_ready();
   tz_loop_run();
+  main_stop_control();
   tz_sip_stop();
   if (o->pidfile)
     unlink(o->pidfile);
@@ -210,10 +257,13 @@ int main(int argc, char **argv)
   } else if (o.check_only) {
     printf("%s: OK\n", o.cfg);
     rc = 0;
+  } else if (tz_control_init(o.cfg, &o.gen) < 0) {
+    rc = 1;
   } else {
     tz_gen_set_current(g);
     rc = main_serve(&o, g);
     tz_gen_set_current(NULL);
+    tz_control_deinit();
   }
   tz_gen_unref(g);
   tz_loop_deinit();

@@ -1,0 +1,693 @@
+/*
+ * tzctl.c - owns the command-line client of trapezoid's control socket:
+ * turns a command into one JSON-RPC 2.0 request, sends it over the unix
+ * socket (or loopback TCP), and prints the result as text or raw JSON.
+ *
+ * Exit status: 0 done, 1 the server answered with an error, 2 usage error,
+ * 3 no usable answer (cannot connect, timeout, malformed response).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "json.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TZ_CTL_SOCKET
+#define TZ_CTL_SOCKET "/var/run/trapezoid/ctl.sock"
+#endif
+
+#define TZCTL_TIMEOUT_MS 30000 /* a script reload can take a moment */
+
+enum { TZCTL_OK = 0, TZCTL_SERVER = 1, TZCTL_USAGE = 2, TZCTL_NOCONN = 3 };
+
+typedef struct tzctl_cmd tzctl_cmd_t;
+
+/* Writes the request's params (or nothing, to omit them); returns -1 on
+ * a usage error, with the reason in err. */
+typedef int (*tzctl_params_f)(const tzctl_cmd_t *cmd, int argc, char **argv,
+                              tz_jbuf_t *params, char *err, size_t errlen);
+typedef void (*tzctl_print_f)(const tz_json_t *result);
+
+struct tzctl_cmd {
+  const char *words; /* "module list" */
+  const char *method;
+  const char *args; /* usage of the arguments */
+  const char *key;  /* params key of the positional argument */
+  int min_args, max_args;
+  tzctl_params_f params;
+  tzctl_print_f print;
+  const char *help;
+};
+
+/* ---- text output --------------------------------------------------------- */
+
+/* A value as one cell of text: strings as they are, string lists joined,
+ * missing values as "-", anything else as JSON. Caller frees. */
+static char *tzctl_text(const tz_json_t *v)
+{
+  tz_jbuf_t b;
+  tz_jbuf_init(&b);
+  if (!v || tz_json_type(v) == TZ_JSON_NULL) {
+    tz_jbuf_append(&b, "-", 1);
+  } else if (tz_json_type(v) == TZ_JSON_STRING) {
+    tz_jbuf_append(&b, tz_json_str(v), strlen(tz_json_str(v)));
+  } else if (tz_json_type(v) == TZ_JSON_ARRAY) {
+    tz_jbuf_append(&b, "", 0);
+    for (size_t i = 0; i < tz_json_len(v); i++) {
+      char *s = tzctl_text(tz_json_at(v, i));
+      tz_jbuf_printf(&b, "%s%s", i ? ", " : "", s);
+      free(s);
+    }
+  } else {
+    tz_jw_value(&b, v);
+  }
+  if (b.err) {
+    fprintf(stderr, "tzctl: out of memory\n");
+    exit(TZCTL_NOCONN);
+  }
+  return b.s;
+}
+
+typedef struct tzctl_table {
+  size_t ncols, nrows;
+  char **cells; /* row-major; row 0 is the header */
+} tzctl_table_t;
+
+static void tzctl_table_row(tzctl_table_t *t, char **cells)
+{
+  char **v = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof *v);
+  if (!v) {
+    fprintf(stderr, "tzctl: out of memory\n");
+    exit(TZCTL_NOCONN);
+  }
+  t->cells = v;
+  memcpy(v + t->nrows * t->ncols, cells, t->ncols * sizeof *v);
+  t->nrows++;
+}
+
+/* Display width: UTF-8 continuation bytes take no column. */
+static size_t tzctl_width(const char *s)
+{
+  size_t w = 0;
+  for (; *s; s++)
+    w += ((unsigned char)*s & 0xc0) != 0x80;
+  return w;
+}
+
+/* Prints the table aligned, the last column unpadded, and frees it. */
+static void tzctl_table_print(tzctl_table_t *t)
+{
+  size_t *width = calloc(t->ncols, sizeof *width);
+  for (size_t i = 0; width && i < t->nrows * t->ncols; i++) {
+    size_t w = tzctl_width(t->cells[i]);
+    if (w > width[i % t->ncols])
+      width[i % t->ncols] = w;
+  }
+  tz_jbuf_t line;
+  tz_jbuf_init(&line);
+  for (size_t r = 0; r < t->nrows; r++) {
+    line.len = 0;
+    for (size_t c = 0; c < t->ncols; c++) {
+      const char *s = t->cells[r * t->ncols + c];
+      size_t pad = c + 1 < t->ncols && width ? width[c] - tzctl_width(s) + 2
+                                             : 0;
+      tz_jbuf_printf(&line, "%s%*s", s, (int)pad, "");
+    }
+    while (line.len && line.s[line.len - 1] == ' ')
+      line.len--; /* an empty last cell leaves no trailing blanks */
+    printf("%.*s\n", (int)line.len, line.s ? line.s : "");
+  }
+  tz_jbuf_free(&line);
+  for (size_t i = 0; i < t->nrows * t->ncols; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  free(width);
+}
+
+/* Starts a table with the given header cells (NULL-terminated). */
+static tzctl_table_t tzctl_table_new(const char *const *header)
+{
+  tzctl_table_t t = {0, 0, NULL};
+  char *cells[8];
+  while (header[t.ncols] && t.ncols < 8) {
+    cells[t.ncols] = strdup(header[t.ncols]);
+    t.ncols++;
+  }
+  tzctl_table_row(&t, cells);
+  return t;
+}
+
+/* One row from the members keys[] of obj. */
+static void tzctl_table_obj(tzctl_table_t *t, const tz_json_t *obj,
+                            const char *const *keys)
+{
+  char *cells[8];
+  for (size_t c = 0; c < t->ncols; c++)
+    cells[c] = tzctl_text(tz_json_get(obj, keys[c]));
+  tzctl_table_row(t, cells);
+}
+
+static void tzctl_print_json(const tz_json_t *result)
+{
+  tz_jbuf_t b;
+  tz_jbuf_init(&b);
+  tz_jw_value(&b, result);
+  printf("%s\n", b.err ? "null" : b.s);
+  tz_jbuf_free(&b);
+}
+
+static void tzctl_print_version(const tz_json_t *r)
+{
+  char *name = tzctl_text(tz_json_get(r, "name"));
+  char *version = tzctl_text(tz_json_get(r, "version"));
+  char *gen = tzctl_text(tz_json_get(r, "generation"));
+  printf("%s %s (generation %s, up %.1f s)\n", name, version, gen,
+         tz_json_num(tz_json_get(r, "uptime")));
+  free(name);
+  free(version);
+  free(gen);
+}
+
+static void tzctl_print_modules(const tz_json_t *r)
+{
+  static const char *const head[] = {"NAME", "VERSION", "DESCRIPTION",
+                                     "FUNCTIONS", NULL};
+  static const char *const keys[] = {"name", "version", "description",
+                                     "functions"};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++)
+    tzctl_table_obj(&t, tz_json_at(r, i), keys);
+  tzctl_table_print(&t);
+}
+
+static void tzctl_print_methods(const tz_json_t *r)
+{
+  static const char *const head[] = {"METHOD", "DESCRIPTION", NULL};
+  static const char *const keys[] = {"name", "help"};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++)
+    tzctl_table_obj(&t, tz_json_at(r, i), keys);
+  tzctl_table_print(&t);
+}
+
+static void tzctl_print_locations(const tz_json_t *r)
+{
+  static const char *const head[] = {"AOR", "CONTACT", "EXPIRES", "Q", NULL};
+  static const char *const keys[] = {"contact", "expires", "q"};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++) {
+    const tz_json_t *aor = tz_json_at(r, i);
+    const tz_json_t *bindings = tz_json_get(aor, "bindings");
+    for (size_t j = 0; j < tz_json_len(bindings); j++) {
+      char *cells[4];
+      cells[0] = tzctl_text(tz_json_get(aor, "aor"));
+      for (size_t k = 0; k < 3; k++)
+        cells[k + 1] = tzctl_text(tz_json_get(tz_json_at(bindings, j), keys[k]));
+      tzctl_table_row(&t, cells);
+    }
+  }
+  tzctl_table_print(&t);
+}
+
+static int tzctl_pair_cmp(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "name value" lines sorted by name, for every member of an object. */
+static void tzctl_print_members(const tz_json_t *obj)
+{
+  size_t n = 0;
+  while (tz_json_key_at(obj, n))
+    n++;
+  char **pairs = calloc(2 * n + 1, sizeof *pairs);
+  for (size_t i = 0; pairs && i < n; i++) {
+    pairs[2 * i] = (char *)tz_json_key_at(obj, i);
+    pairs[2 * i + 1] = tzctl_text(tz_json_value_at(obj, i));
+  }
+  if (pairs)
+    qsort(pairs, n, 2 * sizeof *pairs, tzctl_pair_cmp);
+  for (size_t i = 0; pairs && i < n; i++) {
+    printf("%s %s\n", pairs[2 * i], pairs[2 * i + 1]);
+    free(pairs[2 * i + 1]);
+  }
+  free(pairs);
+}
+
+static void tzctl_print_stats(const tz_json_t *r)
+{
+  tzctl_print_members(tz_json_get(r, "counters"));
+}
+
+/* Results that report an outcome: warnings (gcc-style diagnostics) go
+ * verbatim to stderr, the message or "ok" to stdout. */
+static void tzctl_print_outcome(const tz_json_t *r)
+{
+  const char *warnings = tz_json_str(tz_json_get(r, "warnings"));
+  const char *message = tz_json_str(tz_json_get(r, "message"));
+  const tz_json_t *gen = tz_json_get(r, "generation");
+  if (warnings && *warnings)
+    fprintf(stderr, "%s%s", warnings,
+            warnings[strlen(warnings) - 1] == '\n' ? "" : "\n");
+  if (message) {
+    printf("%s\n", message);
+  } else if (gen) {
+    char *g = tzctl_text(gen);
+    printf("generation %s\n", g);
+    free(g);
+  } else {
+    printf("ok\n");
+  }
+}
+
+static void tzctl_print_removed(const tz_json_t *r)
+{
+  char *n = tzctl_text(tz_json_get(r, "removed"));
+  printf("removed %s\n", n);
+  free(n);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* {} or {key: argv[0]}: most commands take at most one positional. */
+static int tzctl_params_positional(const tzctl_cmd_t *cmd, int argc,
+                                   char **argv, tz_jbuf_t *p, char *err,
+                                   size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  tz_jw_obj_begin(p);
+  if (argc && cmd->key) {
+    tz_jw_key(p, cmd->key);
+    tz_jw_str(p, argv[0]);
+  }
+  tz_jw_obj_end(p);
+  return 0;
+}
+
+static int tzctl_params_trace(const tzctl_cmd_t *cmd, int argc, char **argv,
+                              tz_jbuf_t *p, char *err, size_t errlen)
+{
+  (void)cmd;
+  tz_jw_obj_begin(p);
+  for (int i = 0; i < argc; i += 2) {
+    if ((strcmp(argv[i], "--callid") && strcmp(argv[i], "--source")) ||
+        i + 1 >= argc) {
+      snprintf(err, errlen, "trace on: expected --callid ID or --source IP,"
+                            " got '%s'", argv[i]);
+      return -1;
+    }
+    tz_jw_key(p, argv[i] + 2);
+    tz_jw_str(p, argv[i + 1]);
+  }
+  tz_jw_obj_end(p);
+  return 0;
+}
+
+/* call METHOD [PARAMS]: the params are checked here so that a typo gets a
+ * usage error with its position instead of a server parse error. */
+static int tzctl_params_call(const tzctl_cmd_t *cmd, int argc, char **argv,
+                             tz_jbuf_t *p, char *err, size_t errlen)
+{
+  (void)cmd;
+  if (argc < 2)
+    return 0;
+  char perr[200];
+  tz_json_t *j = tz_json_parse(argv[1], strlen(argv[1]), perr, sizeof perr);
+  tz_json_type_t t = tz_json_type(j);
+  if (!j || (t != TZ_JSON_ARRAY && t != TZ_JSON_OBJECT)) {
+    snprintf(err, errlen, "call: params must be a JSON array or object%s%s",
+             j ? "" : ": ", j ? "" : perr);
+    tz_json_free(j);
+    return -1;
+  }
+  tz_jw_value(p, j);
+  tz_json_free(j);
+  return 0;
+}
+
+static const tzctl_cmd_t tzctl_cmds[] = {
+  {"version", "version", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_version, "the server's version, generation and uptime"},
+  {"module list", "module.list", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_modules, "the loaded modules"},
+  {"module load", "module.load", "NAME", "name", 1, 1,
+   tzctl_params_positional, tzctl_print_outcome, "load a module"},
+  {"module unload", "module.unload", "NAME", "name", 1, 1,
+   tzctl_params_positional, tzctl_print_outcome, "unload a module"},
+  {"script reload", "script.reload", "[FILE]", "file", 0, 1,
+   tzctl_params_positional, tzctl_print_outcome,
+   "reload the routing script (or switch to FILE)"},
+  {"script check", "script.check", "FILE", "file", 1, 1,
+   tzctl_params_positional, tzctl_print_outcome,
+   "check a script without loading it"},
+  {"location show", "location.show", "[AOR]", "aor", 0, 1,
+   tzctl_params_positional, tzctl_print_locations,
+   "the registered bindings (of one AOR)"},
+  {"location remove", "location.remove", "AOR", "aor", 1, 1,
+   tzctl_params_positional, tzctl_print_removed,
+   "remove an AOR's bindings"},
+  {"location count", "location.count", "", NULL, 0, 0,
+   tzctl_params_positional, tzctl_print_members,
+   "the number of AORs and bindings"},
+  {"stats", "stats", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_stats, "the counters"},
+  {"trace on", "trace.on", "[--callid ID] [--source IP]", NULL, 0, 4,
+   tzctl_params_trace, tzctl_print_outcome,
+   "log SIP messages (matching a Call-ID or source address)"},
+  {"trace off", "trace.off", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_outcome, "stop tracing"},
+  {"help", "help", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_methods, "the server's methods"},
+  {"call", NULL, "METHOD [JSON-PARAMS]", NULL, 1, 2, tzctl_params_call,
+   tzctl_print_json, "call any method; prints the result as JSON"},
+};
+#define TZCTL_NCMDS (sizeof tzctl_cmds / sizeof tzctl_cmds[0])
+
+static void tzctl_usage(FILE *f)
+{
+  fprintf(f, "usage: tzctl [-s SOCKET | -t HOST:PORT] [--json] COMMAND "
+             "[ARGS]\n\n"
+             "  -s SOCKET     the control socket (default %s)\n"
+             "  -t HOST:PORT  the control port on loopback instead\n"
+             "  --json        print the raw JSON result\n\ncommands:\n",
+          TZ_CTL_SOCKET);
+  for (size_t i = 0; i < TZCTL_NCMDS; i++) {
+    const tzctl_cmd_t *c = &tzctl_cmds[i];
+    int n = fprintf(f, "  %s%s%s", c->words, *c->args ? " " : "", c->args);
+    fprintf(f, "%*s%s\n", n < 40 ? 40 - n : 1, "", c->help);
+  }
+}
+
+/* The command named by argv's first one or two words; *used says how many. */
+static const tzctl_cmd_t *tzctl_cmd_find(int argc, char **argv, int *used)
+{
+  for (size_t i = 0; i < TZCTL_NCMDS; i++) {
+    const char *w = tzctl_cmds[i].words, *sp = strchr(w, ' ');
+    if (!sp && !strcmp(argv[0], w)) {
+      *used = 1;
+      return &tzctl_cmds[i];
+    }
+    if (sp && argc >= 2 && strlen(argv[0]) == (size_t)(sp - w) &&
+        !strncmp(argv[0], w, (size_t)(sp - w)) && !strcmp(argv[1], sp + 1)) {
+      *used = 2;
+      return &tzctl_cmds[i];
+    }
+  }
+  return NULL;
+}
+
+/* ---- transport ----------------------------------------------------------- */
+
+typedef struct tzctl_conn {
+  int fd;
+  const char *peer; /* for messages */
+  struct timespec deadline;
+} tzctl_conn_t;
+
+static int tzctl_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int tzctl_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int tzctl_connect_unix(const char *path, char *err, size_t errlen)
+{
+  struct sockaddr_un sun = {0};
+  sun.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof sun.sun_path)
+    return tzctl_fail(err, errlen, "%s: socket path too long", path);
+  strcpy(sun.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+    return fd;
+  int e = errno;
+  if (fd >= 0)
+    close(fd);
+  return tzctl_fail(err, errlen, "cannot connect to %s: %s%s", path,
+                    strerror(e),
+                    e == ENOENT || e == ECONNREFUSED
+                        ? " (is trapezoid running with a control socket?)"
+                        : "");
+}
+
+static int tzctl_connect_tcp(const char *addr, char *err, size_t errlen)
+{
+  char host[256];
+  const char *colon = strrchr(addr, ':'), *h = addr;
+  size_t hlen = colon ? (size_t)(colon - addr) : 0;
+  if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']')
+    h++, hlen -= 2;
+  if (!colon || !hlen || hlen >= sizeof host || !colon[1])
+    return tzctl_fail(err, errlen, "%s: expected HOST:PORT", addr);
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  struct addrinfo hints = {0}, *res, *ai;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(host, colon + 1, &hints, &res);
+  if (rc)
+    return tzctl_fail(err, errlen, "%s: %s", addr, gai_strerror(rc));
+  int fd = -1, e = 0;
+  for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+      e = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    return tzctl_fail(err, errlen, "cannot connect to %s: %s", addr,
+                      strerror(e));
+  return fd;
+}
+
+/* Milliseconds left before the deadline, 0 once past it. */
+static int tzctl_remaining(const tzctl_conn_t *c)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ms = (c->deadline.tv_sec - now.tv_sec) * 1000LL +
+                 (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+  return ms > 0 ? (int)ms : 0;
+}
+
+/* Waits for the socket; -1 with a message on timeout or failure. */
+static int tzctl_wait(const tzctl_conn_t *c, short events, char *err,
+                      size_t errlen)
+{
+  struct pollfd pfd = {c->fd, events, 0};
+  int rc;
+  do
+    rc = poll(&pfd, 1, tzctl_remaining(c));
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    return tzctl_fail(err, errlen, "no answer from %s within %d s", c->peer,
+                      TZCTL_TIMEOUT_MS / 1000);
+  if (rc < 0)
+    return tzctl_fail(err, errlen, "%s: poll: %s", c->peer, strerror(errno));
+  return 0;
+}
+
+static int tzctl_send(const tzctl_conn_t *c, const char *s, size_t len,
+                      char *err, size_t errlen)
+{
+  while (len) {
+    if (tzctl_wait(c, POLLOUT, err, errlen) < 0)
+      return -1;
+    ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return tzctl_fail(err, errlen, "%s: send: %s", c->peer,
+                        strerror(errno));
+    s += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Reads up to the first newline into line (without it). */
+static int tzctl_recv_line(const tzctl_conn_t *c, tz_jbuf_t *line, char *err,
+                           size_t errlen)
+{
+  for (;;) {
+    char buf[65536];
+    if (tzctl_wait(c, POLLIN, err, errlen) < 0)
+      return -1;
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return tzctl_fail(err, errlen, "%s: recv: %s", c->peer,
+                        strerror(errno));
+    if (n == 0)
+      return tzctl_fail(err, errlen, "%s closed the connection without an "
+                        "answer", c->peer);
+    char *nl = memchr(buf, '\n', (size_t)n);
+    tz_jbuf_append(line, buf, nl ? (size_t)(nl - buf) : (size_t)n);
+    if (line->err)
+      return tzctl_fail(err, errlen, "out of memory");
+    if (nl)
+      return 0;
+  }
+}
+
+static void tzctl_request_write(tz_jbuf_t *req, const char *method,
+                                const tz_jbuf_t *params)
+{
+  tz_jw_obj_begin(req);
+  tz_jw_key(req, "jsonrpc");
+  tz_jw_str(req, "2.0");
+  tz_jw_key(req, "method");
+  tz_jw_str(req, method);
+  if (params->len) {
+    tz_jw_key(req, "params");
+    tz_jw_raw(req, params->s, params->len);
+  }
+  tz_jw_key(req, "id");
+  tz_jw_int(req, 1);
+  tz_jw_obj_end(req);
+  tz_jbuf_append(req, "\n", 1);
+}
+
+/* Sends the request and reads its response line into resp. */
+static int tzctl_exchange(const char *sock, const char *tcp,
+                          const tz_jbuf_t *req, tz_jbuf_t *resp, char *err,
+                          size_t errlen)
+{
+  tzctl_conn_t c;
+  c.peer = tcp ? tcp : sock;
+  c.fd = tcp ? tzctl_connect_tcp(tcp, err, errlen)
+             : tzctl_connect_unix(sock, err, errlen);
+  if (c.fd < 0)
+    return -1;
+  clock_gettime(CLOCK_MONOTONIC, &c.deadline);
+  c.deadline.tv_sec += TZCTL_TIMEOUT_MS / 1000;
+  int rc = tzctl_send(&c, req->s, req->len, err, errlen);
+  if (rc == 0)
+    rc = tzctl_recv_line(&c, resp, err, errlen);
+  close(c.fd);
+  return rc;
+}
+
+/* Prints the response; returns the exit status. */
+static int tzctl_response_print(const tzctl_cmd_t *cmd, const tz_jbuf_t *resp,
+                                int json)
+{
+  char err[256];
+  tz_json_t *r = tz_json_parse(resp->s, resp->len, err, sizeof err);
+  const tz_json_t *error = tz_json_get(r, "error");
+  const tz_json_t *result = tz_json_get(r, "result");
+  int status = TZCTL_OK;
+  if (!r) {
+    fprintf(stderr, "tzctl: malformed response: %s\n", err);
+    status = TZCTL_NOCONN;
+  } else if (error) {
+    const char *msg = tz_json_str(tz_json_get(error, "message"));
+    if (!msg || !*msg)
+      msg = "the server returned an error without a message";
+    fprintf(stderr, "%s%s", msg, msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+    status = TZCTL_SERVER;
+  } else if (!result) {
+    fprintf(stderr, "tzctl: malformed response: no result\n");
+    status = TZCTL_NOCONN;
+  } else {
+    (json ? tzctl_print_json : cmd->print)(result);
+  }
+  tz_json_free(r);
+  return status;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int tzctl_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int tzctl_usage_error(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("tzctl: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n(tzctl -h lists the commands)\n", stderr);
+  va_end(ap);
+  return TZCTL_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+  const char *sock = TZ_CTL_SOCKET, *tcp = NULL;
+  int json = 0, i = 1, nsel = 0;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      tzctl_usage(stdout);
+      return TZCTL_OK;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "-t")) &&
+               i + 1 < argc) {
+      *(argv[i][1] == 's' ? &sock : &tcp) = argv[i + 1];
+      nsel++;
+      i++;
+    } else {
+      return tzctl_usage_error("unknown or incomplete option '%s'", argv[i]);
+    }
+  }
+  if (nsel > 1)
+    return tzctl_usage_error("-s and -t are exclusive, and given once");
+  if (i >= argc)
+    return tzctl_usage_error("no command");
+  /* --json may also follow the command, where people tend to put it */
+  int n = 0;
+  for (int k = i; k < argc; k++)
+    if (strcmp(argv[k], "--json"))
+      argv[i + n++] = argv[k];
+    else
+      json = 1;
+  int used;
+  const tzctl_cmd_t *cmd = tzctl_cmd_find(n, argv + i, &used);
+  if (!cmd)
+    return tzctl_usage_error("unknown command '%s'", argv[i]);
+  int nargs = n - used;
+  char **args = argv + i + used;
+  if (nargs < cmd->min_args || nargs > cmd->max_args)
+    return tzctl_usage_error("usage: tzctl %s %s", cmd->words, cmd->args);
+  char err[512];
+  tz_jbuf_t params, req, resp;
+  tz_jbuf_init(&params);
+  tz_jbuf_init(&req);
+  tz_jbuf_init(&resp);
+  int status;
+  if (cmd->params(cmd, nargs, args, &params, err, sizeof err) < 0) {
+    status = tzctl_usage_error("%s", err);
+  } else {
+    tzctl_request_write(&req, cmd->method ? cmd->method : args[0], &params);
+    if (tzctl_exchange(sock, tcp, &req, &resp, err, sizeof err) < 0) {
+      fprintf(stderr, "tzctl: %s\n", err);
+      status = TZCTL_NOCONN;
+    } else {
+      status = tzctl_response_print(cmd, &resp, json);
+    }
+  }
+  tz_jbuf_free(&params);
+  tz_jbuf_free(&req);
+  tz_jbuf_free(&resp);
+  return status;
+}
