@@ -31,6 +31,8 @@ typedef struct ctl_method {
   char *name;
   tz_ctl_f fn;
   char *help;
+  tz_ctl_ctx_f fnc; /* instead of fn, for handlers with a context */
+  void *ctx;
 } ctl_method_t;
 
 static ctl_method_t *ctl_methods;
@@ -41,9 +43,12 @@ static int ctl_help(const tz_json_t *params, tz_jbuf_t *out, char *err,
 
 /* Built in, so tz_ctl_unregister_all() leaves them. */
 static const ctl_method_t ctl_builtins[] = {
-  {"help", ctl_help, "list the methods with their help text"},
+  {.name = "help", .fn = ctl_help, .help = "list the methods with their help text"},
 };
 #define CTL_NBUILTINS (sizeof ctl_builtins / sizeof ctl_builtins[0])
+
+static int ctl_method_add(const char *method, tz_ctl_f fn, tz_ctl_ctx_f fnc,
+                          void *ctx, const char *help);
 
 static const ctl_method_t *ctl_method_find(const char *name)
 {
@@ -59,7 +64,34 @@ static const ctl_method_t *ctl_method_find(const char *name)
 /* Names starting with "rpc." are reserved by the JSON-RPC spec. */
 int tz_ctl_register(const char *method, tz_ctl_f fn, const char *help)
 {
-  if (!method || !*method || !fn || !strncmp(method, "rpc.", 4) ||
+  if (!fn)
+    return -1;
+  return ctl_method_add(method, fn, NULL, NULL, help);
+}
+
+int tz_ctl_register_ctx(const char *method, tz_ctl_ctx_f fn, void *ctx,
+                        const char *help)
+{
+  if (!fn)
+    return -1;
+  return ctl_method_add(method, NULL, fn, ctx, help);
+}
+
+void tz_ctl_unregister(const char *method)
+{
+  for (size_t i = 0; i < ctl_nmethods; i++)
+    if (!strcmp(ctl_methods[i].name, method)) {
+      free(ctl_methods[i].name);
+      free(ctl_methods[i].help);
+      ctl_methods[i] = ctl_methods[--ctl_nmethods];
+      return;
+    }
+}
+
+static int ctl_method_add(const char *method, tz_ctl_f fn, tz_ctl_ctx_f fnc,
+                          void *ctx, const char *help)
+{
+  if (!method || !*method || !strncmp(method, "rpc.", 4) ||
       ctl_method_find(method))
     return -1;
   ctl_method_t *v =
@@ -71,6 +103,8 @@ int tz_ctl_register(const char *method, tz_ctl_f fn, const char *help)
   m->name = strdup(method);
   m->help = strdup(help ? help : "");
   m->fn = fn;
+  m->fnc = fnc;
+  m->ctx = ctx;
   if (!m->name || !m->help) {
     free(m->name);
     free(m->help);
@@ -245,9 +279,10 @@ static void ctl_call(const ctl_method_t *m, const tz_json_t *req,
   tz_jbuf_t result;
   tz_jbuf_init(&result);
   char *err = calloc(1, CTL_ERR_MAX);
-  int code = err ? m->fn(tz_json_get(req, "params"), &result, err,
-                         CTL_ERR_MAX)
-                 : TZ_CTL_INTERNAL;
+  const tz_json_t *params = tz_json_get(req, "params");
+  int code = !err ? TZ_CTL_INTERNAL
+             : m->fnc ? m->fnc(m->ctx, params, &result, err, CTL_ERR_MAX)
+                      : m->fn(params, &result, err, CTL_ERR_MAX);
   if (!id) {
     /* a notification: nobody hears the outcome */
   } else if (code) {

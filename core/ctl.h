@@ -28,6 +28,12 @@ typedef int (*tz_ctl_f)(const tz_json_t *params, tz_jbuf_t *out, char *err,
                         size_t errlen);
 
 int tz_ctl_register(const char *method, tz_ctl_f fn, const char *help);
+/* The same with a context pointer passed to the handler. */
+typedef int (*tz_ctl_ctx_f)(void *ctx, const tz_json_t *params,
+                            tz_jbuf_t *out, char *err, size_t errlen);
+int tz_ctl_register_ctx(const char *method, tz_ctl_ctx_f fn, void *ctx,
+                        const char *help);
+void tz_ctl_unregister(const char *method);
 void tz_ctl_unregister_all(void);
 
 /* Runs one JSON-RPC request text and writes the response object to out

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "module.h"
 #include "relay.h"
+#include "rpc.h"
 #include "service.h"
 
 #include <errno.h>
@@ -292,6 +293,7 @@ int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen)
     tz_regs_release(&mi->regs);
     tz_service_release(mi);
     tz_relay_hooks_release(mi);
+    tz_rpc_release(mi);
     return -1;
   }
   mi->initialized = 1;
@@ -306,6 +308,7 @@ void tz_module_destroy(tz_modinst_t *mi)
     mi->exp->destroy(mi);
   tz_service_release(mi);
   tz_relay_hooks_release(mi);
+  tz_rpc_release(mi);
   unsigned left = tz_regs_release(&mi->regs);
   if (left)
     tz_log(TZ_LOG_WARN, "module '%s' left %u timer/fd registrations; removed",

@@ -300,6 +300,20 @@ int tz_service_register(tz_modinst_t *mod, const char *name,
 /* Returns the interface, or NULL if no provider or another version. */
 const void *tz_service_get(const char *name, unsigned version, void **ctx);
 
+/* ---- control commands ------------------------------------------------------ */
+
+/* A module's command for tzctl / JSON-RPC (name it "MODULE.verb"). It
+ * reads params and writes exactly one JSON value with the writer from
+ * json.h, or returns a JSON-RPC error code (-32602 bad params, -32000
+ * refused) with a message in err. Removed when the instance is destroyed;
+ * the newest instance's registration answers. */
+typedef struct tz_json tz_json_t;
+typedef struct tz_jbuf tz_jbuf_t;
+typedef int (*tz_rpc_f)(tz_modinst_t *mod, const tz_json_t *params,
+                        tz_jbuf_t *out, char *err, size_t errlen);
+int tz_rpc_register(tz_modinst_t *mod, const char *method, tz_rpc_f fn,
+                    const char *help);
+
 /* ---- statistics ------------------------------------------------------------ */
 
 /* A named counter ("dns.queries"), created on first use and kept for the

@@ -7,9 +7,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
+#include "ctl.h"
 #include "gen.h"
+#include "json.h"
 #include "loop.h"
 #include "module.h"
+#include "rpc.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -141,6 +144,46 @@ static void test_init_failure(void)
   tz_module_destroy(mi);
 }
 
+/* ---- module commands ------------------------------------------------------ */
+
+static int rpc_answer(tz_modinst_t *mod, const tz_json_t *params,
+                      tz_jbuf_t *out, char *err, size_t errlen)
+{
+  (void)params;
+  (void)err;
+  (void)errlen;
+  tz_jw_int(out, *(long *)tz_mod_cfg(mod));
+  return 0;
+}
+
+static void expect_rpc(const char *want)
+{
+  tz_jbuf_t out;
+  tz_jbuf_init(&out);
+  const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"testmod.answer\",\"id\":1}";
+  tz_ctl_dispatch(req, strlen(req), &out);
+  CU_ASSERT_PTR_NOT_NULL(out.s ? strstr(out.s, want) : NULL);
+  tz_jbuf_free(&out);
+}
+
+static void test_rpc_newest_answers(void)
+{
+  tz_modinst_t *a = load("testmod"), *b = load("testmod");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  tz_val_t one = {TZ_VAL_INT, 1, NULL, 0}, two = {TZ_VAL_INT, 2, NULL, 0};
+  tz_module_set_param(a, "answer", &one, err, sizeof err);
+  tz_module_set_param(b, "answer", &two, err, sizeof err);
+  CU_ASSERT_EQUAL(tz_rpc_register(a, "testmod.answer", rpc_answer, "x"), 0);
+  expect_rpc("\"result\":1");
+  CU_ASSERT_EQUAL(tz_rpc_register(b, "testmod.answer", rpc_answer, "x"), 0);
+  expect_rpc("\"result\":2");  /* the newer instance answers */
+  tz_module_destroy(b);         /* a failed reload: the old one answers again */
+  expect_rpc("\"result\":1");
+  tz_module_destroy(a);
+  expect_rpc("-32601");         /* gone with its last owner */
+}
+
 /* ---- through the generation builder ------------------------------------ */
 
 static tz_gen_t *build(const char *text, tz_diag_t *d)
@@ -257,6 +300,7 @@ static const tz_unit_test_t loader_tests[] = {
   {"shared object refcount", test_shared_object_refcount},
   {"leftover registrations removed", test_registrations_removed},
   {"init failure", test_init_failure},
+  {"module commands: newest answers", test_rpc_newest_answers},
   {NULL, NULL}
 };
 
