@@ -46,6 +46,7 @@ static void gen_free(tz_gen_t *g)
   free(g->ctl_socket);
   free(g->ctl_listen);
   free(g->http_listen);
+  free(g->tls_dir);
   free(g);
 }
 
@@ -187,6 +188,19 @@ static int gen_set_ms(unsigned *slot, const tz_directive_t *dir, long min_ms,
   return 0;
 }
 
+static int gen_set_count(unsigned *slot, const tz_directive_t *dir,
+                         tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_INT || dir->value.i < 0 ||
+      dir->value.i > 1000000) {
+    tz_diag_error(d, &dir->value_loc, "'%s' takes a number from 0 to 1000000",
+                  dir->name);
+    return -1;
+  }
+  *slot = (unsigned)dir->value.i;
+  return 0;
+}
+
 static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
                              const tz_gen_opts_t *o, tz_diag_t *d)
 {
@@ -231,13 +245,20 @@ static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
     return gen_set_string(&g->ctl_listen, dir, d);
   if (strcmp(n, "http_listen") == 0)
     return gen_set_string(&g->http_listen, dir, d);
+  if (strcmp(n, "tls_dir") == 0)
+    return gen_set_string(&g->tls_dir, dir, d);
+  if (strcmp(n, "tcp_idle_timeout") == 0)
+    return gen_set_ms(&g->tcp_idle, dir, 1000, d);
+  if (strcmp(n, "tcp_max_connections") == 0)
+    return gen_set_count(&g->tcp_max, dir, d);
   if (strcmp(n, "fr_timer") == 0)
     return gen_set_ms(&g->fr_timer, dir, 1000, d);
   if (strcmp(n, "fr_inv_timer") == 0)
     return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
   tz_diag_error(d, &dir->loc,
                 "unknown setting '%s' (known: listen, alias, mpath, debug, "
-                "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen)",
+                "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen, "
+                "tls_dir, tcp_idle_timeout, tcp_max_connections)",
                 n);
   return -1;
 }
@@ -550,6 +571,8 @@ static tz_gen_t *gen_build(tz_script_t *s, const tz_gen_opts_t *o,
   g->log_level = TZ_LOG_NOTICE;
   g->fr_timer = 32000;
   g->fr_inv_timer = 180000;
+  g->tcp_idle = 300000;
+  g->tcp_max = 8192;
   if (gen_apply_directives(g, o ? o : &none, d) < 0) {
     gen_free(g);
     return NULL;

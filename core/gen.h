@@ -33,6 +33,9 @@ typedef struct tz_gen {
   char *ctl_socket;      /* control socket path ("" = none) */
   char *ctl_listen;      /* control over TCP on loopback, or NULL */
   char *http_listen;     /* Prometheus endpoint on loopback, or NULL */
+  char *tls_dir;         /* agent.pem (certificate + key), cafile.pem */
+  unsigned tcp_idle;     /* ms an idle TCP/TLS connection is kept; 0 = no limit */
+  unsigned tcp_max;      /* open TCP/TLS connections at most; 0 = no limit */
 } tz_gen_t;
 
 /* What the command line overrides. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
@@ -234,6 +235,23 @@ static const char *relay_url_proto(const url_t *u)
     return strcmp(tp, "tcp") == 0 ? "tcp" : strcmp(tp, "tls") == 0 ? "tls" : "udp";
   }
   return "udp";
+}
+
+/* Where nta must send: the next hop made explicit. RFC 3263 4.1: a sip:
+ * URI with a numeric host and no transport means UDP, but nta would take
+ * its first listening transport (TLS, if listed first), so say UDP. A
+ * name is left to nta's NAPTR/SRV resolution. NULL: let nta decide. */
+static const url_t *relay_route_url(msg_t *msg, const url_t *dst)
+{
+  sip_t *sip = sip_object(msg);
+  const url_t *hop = relay_next_hop(sip, dst);
+  if (hop->url_type != url_sip || !hop->url_host ||
+      url_has_param(hop, "transport") || !host_is_ip_address(hop->url_host))
+    return dst;
+  url_t *u = url_hdup(msg_home(msg), hop);
+  if (!u || url_param_add(msg_home(msg), u, "transport=udp") < 0)
+    return dst;
+  return u;
 }
 
 /* Record-Route (RFC 3261 16.6 step 4) naming the address the next request
@@ -532,6 +550,7 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   msg_t *fwd = relay_prepare(tx, b, &dst);
   if (!fwd)
     return -1;
+  dst = relay_route_url(fwd, dst);
   txbranch_t *br = &tx->br[tx->nbr++];
   memset(br, 0, sizeof *br);
   br->tx = tx;
@@ -601,8 +620,8 @@ static int relay_stateless(tz_msg_t *m)
     msg_destroy(fwd);
     return -1;
   }
-  url_t *dst = m->dst ? url_make(msg_home(fwd), m->dst) : NULL;
-  return nta_msg_tsend(tz_sip_agent(), fwd, (url_string_t *)dst, TAG_END()) < 0
+  const url_t *dst = relay_route_url(fwd, m->dst ? url_make(msg_home(fwd), m->dst) : NULL);
+  return nta_msg_tsend(tz_sip_agent(), fwd, (const url_string_t *)dst, TAG_END()) < 0
              ? -1
              : 1;
 }

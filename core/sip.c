@@ -16,6 +16,7 @@
 #include "msg.h"
 #include "relay.h"
 #include "stats.h"
+#include "tcplimit.h"
 #include "trace.h"
 
 #include <arpa/inet.h>
@@ -42,6 +43,18 @@ static size_t sip_nlistens;
 
 /* ---- the message context ------------------------------------------------ */
 
+/* TLS messages carry the TCP protocol number; their transport knows. */
+static int sip_is_tls(msg_t *msg)
+{
+  if (!sip_agent)
+    return 0;
+  tport_t *tp = nta_incoming_transport(sip_agent, NULL, msg);
+  const tp_name_t *n = tp ? tport_name(tp) : NULL;
+  int tls = n && n->tpn_proto && strcasecmp(n->tpn_proto, "tls") == 0;
+  tport_unref(tp);
+  return tls;
+}
+
 static void msg_fill_source(tz_msg_t *m)
 {
   su_addrinfo_t *ai = msg_addrinfo(m->msg);
@@ -50,7 +63,7 @@ static void msg_fill_source(tz_msg_t *m)
     return;
   su_sockaddr_t *su = (su_sockaddr_t *)ai->ai_addr;
   if (ai->ai_protocol == IPPROTO_TCP)
-    m->proto = "tcp";
+    m->proto = sip_is_tls(m->msg) ? "tls" : "tcp";
   else if (ai->ai_protocol != IPPROTO_UDP && ai->ai_protocol != 0)
     m->proto = "tls";
   su_inet_ntop(su->su_family, SU_ADDR(su), m->src_ip, sizeof m->src_ip);
@@ -421,20 +434,34 @@ int tz_sip_rr_uri(const char *proto, int v6, char *buf, size_t len)
   if (!pick)
     return -1;
   int is6 = strchr(pick->host, ':') != NULL;
-  int n = snprintf(buf, len, "%s:%s%s%s:%u%s",
-                   strcmp(proto, "tls") == 0 ? "sips" : "sip", is6 ? "[" : "",
-                   pick->host, is6 ? "]" : "", pick->port,
-                   strcmp(proto, "tcp") == 0 ? ";transport=tcp" : "");
+  /* sip:...;transport=tls, not sips: a sips: Route would demand TLS on
+   * every hop of the dialog, which is not ours to decide. */
+  int n = snprintf(buf, len, "sip:%s%s%s:%u%s", is6 ? "[" : "", pick->host,
+                   is6 ? "]" : "", pick->port,
+                   strcmp(proto, "udp") == 0 ? "" : strcmp(proto, "tcp") == 0
+                                                        ? ";transport=tcp"
+                                                        : ";transport=tls");
   return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+static void sip_sweep_tcp(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  (void)arg;
+  tz_tcp_sweep();
+}
+
+/* "sip:host:port" (UDP and TCP), with ;transport= for one of them, or
+ * "sips:host:port" for TLS. */
 static int sip_listen_url(const tz_listen_t *l, char *buf, size_t len)
 {
   int v6 = strchr(l->host, ':') != NULL;
-  const char *tp = !l->proto ? "" : strcmp(l->proto, "udp") == 0 ? ";transport=udp"
-                                                                : ";transport=tcp";
-  return snprintf(buf, len, "sip:%s%s%s:%u%s", v6 ? "[" : "", l->host,
-                  v6 ? "]" : "", l->port, tp) < (int)len
+  int tls = l->proto && strcmp(l->proto, "tls") == 0;
+  const char *tp = !l->proto || tls ? ""
+                   : strcmp(l->proto, "udp") == 0 ? ";transport=udp"
+                                                   : ";transport=tcp";
+  return snprintf(buf, len, "%s:%s%s%s:%u%s", tls ? "sips" : "sip",
+                  v6 ? "[" : "", l->host, v6 ? "]" : "", l->port, tp) < (int)len
              ? 0
              : -1;
 }
@@ -463,10 +490,20 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
     snprintf(err, errlen, "no listen address: add listen=... to the script or use -l");
     return -1;
   }
+  int cap = tz_tcp_limit_set(g->tcp_max, g->tcp_idle);
+  if (g->tcp_max && (unsigned)cap < g->tcp_max)
+    tz_log(TZ_LOG_WARN, "tcp_max_connections lowered to %d by the descriptor limit", cap);
+  if (g->tcp_idle &&
+      !tz_timer_start(NULL, g->tcp_idle / 2, 1, sip_sweep_tcp, NULL)) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   for (size_t i = 0; i < g->nlistens; i++) {
     const tz_listen_t *l = &g->listens[i];
-    if (l->proto && strcmp(l->proto, "tls") == 0) {
-      snprintf(err, errlen, "listen %s:%u: TLS is not supported yet", l->host, l->port);
+    int tls = l->proto && strcmp(l->proto, "tls") == 0;
+    if (tls && !g->tls_dir) {
+      snprintf(err, errlen, "listen tls:%s:%u needs tls_dir= (a directory with "
+               "agent.pem and cafile.pem)", l->host, l->port);
       return -1;
     }
     if (sip_listen_url(l, buf, sizeof buf) < 0) {
@@ -474,13 +511,21 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
       return -1;
     }
     errno = 0;
+    /* An incomplete message on a connection may take up to T1x64, as a
+     * transaction would; a connection idle for tcp_idle is closed. */
     if (i == 0)
       sip_agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
                                    sip_on_message, NULL, NTATAG_UA(0),
                                    NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
-                                   NTATAG_MERGE_482(0), TAG_END());
+                                   NTATAG_MERGE_482(0),
+                                   TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
+                                   TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                                   TPTAG_TIMEOUT(32000), TAG_END());
     if ((i == 0 && !sip_agent) ||
-        (i > 0 && nta_agent_add_tport(sip_agent, URL_STRING_MAKE(url), TAG_END()) < 0)) {
+        (i > 0 && nta_agent_add_tport(sip_agent, URL_STRING_MAKE(url),
+                                      TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
+                                      TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                                      TPTAG_TIMEOUT(32000), TAG_END()) < 0)) {
       snprintf(err, errlen, "cannot listen on %s: %s", url,
                errno ? strerror(errno) : "transport setup failed");
       tz_sip_stop();
@@ -502,6 +547,7 @@ void tz_sip_stop(void)
   if (sip_agent)
     nta_agent_destroy(sip_agent);
   sip_agent = NULL;
+  tz_tcp_limit_deinit();
   for (size_t i = 0; i < sip_nlistens; i++)
     tz_listen_free(&sip_listens[i]);
   free(sip_listens);

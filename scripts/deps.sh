@@ -5,7 +5,7 @@
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3"
 # Running the tests: CUnit, and the real SIP peers the tests talk to.
-TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip"
+TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl"
 
 # tz_install_packages PKG...: installs the ones not yet installed.
 tz_install_packages() {

@@ -119,5 +119,52 @@ sip_register() {
     sed 's/$/\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$1" | status_of
 }
 
+# baresip_phone NAME USER PORT ANSWERMODE OUTBOUND [CAFILE]: config for a
+# headless baresip in $TZ_WORK/NAME (a sine tone as microphone, a wav file
+# as speaker, loopback only), registering USER@example.test through the
+# proxy URI OUTBOUND. baresip also binds PORT+1 (TLS): keep ports apart.
+baresip_phone() {
+  d="$TZ_WORK/$1"
+  mkdir -p "$d"
+  cat >"$d/config" <<CFG
+poll_method		epoll
+sip_listen		127.0.0.1:$3
+net_interface		127.0.0.1
+dns_server		127.0.0.1:1
+${6:+sip_cafile		$6}
+audio_player		aufile,$d/heard.wav
+audio_source		ausine,440
+audio_alert		aufile,$d/alert.wav
+module_path		/usr/lib/baresip/modules
+module			opus.so
+module			ausine.so
+module			aufile.so
+module_app		account.so
+module_app		menu.so
+CFG
+  echo "<sip:$2@example.test>;outbound=\"$5\";regint=600;answermode=$4;audio_codecs=opus/48000/2" >"$d/accounts"
+}
+
+# wait_for FILE REGEX: until a line matches (10 s); false if none did.
+wait_for() {
+  for _ in $(seq 1 100); do
+    grep -a -q -E "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# spaced_ports N: N free ports at least 2 apart (baresip binds port + 1).
+spaced_ports() {
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    set -- $(ports "$1")
+    sorted=$(printf '%s\n' "$@" | sort -n)
+    prev=-10 ok=1
+    for p in $sorted; do [ $((p - prev)) -gt 1 ] || ok=0; prev=$p; done
+    [ $ok = 1 ] && { printf '%s\n' "$@"; return 0; }
+  done
+  fail "no spaced ports"
+}
+
 # status_of: the status code of the first response line on stdin.
 status_of() { head -n 1 | tr -d '\r' | awk '/^SIP\/2.0/ {print $2}'; }
