@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl.h"
+#include "suggest.h"
 #include "trapezoid.h"
 
 #include <arpa/inet.h>
@@ -160,47 +161,16 @@ static int ctl_help(const tz_json_t *params, tz_jbuf_t *out, char *err,
   return 0;
 }
 
-/* Levenshtein distance, giving up (returning a big value) on long names. */
-static size_t ctl_edit_distance(const char *a, const char *b)
-{
-  size_t la = strlen(a), lb = strlen(b), row[65];
-  if (la > 64 || lb > 64)
-    return (size_t)-1;
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best)
-        best = up + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 /* The registered name closest to a mistyped one, if close enough to be a
  * typo rather than a different word. */
 static const char *ctl_method_suggest(const char *name)
 {
-  size_t limit = 1 + strlen(name) / 4, best = (size_t)-1;
-  const char *found = NULL;
-  for (size_t i = 0; i < CTL_NBUILTINS + ctl_nmethods; i++) {
-    const char *cand = i < CTL_NBUILTINS ? ctl_builtins[i].name
-                                         : ctl_methods[i - CTL_NBUILTINS].name;
-    size_t d = ctl_edit_distance(name, cand);
-    if (d <= limit && d < best) {
-      best = d;
-      found = cand;
-    }
-  }
-  return found;
+  suggest_t sg;
+  suggest_init(&sg, name);
+  for (size_t i = 0; i < CTL_NBUILTINS + ctl_nmethods; i++)
+    suggest_add(&sg, i < CTL_NBUILTINS ? ctl_builtins[i].name
+                                       : ctl_methods[i - CTL_NBUILTINS].name);
+  return suggest_best(&sg);
 }
 
 /* ---- the dispatcher -------------------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include "script/script.h"
 #include "script/pvar.h"
+#include "suggest.h"
 
 /* Diagnostics stop being reported after this many errors. */
 #define SCRIPT_MAX_ERRORS 20
@@ -158,17 +159,6 @@ void *script_vec_push(tz_script_t *s, void *arr, size_t *n, size_t size);
 /* Compiles a POSIX ERE owned by the script; on error reports at loc. */
 regex_t *script_regex_compile(tz_script_t *s, const char *pattern, int flags,
                               const tz_loc_t *loc, tz_diag_t *d);
-
-/* Case-sensitive "did you mean" over candidate names. */
-typedef struct suggest {
-  const char *want;
-  const char *best;
-  size_t dist;
-} suggest_t;
-
-void suggest_init(suggest_t *sg, const char *want);
-void suggest_add(void *sg, const char *cand); /* fits tz_resolver_t.each */
-const char *suggest_best(const suggest_t *sg);
 
 /* Shared by the parser and the checker: resolves a route name in a
  * route(x) call, reporting an unknown one with a suggestion. */
