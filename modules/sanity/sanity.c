@@ -1,0 +1,61 @@
+/*
+ * sanity.c - sanity_check() for the script: runs the request checks of
+ * sanity_check.c and answers a failing request 400 (416 for an unknown
+ * R-URI scheme) with the precise reason, except an ACK, which is never
+ * answered.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "trapezoid.h"
+#include "sanity_check.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The flags live in arg->fixed itself: they fit in a pointer and need no
+ * freeing. */
+static int sanity_fixup_flags(tz_modinst_t *mod, int idx, tz_arg_t *arg,
+                              char *err, size_t errlen)
+{
+  (void)mod;
+  (void)idx;
+  unsigned flags = sanity_flags_parse(arg->s, err, errlen);
+  if (!flags)
+    return -1;
+  arg->fixed = (void *)(uintptr_t)flags;
+  return 0;
+}
+
+static int sanity_check(tz_msg_t *m, const tz_call_t *c)
+{
+  sip_t *sip = tz_msg_sip(m);
+  unsigned flags = c->argc ? (unsigned)(uintptr_t)c->argv[0].fixed
+                           : SANITY_DEFAULT;
+  char reason[128];
+  int status = sanity_check_request(sip, strcmp(tz_msg_proto(m), "udp") == 0,
+                                    flags, reason, sizeof reason);
+  if (!status)
+    return 1;
+  tz_log(TZ_LOG_INFO, "sanity: %s from %s:%u: %d %s",
+         sip->sip_request->rq_method_name, tz_msg_src_ip(m),
+         tz_msg_src_port(m), status, reason);
+  if (sip->sip_request->rq_method != sip_method_ack)
+    tz_msg_reply(m, status, reason, NULL);
+  return -1;
+}
+
+static const tz_func_export_t sanity_funcs[] = {
+  {"sanity_check", sanity_check, 0, 1, {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST,
+   sanity_fixup_flags, NULL,
+   "check the request (all default checks, or the listed ones: \"cseq,via\"); "
+   "on failure answer 400 with the cause (not an ACK) and return false"},
+  {0}
+};
+
+const tz_module_t sanity_LTX_module = {
+  .api_version = TZ_API_VERSION,
+  .size = sizeof(tz_module_t),
+  .name = "sanity",
+  .version = "1",
+  .description = "request sanity checks",
+  .funcs = sanity_funcs,
+};
