@@ -218,6 +218,16 @@ static void tzctl_print_locations(const tz_json_t *r)
   tzctl_table_print(&t);
 }
 
+static void tzctl_print_subscribers(const tz_json_t *r)
+{
+  static const char *const head[] = {"USERNAME", "DOMAIN", "SHA-256", NULL};
+  static const char *const keys[] = {"username", "domain", "sha256"};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++)
+    tzctl_table_obj(&t, tz_json_at(r, i), keys);
+  tzctl_table_print(&t);
+}
+
 static int tzctl_pair_cmp(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -313,6 +323,36 @@ static int tzctl_params_trace(const tzctl_cmd_t *cmd, int argc, char **argv,
   return 0;
 }
 
+/* USER@DOMAIN [PASSWORD]: the account splits at its last '@'. */
+static int tzctl_params_subscriber(const tzctl_cmd_t *cmd, int argc,
+                                   char **argv, tz_jbuf_t *p, char *err,
+                                   size_t errlen)
+{
+  const char *at = strrchr(argv[0], '@');
+  if (!at || at == argv[0] || !at[1]) {
+    snprintf(err, errlen, "%s: expected USER@DOMAIN, got '%s'", cmd->words,
+             argv[0]);
+    return -1;
+  }
+  char *user = strndup(argv[0], (size_t)(at - argv[0]));
+  if (!user) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  tz_jw_obj_begin(p);
+  tz_jw_key(p, "username");
+  tz_jw_str(p, user);
+  tz_jw_key(p, "domain");
+  tz_jw_str(p, at + 1);
+  if (argc > 1) {
+    tz_jw_key(p, "password");
+    tz_jw_str(p, argv[1]);
+  }
+  tz_jw_obj_end(p);
+  free(user);
+  return 0;
+}
+
 /* call METHOD [PARAMS]: the params are checked here so that a typo gets a
  * usage error with its position instead of a server parse error. */
 static int tzctl_params_call(const tzctl_cmd_t *cmd, int argc, char **argv,
@@ -333,6 +373,17 @@ static int tzctl_params_call(const tzctl_cmd_t *cmd, int argc, char **argv,
   tz_jw_value(p, j);
   tz_json_free(j);
   return 0;
+}
+
+static void tzctl_print_pike(const tz_json_t *r)
+{
+  static const char *const head[] = {"SOURCE", "REMAINING", "RATE", "DROPPED",
+                                     NULL};
+  static const char *const keys[] = {"source", "remaining", "rate", "dropped"};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++)
+    tzctl_table_obj(&t, tz_json_at(r, i), keys);
+  tzctl_table_print(&t);
 }
 
 static const tzctl_cmd_t tzctl_cmds[] = {
@@ -359,8 +410,18 @@ static const tzctl_cmd_t tzctl_cmds[] = {
   {"location count", "location.count", "", NULL, 0, 0,
    tzctl_params_positional, tzctl_print_members,
    "the number of AORs and bindings"},
+  {"subscriber add", "auth.subscriber_add", "USER@DOMAIN PASSWORD", NULL, 2,
+   2, tzctl_params_subscriber, tzctl_print_outcome,
+   "add a subscriber (or set its password)"},
+  {"subscriber remove", "auth.subscriber_remove", "USER@DOMAIN", NULL, 1, 1,
+   tzctl_params_subscriber, tzctl_print_removed, "remove a subscriber"},
+  {"subscriber list", "auth.subscriber_list", "[DOMAIN]", "domain", 0, 1,
+   tzctl_params_positional, tzctl_print_subscribers,
+   "the subscribers (of one domain)"},
   {"stats", "stats", "", NULL, 0, 0, tzctl_params_positional,
    tzctl_print_stats, "the counters"},
+  {"pike list", "pike.list", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_pike, "the sources blocked for flooding"},
   {"trace on", "trace.on", "[--callid ID] [--source IP]", NULL, 0, 4,
    tzctl_params_trace, tzctl_print_outcome,
    "log SIP messages (matching a Call-ID or source address)"},
