@@ -167,7 +167,10 @@ int tz_relay_preprocess(tz_msg_t *m)
   sip_t *sip = m->sip;
   if (!sip->sip_route)
     return 0;
-  if (relay_is_our_rr(sip->sip_request->rq_url) &&
+  /* Only a URI of ours with ;lr is one we record-routed: a REGISTER for
+   * sip:example.test through us as outbound proxy is not a strict route. */
+  const url_t *ru = sip->sip_request->rq_url;
+  if (relay_is_our_rr(ru) && url_has_param(ru, "lr") &&
       relay_undo_strict(m->msg, sip) < 0)
     return -1;
   while (sip->sip_route && relay_is_our_rr(sip->sip_route->r_url)) {

@@ -361,7 +361,7 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   const tz_route_t *r = tz_script_request_route(g->script);
   tz_run_result_t rc = r ? tz_script_run(g->script, r, &m) : TZ_RUN_OK;
   int is_ack = sip->sip_request->rq_method == sip_method_ack;
-  unsigned done = m.flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED);
+  unsigned done = m.flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED | TZ_MSG_RELAYED);
   if (rc == TZ_RUN_ERROR)
     tz_stat_add(tz_st_script_errors, 1);
   if (rc == TZ_RUN_ERROR && !is_ack && !done)
