@@ -188,9 +188,10 @@ static int core_fixup_is_method(tz_modinst_t *mod, int idx, tz_arg_t *arg,
   char *save = ms->buf;
   for (size_t i = 0; i < n; i++) {
     char *name = save, *bar = strchr(save, '|');
-    if (bar)
+    if (bar) {
       *bar = '\0';
-    save = bar + 1;
+      save = bar + 1;
+    }
     if (core_method_set_add(ms, name, err, errlen) < 0) {
       core_method_set_free(ms);
       return -1;

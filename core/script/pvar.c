@@ -42,6 +42,21 @@ static void pvar_int(tz_val_t *o, long i)
   o->i = i;
 }
 
+/* Sofia takes any run of digits as a URI port: a real port is a number,
+ * anything longer stays text, so arithmetic on it is a runtime error
+ * rather than an overflow. */
+static void pvar_port(tz_val_t *o, const char *port)
+{
+  size_t len = strlen(port);
+  if (len <= 5 && strspn(port, "0123456789") == len && atol(port) <= 65535) {
+    pvar_int(o, atol(port));
+    return;
+  }
+  o->type = TZ_VAL_STR;
+  o->s = port;
+  o->len = len;
+}
+
 static const url_t *pvar_ruri(const tz_msg_t *m)
 {
   return m->sip && m->sip->sip_request ? m->sip->sip_request->rq_url : NULL;
@@ -91,7 +106,7 @@ static void pvar_get_ruri_port(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
   if (!u)
     o->type = TZ_VAL_NULL;
   else if (u->url_port && *u->url_port)
-    pvar_int(o, atol(u->url_port));
+    pvar_port(o, u->url_port);
   else
     pvar_int(o, u->url_type == url_sips ? 5061 : 5060);
 }

@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,7 +362,15 @@ static flow_t run_arith(run_t *rc, const expr_t *e, tz_val_t *out)
     run_log(TZ_LOG_ERR, &e->loc, "'-' needs numbers");
     return FLOW_ERROR;
   }
-  run_set_int(out, e->kind == EX_ADD ? a + b : a - b);
+  /* Operands can come from the message ($cs, $hdr(...)), so overflow is
+   * an input error, never C undefined behaviour. */
+  int add = e->kind == EX_ADD;
+  if (add ? (b > 0 && a > LONG_MAX - b) || (b < 0 && a < LONG_MIN - b)
+          : (b < 0 && a > LONG_MAX + b) || (b > 0 && a < LONG_MIN + b)) {
+    run_log(TZ_LOG_ERR, &e->loc, "integer overflow in '%c'", add ? '+' : '-');
+    return FLOW_ERROR;
+  }
+  run_set_int(out, add ? a + b : a - b);
   return FLOW_NEXT;
 }
 
@@ -395,6 +404,10 @@ static flow_t run_value(run_t *rc, const expr_t *e, tz_val_t *out)
       return f;
     if (run_val_int(out, &i) < 0) {
       run_log(TZ_LOG_ERR, &e->loc, "unary '-' needs a number");
+      return FLOW_ERROR;
+    }
+    if (i == LONG_MIN) {
+      run_log(TZ_LOG_ERR, &e->loc, "integer overflow in unary '-'");
       return FLOW_ERROR;
     }
     run_set_int(out, -i);
