@@ -120,6 +120,8 @@ static int sip_reply(nta_incoming_t *irq, int status, const char *reason,
 static int sip_reply_stateless(msg_t *req, int status, const char *reason,
                                const char *extra_headers)
 {
+  if (!sip_agent) /* nta would keep our reference */
+    return -1;
   return nta_msg_treply(sip_agent, msg_ref_create(req), status, reason,
                         TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
                         TAG_END());
@@ -292,6 +294,20 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
 
 /* ---- is_myself ------------------------------------------------------------ */
 
+/* A port as the network gives it: at most 5 digits, at most 65535; 0
+ * (never a listen port) for anything else, so a huge value cannot wrap
+ * around to one of ours. An empty port means the default. */
+static unsigned sip_port(const char *s, unsigned dflt)
+{
+  if (!s || !*s)
+    return dflt;
+  size_t n = strlen(s);
+  if (n > 5 || strspn(s, "0123456789") != n)
+    return 0;
+  unsigned long v = strtoul(s, NULL, 10);
+  return v <= 65535 ? (unsigned)v : 0;
+}
+
 /* Compares hosts, treating IPv6 literals by value (with or without []). */
 static int sip_host_eq(const char *a, const char *b)
 {
@@ -322,7 +338,7 @@ static int sip_alias_matches(const char *alias, const char *host,
   if (colon && (alias[0] == '[' ? colon > strchr(alias, ']')
                                 : strchr(alias, ':') == colon)) {
     snprintf(h, sizeof h, "%.*s", (int)(colon - alias), alias);
-    return sip_host_eq(h, host) && (unsigned)atoi(colon + 1) == port;
+    return sip_host_eq(h, host) && sip_port(colon + 1, 0) == port;
   }
   return sip_host_eq(alias, host);
 }
@@ -331,9 +347,9 @@ int tz_is_myself(const url_t *url)
 {
   if (!url || !url->url_host)
     return 0;
-  unsigned port = url->url_port && *url->url_port
-                      ? (unsigned)atoi(url->url_port)
-                      : (url->url_type == url_sips ? 5061 : 5060);
+  unsigned port = sip_port(url->url_port, url->url_type == url_sips ? 5061 : 5060);
+  if (!port)
+    return 0;
   for (size_t i = 0; i < sip_nlistens; i++)
     if (sip_listens[i].port == port &&
         sip_host_eq(sip_listens[i].host, url->url_host))
@@ -404,8 +420,7 @@ int tz_sip_via_is_ours(const sip_via_t *v)
   if (!v || !v->v_host)
     return 0;
   int tls = v->v_protocol && strcasecmp(v->v_protocol, "SIP/2.0/TLS") == 0;
-  unsigned port = v->v_port && *v->v_port ? (unsigned)atoi(v->v_port)
-                                          : (tls ? 5061 : 5060);
+  unsigned port = sip_port(v->v_port, tls ? 5061 : 5060);
   for (size_t i = 0; i < sip_nlistens; i++)
     if (sip_listens[i].port == port && sip_host_eq(sip_listens[i].host, v->v_host))
       return 1;

@@ -123,17 +123,17 @@ void tz_stats_deinit(void)
 void tz_stats_request(int method, const char *name)
 {
   tz_stat_add(tz_st_requests_in, 1);
-  /* Known methods are cached by code; extension methods are rare. */
+  /* Known methods get a counter each, cached by code. Extension methods
+   * share one: their names come from the network, and a counter per name
+   * would let anyone grow the table without bound. */
   int known = method > 0 && method < (int)(sizeof requests / sizeof *requests);
-  tz_stat_t *st = known ? requests[method] : NULL;
-  if (!st) {
+  int slot = known ? method : 0;
+  if (!requests[slot]) {
     char full[80];
-    snprintf(full, sizeof full, "sip.requests.%s", name);
-    st = tz_stat_get(full, NULL);
-    if (known)
-      requests[method] = st;
+    snprintf(full, sizeof full, "sip.requests.%s", known ? name : "other");
+    requests[slot] = tz_stat_get(full, NULL);
   }
-  tz_stat_add(st, 1);
+  tz_stat_add(requests[slot], 1);
 }
 
 void tz_stats_reply(int status, int relayed)

@@ -28,9 +28,67 @@ void *script_vec_push(tz_script_t *s, void *arr, size_t *n, size_t size)
   return el;
 }
 
+/* glibc's regcomp() grows exponentially on stacked or deeply nested
+ * repetition ("a?+++...", "((a+)+)+..."), and crashes on the worst: a typo
+ * must not hang a reload. POSIX leaves a repeated quantifier undefined
+ * anyway, so refuse those, and nesting of repeated groups beyond a depth
+ * no real pattern needs. Returns an explanation, or NULL if acceptable. */
+#define REGEX_MAX_REPEAT_DEPTH 4
+
+static int regex_is_quantifier(char c)
+{
+  return c == '*' || c == '+' || c == '?' || c == '{';
+}
+
+static const char *regex_check_shape(const char *p)
+{
+  int depth = 0, repeated[64] = {0}, quantified = 0;
+  for (; *p; p++) {
+    int was_quantified = quantified;
+    quantified = 0;
+    if (*p == '\\' && p[1]) {
+      p++;
+    } else if (*p == '[') { /* a bracket expression: skip to its ']' */
+      p += p[1] == '^' ? 2 : 1;
+      if (*p == ']')
+        p++;
+      while (*p && *p != ']')
+        p++;
+      if (!*p)
+        return NULL; /* unterminated: regcomp explains */
+    } else if (*p == '(') {
+      if (++depth >= 64)
+        return "nested too deeply";
+      repeated[depth] = 0;
+    } else if (*p == ')' && depth > 0) {
+      int inner = repeated[depth--];
+      if (regex_is_quantifier(p[1]) && inner + 1 > REGEX_MAX_REPEAT_DEPTH)
+        return "repeated groups nested too deeply";
+      if (regex_is_quantifier(p[1]) && inner + 1 > repeated[depth])
+        repeated[depth] = inner + 1;
+    } else if (regex_is_quantifier(*p)) {
+      if (was_quantified)
+        return "a repetition of a repetition (\"a*+\")";
+      if (*p == '{')
+        while (*p && *p != '}')
+          p++;
+      if (!*p)
+        return NULL;
+      quantified = 1;
+    }
+  }
+  return NULL;
+}
+
 regex_t *script_regex_compile(tz_script_t *s, const char *pattern, int flags,
                               const tz_loc_t *loc, tz_diag_t *d)
 {
+  const char *bad = regex_check_shape(pattern);
+  if (bad) {
+    tz_diag_error(d, loc, "regular expression \"%s\" refused: %s", pattern,
+                  bad);
+    return NULL;
+  }
   regex_t *re = su_alloc(s->home, sizeof *re);
   if (!re)
     return NULL;

@@ -259,6 +259,10 @@ static void test_arity_and_args(void)
                   "t.cfg:1:27: error: expected \"Name: value\"");
   TEST_LOAD_FAILS("request_route { remove_hf(\"a:b\"); }",
                   "invalid header name 'a:b'");
+  TEST_LOAD_FAILS("request_route { if ($ru =~ \"^a?++++\") { exit; } }",
+                  "refused: a repetition of a repetition");
+  TEST_LOAD_FAILS("request_route { if ($ru =~ \"(((((a+)+)+)+)+)+\") { exit; } }",
+                  "refused: repeated groups nested too deeply");
   TEST_LOAD_FAILS("request_route { t_regex($ru, \"x\"); }",
                   "t.cfg:1:25: error: argument 1 of 't_regex' must be a "
                   "regular expression literal");
