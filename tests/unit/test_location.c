@@ -193,7 +193,7 @@ static void test_save_update_remove(void)
   set[0].received = "sip:9.9.9.9:5060;transport=udp";
   set[0].path = "<sip:edge;lr>";
   set[0].user_agent = "phone/1";
-  set[0].socket = "udp:127.0.0.1:5060";
+  set[0].socket = "udp:127.0.0.1:5090";
   set[0].instance = "<urn:uuid:1>";
   set[0].reg_id = 2;
   set[0].flags = 3;

@@ -46,7 +46,7 @@ static void test_directives(void)
                   "modparam(\"sl\", \"p\", -5)\n"
                   "modparam(\"sl\", \"s\", 'x')\n"
                   "debug=2\n"
-                  "listen=udp:127.0.0.1:5060\n"
+                  "listen=udp:127.0.0.1:5090\n"
                   "listen = [::1]:5070;\n"
                   "alias=\"example.test\"\n"
                   "alias=example.test # comment\n"
@@ -80,7 +80,7 @@ static void test_directives(void)
 
   CU_ASSERT_STRING_EQUAL(d[4].name, "listen");
   CU_ASSERT_EQUAL(d[4].value.type, TZ_VAL_STR);
-  CU_ASSERT_STRING_EQUAL(d[4].value.s, "udp:127.0.0.1:5060");
+  CU_ASSERT_STRING_EQUAL(d[4].value.s, "udp:127.0.0.1:5090");
   CU_ASSERT_STRING_EQUAL(d[5].value.s, "[::1]:5070");
   CU_ASSERT_EQUAL(d[5].value.len, 10);
   CU_ASSERT_EQUAL(d[5].value_loc.line, 7);
