@@ -224,6 +224,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
          PACKAGE_VERSION, o->cfg, g->id);
   main_daemon_ready();
   tz_loop_run();
+  tz_sip_drain(3000);
   main_stop_control();
   tz_sip_stop();
   if (o->pidfile)

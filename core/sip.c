@@ -234,6 +234,8 @@ struct tz_suspended {
   tz_gen_t *gen;
 };
 
+static unsigned sip_nsuspended; /* handles not yet answered or dropped */
+
 /* Makes the request stateful: retransmissions now reach the transaction
  * instead of the script. */
 nta_incoming_t *tz_sip_transaction(tz_msg_t *m)
@@ -264,6 +266,7 @@ tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
   s->msg = msg_ref_create(m->msg);
   s->gen = tz_gen_ref(m->gen);
   m->flags |= TZ_MSG_SUSPENDED;
+  sip_nsuspended++;
   return s;
 }
 
@@ -278,6 +281,20 @@ void tz_suspended_drop(tz_suspended_t *s)
   msg_destroy(s->msg);
   tz_gen_unref(s->gen);
   free(s);
+  sip_nsuspended--;
+}
+
+/* A suspended request pins its generation, and only its module (e.g. a
+ * database commit) can finish it: run the loop until they are answered,
+ * while the transports are still up, so no acknowledged work is lost and
+ * the generations can be freed. */
+void tz_sip_drain(unsigned max_ms)
+{
+  for (unsigned waited = 0; sip_nsuspended && waited < max_ms; waited += 20)
+    su_root_step(tz_loop_root(), 20);
+  if (sip_nsuspended)
+    tz_log(TZ_LOG_WARN, "%u suspended request(s) not answered at shutdown",
+           sip_nsuspended);
 }
 
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,

@@ -13,6 +13,9 @@
 int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen);
 void tz_sip_stop(void);
 
+/* Shutdown: lets suspended requests finish for up to max_ms. */
+void tz_sip_drain(unsigned max_ms);
+
 nta_agent_t *tz_sip_agent(void);
 
 /* Gives the request in m a server transaction (once); NULL on failure. */
