@@ -20,6 +20,7 @@ typedef struct reg_state {
   reg_cfg_t *cfg;
   const tz_location_api_t *loc;
   void *loc_ctx;
+  struct reg_job *jobs; /* saves waiting for the store */
 } reg_state_t;
 
 /* What one REGISTER asks for, in the message's scratch home. */

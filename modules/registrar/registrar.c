@@ -25,6 +25,7 @@ static const char *const reg_deps[] = {"location", NULL};
 
 /* One save in flight: the request waits for the store. */
 typedef struct reg_job {
+  struct reg_job *next, **prevp; /* in reg_state_t.jobs; prevp NULL: orphan */
   tz_suspended_t *req;
   tz_modinst_t *mod;
   char *aor;
@@ -35,6 +36,8 @@ static reg_state_t *reg_state(tz_modinst_t *mod) { return tz_mod_data(mod); }
 
 static void reg_job_free(reg_job_t *job)
 {
+  if (job->prevp && (*job->prevp = job->next))
+    job->next->prevp = job->prevp;
   free(job->aor);
   free(job->path);
   free(job);
@@ -45,7 +48,10 @@ static void reg_job_free(reg_job_t *job)
 static void reg_on_saved(void *arg, int status)
 {
   reg_job_t *job = arg;
-  if (status < 0) {
+  if (!job->prevp) {
+    /* the registrar instance is gone (shutdown): nobody to answer for */
+    tz_suspended_drop(job->req);
+  } else if (status < 0) {
     tz_log(TZ_LOG_ERR, "registrar: bindings of %s not stored", job->aor);
     tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
   } else {
@@ -79,6 +85,10 @@ static int reg_save(tz_msg_t *m, const tz_call_t *c)
     return -1;
   }
   job->mod = c->mod;
+  if ((job->next = st->jobs))
+    st->jobs->prevp = &job->next;
+  job->prevp = &st->jobs;
+  st->jobs = job;
   job->req = tz_msg_suspend(m);
   if (!job->req ||
       st->loc->save(st->loc_ctx, ch.aor, ch.set, ch.n, reg_on_saved, job) < 0) {
@@ -201,9 +211,17 @@ static int reg_init(tz_modinst_t *mod, char *err, size_t errlen)
   return 0;
 }
 
+/* Saves still in the store outlive us: orphan them, the store's done
+ * callback then only lets go of the request. */
 static void reg_destroy(tz_modinst_t *mod)
 {
-  free(tz_mod_data(mod));
+  reg_state_t *st = tz_mod_data(mod);
+  for (reg_job_t *job = st->jobs, *next; job; job = next) {
+    next = job->next;
+    job->prevp = NULL;
+    job->mod = NULL;
+  }
+  free(st);
 }
 
 static const tz_param_export_t reg_params[] = {
