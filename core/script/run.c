@@ -210,12 +210,18 @@ static flow_t run_match(run_t *rc, const expr_t *e, int *truth)
   return FLOW_NEXT;
 }
 
+/* Both operands of a binary expression, left first. */
+static flow_t run_operands(run_t *rc, const expr_t *e, tz_val_t *l,
+                           tz_val_t *r)
+{
+  flow_t f = run_value(rc, e->u.bin.l, l);
+  return f ? f : run_value(rc, e->u.bin.r, r);
+}
+
 static flow_t run_relation(run_t *rc, const expr_t *e, int *truth)
 {
   tz_val_t l, r;
-  flow_t f = run_value(rc, e->u.bin.l, &l);
-  if (!f)
-    f = run_value(rc, e->u.bin.r, &r);
+  flow_t f = run_operands(rc, e, &l, &r);
   if (f)
     return f;
   int c = run_compare(&l, &r);
@@ -338,9 +344,7 @@ static flow_t run_route(run_t *rc, const expr_t *e, long *ret)
 static flow_t run_arith(run_t *rc, const expr_t *e, tz_val_t *out)
 {
   tz_val_t l, r;
-  flow_t f = run_value(rc, e->u.bin.l, &l);
-  if (!f)
-    f = run_value(rc, e->u.bin.r, &r);
+  flow_t f = run_operands(rc, e, &l, &r);
   if (f)
     return f;
   if (e->kind == EX_ADD &&

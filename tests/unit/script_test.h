@@ -198,4 +198,11 @@ static inline void test_msg_deinit(tz_msg_t *m) {
     msg_destroy(msg);
 }
 
+/* Suite teardown: the last test's diagnostics. */
+static inline int test_cleanup(void)
+{
+  tz_diag_clear(&test_diag);
+  return 0;
+}
+
 #endif

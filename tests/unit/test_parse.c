@@ -427,12 +427,6 @@ static const tz_unit_test_t misc_tests[] = {
     {"diagnostic forms", test_diag_forms},
     {NULL, NULL}};
 
-static int test_cleanup(void)
-{
-  tz_diag_clear(&test_diag);
-  return 0;
-}
-
 int main(void)
 {
   static const tz_unit_suite_t suites[] = {

@@ -232,12 +232,6 @@ static const tz_unit_test_t pvar_tests[] = {
     {"append_hf and remove_hf", test_append_remove_hf},
     {NULL, NULL}};
 
-static int test_cleanup(void)
-{
-  tz_diag_clear(&test_diag);
-  return 0;
-}
-
 int main(void)
 {
   static const tz_unit_suite_t suites[] = {

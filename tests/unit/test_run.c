@@ -291,12 +291,6 @@ static const tz_unit_test_t run_tests[] = {
     {"failure route, null route", test_failure_route_and_null},
     {NULL, NULL}};
 
-static int test_cleanup(void)
-{
-  tz_diag_clear(&test_diag);
-  return 0;
-}
-
 int main(void)
 {
   static const tz_unit_suite_t suites[] = {
