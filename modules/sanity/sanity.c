@@ -8,6 +8,7 @@
 #include "trapezoid.h"
 #include "sanity_check.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,29 +26,45 @@ static int sanity_fixup_flags(tz_modinst_t *mod, int idx, tz_arg_t *arg,
   return 0;
 }
 
+typedef struct sanity_cfg {
+  char *proxy_require; /* option tags we support in Proxy-Require */
+} sanity_cfg_t;
+
 static int sanity_check(tz_msg_t *m, const tz_call_t *c)
 {
   sip_t *sip = tz_msg_sip(m);
-  unsigned flags = c->argc ? (unsigned)(uintptr_t)c->argv[0].fixed
-                           : SANITY_DEFAULT;
-  char reason[128];
-  int status = sanity_check_request(sip, strcmp(tz_msg_proto(m), "udp") == 0,
-                                    flags, reason, sizeof reason);
+  const sanity_cfg_t *cfg = tz_mod_cfg(c->mod);
+  sanity_opts_t o = {
+    .flags = c->argc ? (unsigned)(uintptr_t)c->argv[0].fixed : SANITY_DEFAULT,
+    .datagram = strcmp(tz_msg_proto(m), "udp") == 0,
+    .supported = cfg->proxy_require,
+  };
+  sanity_verdict_t v;
+  int status = sanity_check_request(sip, &o, &v);
   if (!status)
     return 1;
-  tz_log(TZ_LOG_INFO, "sanity: %s from %s:%u: %d %s",
+  tz_log(TZ_LOG_INFO, "sanity: %s from %s:%u: %d %s%s%.*s",
          sip->sip_request->rq_method_name, tz_msg_src_ip(m),
-         tz_msg_src_port(m), status, reason);
+         tz_msg_src_port(m), status, v.reason, v.headers[0] ? "; " : "",
+         (int)strcspn(v.headers, "\r"), v.headers);
   if (sip->sip_request->rq_method != sip_method_ack)
-    tz_msg_reply(m, status, reason, NULL);
+    tz_msg_reply(m, status, v.reason, v.headers[0] ? v.headers : NULL);
   return -1;
 }
+
+static const tz_param_export_t sanity_params[] = {
+  {"proxy_require", TZ_PARAM_STR, offsetof(sanity_cfg_t, proxy_require), 0, "",
+   0, 0, "option tags this proxy supports in Proxy-Require (comma-separated); "
+   "any other gets 420 Bad Extension"},
+  {0}
+};
 
 static const tz_func_export_t sanity_funcs[] = {
   {"sanity_check", sanity_check, 0, 1, {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST,
    sanity_fixup_flags, NULL,
    "check the request (all default checks, or the listed ones: \"cseq,via\"); "
-   "on failure answer 400 with the cause (not an ACK) and return false"},
+   "on failure answer 400 with the cause (416, 420 as RFC 3261 says; not an "
+   "ACK) and return false"},
   {0}
 };
 
@@ -57,5 +74,7 @@ const tz_module_t sanity_LTX_module = {
   .name = "sanity",
   .version = "1",
   .description = "request sanity checks",
+  .cfg_size = sizeof(sanity_cfg_t),
+  .params = sanity_params,
   .funcs = sanity_funcs,
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sofia-sip/hostdomain.h>
 #include <sofia-sip/sip_header.h>
@@ -20,6 +21,7 @@ static const struct {
   {"cl", SANITY_CL},             {"ruri", SANITY_RURI},
   {"via", SANITY_VIA},           {"maxfwd", SANITY_MAXFWD},
   {"parse", SANITY_PARSE},       {"maxfwd_required", SANITY_MAXFWD_REQUIRED},
+  {"proxy_require", SANITY_PROXY_REQUIRE},
   {"default", SANITY_DEFAULT},   {"all", SANITY_ALL},
 };
 
@@ -43,7 +45,8 @@ unsigned sanity_flags_parse(const char *s, char *err, size_t errlen)
     unsigned f = sanity_flag_named(s, n);
     if (!f) {
       snprintf(err, errlen, "unknown check '%.*s' (known: required, cseq, cl, "
-               "ruri, via, maxfwd, maxfwd_required, parse, default, all)",
+               "ruri, via, maxfwd, maxfwd_required, proxy_require, parse, "
+               "default, all)",
                (int)n, s);
       return 0;
     }
@@ -172,10 +175,53 @@ static int sanity_check_parse(const sip_t *sip, char *reason, size_t len)
                      e->er_name && *e->er_name ? e->er_name : "a");
 }
 
-int sanity_check_request(const sip_t *sip, int datagram, unsigned flags,
-                         char *reason, size_t len)
+/* True if tag is in the comma-separated list (option tags are tokens,
+ * compared without regard to case). */
+static int sanity_tag_listed(const char *list, const char *tag)
+{
+  size_t n = strlen(tag);
+  while (list && *list) {
+    list += strspn(list, " ,");
+    size_t len = strcspn(list, " ,");
+    if (len == n && n && strncasecmp(list, tag, n) == 0)
+      return 1;
+    list += len;
+  }
+  return 0;
+}
+
+/* RFC 3261 16.3 step 5: 420 naming every Proxy-Require tag we lack, once
+ * each. CANCEL and ACK are exempt: there the header MUST be ignored
+ * (RFC 3261 8.2.2.3). */
+static int sanity_check_proxy_require(const sip_t *sip, const char *supported,
+                                      sanity_verdict_t *v)
+{
+  sip_method_t m = sip->sip_request->rq_method;
+  char bad[sizeof v->headers - 20] = "";
+  size_t used = 0;
+  if (m == sip_method_cancel || m == sip_method_ack)
+    return 0;
+  for (const sip_proxy_require_t *k = sip->sip_proxy_require; k; k = k->k_next)
+    for (msg_param_t const *it = k->k_items; it && *it; it++)
+      if (!sanity_tag_listed(supported, *it) && !sanity_tag_listed(bad, *it) &&
+          used + strlen(*it) + 2 < sizeof bad)
+        used += (size_t)snprintf(bad + used, sizeof bad - used, "%s%s",
+                                 used ? ", " : "", *it);
+  if (!used)
+    return 0;
+  snprintf(v->reason, sizeof v->reason, "Bad Extension");
+  snprintf(v->headers, sizeof v->headers, "Unsupported: %s\r\n", bad);
+  return 420;
+}
+
+int sanity_check_request(const sip_t *sip, const sanity_opts_t *o,
+                         sanity_verdict_t *v)
 {
   int st = 0;
+  unsigned flags = o->flags;
+  char *reason = v->reason;
+  size_t len = sizeof v->reason;
+  v->reason[0] = v->headers[0] = '\0';
   if (!sip || !sip->sip_request)
     return sanity_fail(reason, len, "Not a request", NULL);
   if (!st && (flags & SANITY_PARSE))
@@ -192,6 +238,8 @@ int sanity_check_request(const sip_t *sip, int datagram, unsigned flags,
   if (!st && (flags & SANITY_MAXFWD))
     st = sanity_check_maxfwd(sip, reason, len);
   if (!st && (flags & SANITY_CL))
-    st = sanity_check_cl(sip, datagram, reason, len);
+    st = sanity_check_cl(sip, o->datagram, reason, len);
+  if (!st && (flags & SANITY_PROXY_REQUIRE))
+    st = sanity_check_proxy_require(sip, o->supported, v);
   return st;
 }

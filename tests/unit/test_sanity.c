@@ -13,7 +13,8 @@
 #include <sofia-sip/sip_parser.h>
 
 static msg_t *msg;
-static char reason[128];
+static sanity_verdict_t verdict;
+#define reason verdict.reason
 
 /* A request with the given request line and headers (CRLF-terminated
  * lines, "\n" in the literal), then "body". */
@@ -38,10 +39,17 @@ static const sip_t *parse(const char *text)
   "From: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>\n"                 \
   "Call-ID: x@y\n"
 
+/* Over UDP, supporting the option tags in supported (or none). */
+static int check_with(const char *text, unsigned flags, int datagram,
+                      const char *supported)
+{
+  sanity_opts_t o = {flags, datagram, supported};
+  return sanity_check_request(parse(text), &o, &verdict);
+}
+
 static int check(const char *text, unsigned flags)
 {
-  reason[0] = '\0';
-  return sanity_check_request(parse(text), 1, flags, reason, sizeof reason);
+  return check_with(text, flags, 1, NULL);
 }
 
 static void test_valid_passes(void)
@@ -91,8 +99,7 @@ static void test_content_length(void)
   CU_ASSERT_EQUAL(check(text, SANITY_CL), 400);
   CU_ASSERT_STRING_EQUAL(reason, "Bad Request - Content-Length exceeds body");
   /* over a stream the header frames the message: nothing to compare */
-  CU_ASSERT_EQUAL(sanity_check_request(parse(text), 0, SANITY_CL, reason,
-                                       sizeof reason), 0);
+  CU_ASSERT_EQUAL(check_with(text, SANITY_CL, 0, NULL), 0);
 }
 
 static void test_ruri(void)
@@ -131,12 +138,37 @@ static void test_malformed_header(void)
   CU_ASSERT_STRING_EQUAL(reason, "Bad Request - Malformed Expires header");
 }
 
+/* RFC 3261 16.3 step 5: every unsupported tag is listed, once; supported
+ * ones are not; CANCEL and ACK ignore the header; it is a default check. */
+static void test_proxy_require(void)
+{
+  const char *text = "INVITE sip:b@example.com SIP/2.0\n" HDRS
+                     "CSeq: 1 INVITE\nProxy-Require: foo, sec-agree\n"
+                     "Proxy-Require: bar, foo\n\n";
+  CU_ASSERT_EQUAL(check(text, SANITY_DEFAULT), 420);
+  CU_ASSERT_STRING_EQUAL(reason, "Bad Extension");
+  CU_ASSERT_STRING_EQUAL(verdict.headers, "Unsupported: foo, sec-agree, bar\r\n");
+  CU_ASSERT_EQUAL(check_with(text, SANITY_PROXY_REQUIRE, 1, "Sec-Agree"), 420);
+  CU_ASSERT_STRING_EQUAL(verdict.headers, "Unsupported: foo, bar\r\n");
+  CU_ASSERT_EQUAL(check_with(text, SANITY_PROXY_REQUIRE, 1, "bar,foo, sec-agree"), 0);
+  CU_ASSERT_EQUAL(check(text, SANITY_CSEQ), 0); /* not asked for */
+  CU_ASSERT_EQUAL(check("CANCEL sip:b@example.com SIP/2.0\n" HDRS
+                        "CSeq: 1 CANCEL\nProxy-Require: foo\n\n", SANITY_DEFAULT), 0);
+  /* Require is end to end: a proxy does not look at it */
+  CU_ASSERT_EQUAL(check("INVITE sip:b@example.com SIP/2.0\n" HDRS
+                        "CSeq: 1 INVITE\nRequire: foo\n\n", SANITY_DEFAULT), 0);
+  CU_ASSERT_STRING_EQUAL(verdict.headers, "");
+}
+
 static void test_flag_names(void)
 {
   char err[200];
   CU_ASSERT_EQUAL(sanity_flags_parse("cseq, via", err, sizeof err),
                   SANITY_CSEQ | SANITY_VIA);
   CU_ASSERT_EQUAL(sanity_flags_parse("all", err, sizeof err), SANITY_ALL);
+  CU_ASSERT_EQUAL(sanity_flags_parse("proxy_require", err, sizeof err),
+                  SANITY_PROXY_REQUIRE);
+  CU_ASSERT(SANITY_DEFAULT & SANITY_PROXY_REQUIRE);
   CU_ASSERT_EQUAL(sanity_flags_parse("cseq,bogus", err, sizeof err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "'bogus'"));
   CU_ASSERT_EQUAL(sanity_flags_parse(" , ", err, sizeof err), 0);
@@ -161,6 +193,7 @@ int main(void)
       {"Via sent-by", test_via},
       {"Max-Forwards range", test_max_forwards},
       {"headers Sofia could not parse", test_malformed_header},
+      {"Proxy-Require: 420 listing every unsupported tag", test_proxy_require},
       {"check names", test_flag_names},
       {NULL, NULL}};
   static const tz_unit_suite_t suites[] = {
