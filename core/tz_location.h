@@ -14,7 +14,7 @@
 #include "trapezoid.h"
 
 #define TZ_LOCATION_SERVICE "location"
-#define TZ_LOCATION_API_VERSION 1
+#define TZ_LOCATION_API_VERSION 2
 
 /* One binding of an address-of-record to a contact. Strings may be NULL
  * where optional. Columns follow Kamailio's location table so data can be
@@ -35,6 +35,10 @@ typedef struct tz_binding {
   unsigned flags;
   unsigned cflags;
   const char *methods;     /* allowed methods, or NULL for all */
+  const char *branch;      /* "BRANCH SENT-BY" of the top Via of the REGISTER
+                              that wrote it: its transaction (RFC 3261
+                              17.2.3), so only a retransmission of that very
+                              request may repeat its CSeq; NULL if unknown */
 } tz_binding_t;
 
 /* Called on the event loop when a save is durable (status 0) or failed

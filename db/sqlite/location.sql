@@ -2,7 +2,8 @@
 -- contact of an address-of-record. Columns follow Kamailio's usrloc table
 -- so data can be moved between the two; see modules/location/location.md.
 -- The location module runs this file itself on a new database; every
--- statement is idempotent so it may also be run by hand.
+-- statement is idempotent so it may also be run by hand. A database of an
+-- older version is upgraded by location-upgrade-N.sql, N = 2, 3, ...
 
 CREATE TABLE IF NOT EXISTS version (
     table_name TEXT PRIMARY KEY NOT NULL,
@@ -29,10 +30,11 @@ CREATE TABLE IF NOT EXISTS location (
     instance TEXT DEFAULT NULL,
     reg_id INTEGER DEFAULT 0 NOT NULL,
     server_id INTEGER DEFAULT 0 NOT NULL,
-    connection_id INTEGER DEFAULT 0 NOT NULL
+    connection_id INTEGER DEFAULT 0 NOT NULL,
+    branch TEXT DEFAULT NULL
 );
 
 CREATE INDEX IF NOT EXISTS location_account_idx ON location (username, domain);
 CREATE INDEX IF NOT EXISTS location_expires_idx ON location (expires);
 
-INSERT OR IGNORE INTO version (table_name, table_version) VALUES ('location', 1);
+INSERT OR IGNORE INTO version (table_name, table_version) VALUES ('location', 2);

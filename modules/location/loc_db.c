@@ -25,12 +25,12 @@
 /* Binding columns, in the order db_bind_binding/db_read_binding use. */
 #define DB_COLS                                                            \
   "contact, received, path, expires, q, callid, cseq, last_modified, "    \
-  "flags, cflags, user_agent, socket, methods, instance, reg_id"
+  "flags, cflags, user_agent, socket, methods, instance, reg_id, branch"
 
 #define DB_SQL_INSERT                                                      \
   "INSERT INTO location (username, domain, " DB_COLS ") VALUES "          \
   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "   \
-  "?16, ?17)"
+  "?16, ?17, ?18)"
 #define DB_SQL_DEL_AOR "DELETE FROM location WHERE username = ?1 AND domain IS ?2"
 #define DB_SQL_DEL_EXPIRED "DELETE FROM location WHERE expires <= ?1"
 #define DB_SQL_SEL_AOR                                                     \
@@ -119,6 +119,7 @@ static void db_bind_binding(sqlite3_stmt *st, int i, const tz_binding_t *b)
   db_bind_text(st, i + 12, b->methods);
   db_bind_text(st, i + 13, b->instance);
   sqlite3_bind_int64(st, i + 14, b->reg_id);
+  db_bind_text(st, i + 15, b->branch);
 }
 
 static const char *db_text(sqlite3_stmt *st, int col, su_home_t *home)
@@ -147,6 +148,7 @@ static void db_read_binding(sqlite3_stmt *st, int col, su_home_t *home,
   b->methods = db_text(st, col + 12, home);
   b->instance = db_text(st, col + 13, home);
   b->reg_id = (long)sqlite3_column_int64(st, col + 14);
+  b->branch = db_text(st, col + 15, home);
 }
 
 /* ---- rows of one AOR gathered into a set ------------------------------------ */
@@ -222,9 +224,27 @@ static int db_schema_version(loc_db_t *d, long *version)
   return rc < 0 ? -1 : 0;
 }
 
-/* Creates the schema on a new database and refuses one this module does
- * not understand. Upgrades from older versions will run here, in the same
- * transaction, once a version 2 exists (see location.md). */
+/* db/sqlite/location-upgrade-N.sql at index N: takes version N-1 to N. */
+static const char *const db_upgrades[] = {NULL, NULL, LOC_UPGRADE_2};
+
+/* Runs the upgrades from version *v on, in order, each ending with its
+ * own version update. */
+static int db_schema_upgrade(loc_db_t *d, long *v)
+{
+  while (*v > 0 && *v < LOC_SCHEMA_VERSION) {
+    if (*v + 1 >= (long)(sizeof db_upgrades / sizeof *db_upgrades) ||
+        sqlite3_exec(d->db, db_upgrades[*v + 1], NULL, NULL, NULL) != SQLITE_OK)
+      return -1;
+    long was = *v;
+    if (db_schema_version(d, v) < 0 || *v != was + 1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Creates the schema on a new database, upgrades an older one, and
+ * refuses one this module does not understand; all inside the caller's
+ * transaction, so a failed upgrade leaves the database as it was. */
 static int db_schema_check(loc_db_t *d, const char *path, char *err,
                            size_t errlen)
 {
@@ -237,6 +257,15 @@ static int db_schema_check(loc_db_t *d, const char *path, char *err,
              sqlite3_errmsg(d->db));
     return -1;
   }
+  long from = v;
+  if (v < LOC_SCHEMA_VERSION && v > 0 && db_schema_upgrade(d, &v) < 0) {
+    snprintf(err, errlen, "location: upgrading %s from location table "
+             "version %ld: %s", path, from, sqlite3_errmsg(d->db));
+    return -1;
+  }
+  if (v != from)
+    tz_log(TZ_LOG_NOTICE, "location: %s upgraded from location table "
+           "version %ld to %ld", path, from, v);
   if (v > LOC_SCHEMA_VERSION) {
     snprintf(err, errlen,
              "location: %s has location table version %ld, newer than the "

@@ -22,6 +22,7 @@ static const size_t set_str_fields[] = {
   offsetof(tz_binding_t, path),      offsetof(tz_binding_t, callid),
   offsetof(tz_binding_t, user_agent), offsetof(tz_binding_t, socket),
   offsetof(tz_binding_t, instance),  offsetof(tz_binding_t, methods),
+  offsetof(tz_binding_t, branch),
 };
 #define SET_NSTR (sizeof set_str_fields / sizeof set_str_fields[0])
 

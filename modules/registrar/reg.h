@@ -14,6 +14,7 @@ typedef struct reg_cfg {
   long max_expires;
   long max_contacts;
   long max_contacts_reject;
+  long use_domain;   /* 1: the AOR key is user@domain; 0: the user alone */
 } reg_cfg_t;
 
 typedef struct reg_state {
@@ -31,14 +32,16 @@ typedef struct reg_change {
   unsigned char *touched; /* set[i] was written by this REGISTER */
   int changed;       /* 0: a query, or nothing to store */
   char *path;        /* the request's Path values, or NULL */
+  char *txkey;       /* the request's transaction, as tz_binding_t.branch */
 } reg_change_t;
 
 /* RFC 3261 10.3 steps 2-7 and 8's checks: fills ch and returns 1, or sends
  * the error reply itself and returns -1. */
 int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch);
 
-/* "user@host" with the host lowercased: the key bindings are stored by. */
-int reg_aor_of(const url_t *url, char *buf, size_t len);
+/* The key bindings are stored by: "user@host" with the host lowercased,
+ * or with use_domain 0 the user part alone (one domain under many names). */
+int reg_aor_of(const reg_cfg_t *cfg, const url_t *url, char *buf, size_t len);
 
 /* Sends 200 OK listing every live binding of aor with its remaining
  * expires, plus Date and the Path (RFC 3327), through s or m. */

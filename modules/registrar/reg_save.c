@@ -3,13 +3,14 @@
  * complete new binding set, or into the error reply the RFC prescribes.
  *
  * Every check runs before anything changes, so a REGISTER either applies
- * all of its Contacts or none of them. Stale CSeq (step 7: same Call-ID,
- * CSeq lower than the stored one) fails the whole request with
- * 500 "Stale CSeq": the RFC says the request fails without naming a code;
- * 500 tells the UA to try again later, which with a fresh CSeq works.
- * An equal CSeq is the request itself again: REGISTERs are answered
- * without a server transaction, so retransmissions reach us, and a
- * Contact already stored from this very request is left as it is.
+ * all of its Contacts or none of them. Step 7: a binding with the same
+ * Call-ID is updated only by a higher CSeq; otherwise the whole request
+ * fails with 500 "Stale CSeq" (the RFC names no code; 500 tells the UA to
+ * try again later, which with a fresh CSeq works). The one exception is a
+ * retransmission of the very request that wrote the binding (same top Via
+ * branch and sent-by, RFC 3261 17.2.3): REGISTERs are answered without a
+ * server transaction, so retransmissions reach us, and they get the same
+ * 200 again with nothing changed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "reg.h"
@@ -28,18 +29,32 @@
 /* Extensions we implement; anything else in Require gets 420. */
 static const char *const reg_supported[] = {"path", NULL};
 
-int reg_aor_of(const url_t *url, char *buf, size_t len)
+int reg_aor_of(const reg_cfg_t *cfg, const url_t *url, char *buf, size_t len)
 {
   if (!url || !url->url_host ||
       (url->url_type != url_sip && url->url_type != url_sips))
     return -1;
-  int n = snprintf(buf, len, "%s%s%s", url->url_user ? url->url_user : "",
-                   url->url_user ? "@" : "", url->url_host);
+  int n = cfg->use_domain || !url->url_user
+              ? snprintf(buf, len, "%s%s%s", url->url_user ? url->url_user : "",
+                         url->url_user ? "@" : "", url->url_host)
+              : snprintf(buf, len, "%s", url->url_user);
   if (n < 0 || (size_t)n >= len)
     return -1;
-  for (char *p = strrchr(buf, '@') ? strrchr(buf, '@') : buf; *p; p++)
+  /* hosts compare without case, users with */
+  char *host = !url->url_user ? buf : cfg->use_domain ? strrchr(buf, '@') : NULL;
+  for (char *p = host; p && *p; p++)
     *p = (char)tolower((unsigned char)*p);
   return 0;
+}
+
+/* The request's transaction (RFC 3261 17.2.3): top Via branch and
+ * sent-by. */
+static char *reg_txkey(su_home_t *home, const sip_via_t *v)
+{
+  if (!v)
+    return NULL;
+  return su_sprintf(home, "%s %s%s%s", v->v_branch ? v->v_branch : "",
+                    v->v_host, v->v_port ? ":" : "", v->v_port ? v->v_port : "");
 }
 
 static int reg_fail(tz_msg_t *m, int status, const char *reason,
@@ -71,10 +86,11 @@ static int reg_check_require(tz_msg_t *m, const sip_t *sip)
 
 /* Step 3/5: the To URI names the AOR, which must be in a domain we
  * serve: one of ours, or the host the REGISTER was sent to. */
-static int reg_check_aor(tz_msg_t *m, const sip_t *sip, reg_change_t *ch)
+static int reg_check_aor(const reg_cfg_t *cfg, tz_msg_t *m, const sip_t *sip,
+                         reg_change_t *ch)
 {
   char aor[512];
-  if (!sip->sip_to || reg_aor_of(sip->sip_to->a_url, aor, sizeof aor) < 0)
+  if (!sip->sip_to || reg_aor_of(cfg, sip->sip_to->a_url, aor, sizeof aor) < 0)
     return reg_fail(m, 400, "Bad To Header", NULL);
   const url_t *to = sip->sip_to->a_url;
   const url_t *ru = sip->sip_request->rq_url;
@@ -139,9 +155,10 @@ static char *reg_param(su_home_t *home, const sip_contact_t *c,
 }
 
 static void reg_fill(tz_msg_t *m, const sip_t *sip, const sip_contact_t *c,
-                     long expires, long now, const char *path,
+                     long expires, long now, const reg_change_t *ch,
                      tz_binding_t *b)
 {
+  const char *path = ch->path, *txkey = ch->txkey;
   su_home_t *home = tz_msg_home(m);
   const char *ip = tz_msg_src_ip(m);
   int v6 = strchr(ip, ':') != NULL;
@@ -152,6 +169,7 @@ static void reg_fill(tz_msg_t *m, const sip_t *sip, const sip_contact_t *c,
                            tz_msg_proto(m));
   b->path = path;
   b->callid = sip->sip_call_id->i_id;
+  b->branch = txkey;
   b->cseq = sip->sip_cseq->cs_seq;
   b->expires = now + expires;
   b->q = reg_q(c->m_q);
@@ -174,14 +192,22 @@ static int reg_find(su_home_t *home, const tz_binding_t *set, size_t n,
   return -1;
 }
 
-/* For a binding from the same Call-ID: < 0 older request, 0 the same
- * request, > 0 newer (or another Call-ID). */
-static int reg_cseq_order(const sip_t *sip, const tz_binding_t *b)
+/* Step 7 against one binding: > 0 the request may update it (another
+ * Call-ID, or a higher CSeq); 0 it is a retransmission of the request that
+ * wrote it; < 0 the request fails (equal or lower CSeq, another
+ * transaction). */
+static int reg_cseq_order(const sip_t *sip, const reg_change_t *ch,
+                          const tz_binding_t *b)
 {
   if (!b->callid || strcmp(b->callid, sip->sip_call_id->i_id) != 0)
     return 1;
   unsigned long seq = sip->sip_cseq->cs_seq;
-  return seq < b->cseq ? -1 : seq == b->cseq ? 0 : 1;
+  if (seq > b->cseq)
+    return 1;
+  return seq == b->cseq && b->branch && ch->txkey &&
+                 strcmp(b->branch, ch->txkey) == 0
+             ? 0
+             : -1;
 }
 
 /* Step 6 for "Contact: *": valid only alone and with Expires: 0; removes
@@ -192,7 +218,7 @@ static int reg_apply_star(tz_msg_t *m, const sip_t *sip, reg_change_t *ch)
       sip->sip_expires->ex_delta != 0)
     return reg_fail(m, 400, "Invalid Contact *", NULL);
   for (size_t i = 0; i < ch->n; i++)
-    if (reg_cseq_order(sip, &ch->set[i]) <= 0)
+    if (reg_cseq_order(sip, ch, &ch->set[i]) < 0)
       return reg_fail(m, 500, "Stale CSeq", NULL);
   ch->changed = ch->n > 0;
   ch->n = 0;
@@ -245,7 +271,7 @@ static int reg_apply_contacts(reg_state_t *st, tz_msg_t *m, const sip_t *sip,
     if (e > st->cfg->max_expires)
       e = st->cfg->max_expires;
     int i = reg_find(home, ch->set, ch->n, c->m_url);
-    int order = i >= 0 ? reg_cseq_order(sip, &ch->set[i]) : 1;
+    int order = i >= 0 ? reg_cseq_order(sip, ch, &ch->set[i]) : 1;
     if (order < 0)
       return reg_fail(m, 500, "Stale CSeq", NULL);
     if (order == 0)
@@ -254,7 +280,7 @@ static int reg_apply_contacts(reg_state_t *st, tz_msg_t *m, const sip_t *sip,
       reg_remove(ch, (size_t)i);
     } else if (e > 0) {
       size_t at = i >= 0 ? (size_t)i : ch->n++;
-      reg_fill(m, sip, c, e, now, ch->path, &ch->set[at]);
+      reg_fill(m, sip, c, e, now, ch, &ch->set[at]);
       ch->touched[at] = 1;
     } else {
       continue; /* removing a binding that does not exist */
@@ -297,9 +323,10 @@ int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
   }
   if (!sip->sip_call_id || !sip->sip_cseq)
     return reg_fail(m, 400, "Missing Call-ID or CSeq", NULL);
-  if (reg_check_require(m, sip) < 0 || reg_check_aor(m, sip, ch) < 0 ||
+  if (reg_check_require(m, sip) < 0 || reg_check_aor(st->cfg, m, sip, ch) < 0 ||
       reg_load_current(st, m, sip, ch) < 0)
     return -1;
+  ch->txkey = reg_txkey(tz_msg_home(m), sip->sip_via);
   if (!sip->sip_contact)
     return 1; /* a query: nothing changes, the 200 lists the bindings */
   if (sip->sip_path && !(ch->path = reg_join_path(tz_msg_home(m), sip)))

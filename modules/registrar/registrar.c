@@ -139,7 +139,7 @@ static int reg_lookup_aor(tz_msg_t *m, const tz_call_t *c, tz_binding_t **out)
   char aor[512];
   sip_t *sip = tz_msg_sip(m);
   if (!sip->sip_request ||
-      reg_aor_of(sip->sip_request->rq_url, aor, sizeof aor) < 0)
+      reg_aor_of(st->cfg, sip->sip_request->rq_url, aor, sizeof aor) < 0)
     return -1;
   return st->loc->lookup(st->loc_ctx, aor, tz_msg_home(m), out);
 }
@@ -236,6 +236,9 @@ static const tz_param_export_t reg_params[] = {
   {"max_contacts_reject", TZ_PARAM_INT,
    offsetof(reg_cfg_t, max_contacts_reject), 0, NULL, 0, 1,
    "over max_contacts: 0 = replace the oldest bindings, 1 = 403"},
+  {"use_domain", TZ_PARAM_INT, offsetof(reg_cfg_t, use_domain), 1, NULL, 0, 1,
+   "1 = the AOR key is user@domain; 0 = the user part alone, so one domain "
+   "may be reached under several names (its IP, aliases)"},
   {0}
 };
 

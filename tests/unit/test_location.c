@@ -433,7 +433,7 @@ static void test_persistence(void)
   CU_ASSERT_EQUAL(sql_int(db, "SELECT count(*) FROM location WHERE "
                               "username = 'localuser' AND domain IS NULL"), 1);
   CU_ASSERT_EQUAL(sql_int(db, "SELECT table_version FROM version WHERE "
-                              "table_name = 'location'"), 1);
+                              "table_name = 'location'"), 2);
 }
 
 /* The expiry delete must use the expires index, never scan the table. */
@@ -467,10 +467,10 @@ static void test_schema_versions(void)
   const char *db = db_file("newer.db");
   CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
   store_close(&s);
-  CU_ASSERT_EQUAL(sql_exec(db, "UPDATE version SET table_version = 2 "
+  CU_ASSERT_EQUAL(sql_exec(db, "UPDATE version SET table_version = 3 "
                                "WHERE table_name = 'location'"), 0);
   CU_ASSERT_EQUAL(store_open(&s, db, NULL), -1);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err, "version 2, newer than the version 1"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "version 3, newer than the version 2"));
   tz_module_destroy(s.mi);
 
   CU_ASSERT_EQUAL(store_open(&s, db, "sync", "sometimes", NULL), -1);
@@ -480,6 +480,60 @@ static void test_schema_versions(void)
   CU_ASSERT_EQUAL(store_open(&s, "/nonexistent/dir/x.db", NULL), -1);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot open /nonexistent/dir/x.db"));
   tz_module_destroy(s.mi);
+}
+
+/* The location table as version 1 had it (trapezoid 0.1), with a row. */
+static const char v1_schema[] =
+    "CREATE TABLE version (table_name TEXT PRIMARY KEY NOT NULL, "
+    "table_version INTEGER DEFAULT 0 NOT NULL);"
+    "CREATE TABLE location (id INTEGER PRIMARY KEY NOT NULL, "
+    "username TEXT DEFAULT '' NOT NULL, domain TEXT DEFAULT NULL, "
+    "contact TEXT DEFAULT '' NOT NULL, received TEXT DEFAULT NULL, "
+    "path TEXT DEFAULT NULL, expires INTEGER NOT NULL, "
+    "q REAL DEFAULT 1.0 NOT NULL, callid TEXT DEFAULT NULL, "
+    "cseq INTEGER DEFAULT 1 NOT NULL, last_modified INTEGER DEFAULT 0 NOT NULL, "
+    "flags INTEGER DEFAULT 0 NOT NULL, cflags INTEGER DEFAULT 0 NOT NULL, "
+    "user_agent TEXT DEFAULT NULL, socket TEXT DEFAULT NULL, "
+    "methods TEXT DEFAULT NULL, instance TEXT DEFAULT NULL, "
+    "reg_id INTEGER DEFAULT 0 NOT NULL, server_id INTEGER DEFAULT 0 NOT NULL, "
+    "connection_id INTEGER DEFAULT 0 NOT NULL);"
+    "CREATE INDEX location_expires_idx ON location (expires);"
+    "INSERT INTO version VALUES ('location', 1);";
+
+/* A version 1 database is upgraded in place on open: its bindings are
+ * kept (no transaction known), new saves record theirs. */
+static void test_schema_upgrade(void)
+{
+  const char *db = db_file("v1.db");
+  sqlite3 *h;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &h), SQLITE_OK);
+  char *sql = sqlite3_mprintf("%s INSERT INTO location (username, domain, "
+                              "contact, expires, callid, cseq) VALUES ('old', "
+                              "'example.com', 'sip:old@1.1.1.1', %ld, 'c1', 3);",
+                              v1_schema, now_s() + 300);
+  CU_ASSERT_EQUAL(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_free(sql);
+  sqlite3_close(h);
+
+  store_t s;
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
+  CU_ASSERT_EQUAL(sql_int(db, "SELECT table_version FROM version WHERE "
+                              "table_name = 'location'"), 2);
+  su_home_t *home = su_home_new(sizeof *home);
+  tz_binding_t *out;
+  CU_ASSERT_EQUAL_FATAL(lookup(&s, "old@example.com", home, &out), 1);
+  CU_ASSERT_STRING_EQUAL(out[0].contact, "sip:old@1.1.1.1");
+  CU_ASSERT_PTR_NULL(out[0].branch);
+  tz_binding_t b = binding("sip:new@2.2.2.2", -1, now_s() + 300, now_s());
+  b.branch = "z9hG4bK-1 192.0.2.1:5060";
+  CU_ASSERT_EQUAL(save_wait(&s, "new@example.com", &b, 1), 0);
+  store_close(&s);
+
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(lookup(&s, "new@example.com", home, &out), 1);
+  CU_ASSERT_STRING_EQUAL(out[0].branch, "z9hG4bK-1 192.0.2.1:5060");
+  su_home_unref(home);
+  store_close(&s);
 }
 
 /* A commit that fails (another process holds the write lock) reports -1
@@ -686,6 +740,7 @@ static const tz_unit_test_t tests[] = {
   {"persistence across instances", test_persistence},
   {"expiry delete uses the index", test_expiry_uses_index},
   {"schema versions and bad params", test_schema_versions},
+  {"a version 1 database is upgraded in place", test_schema_upgrade},
   {"failed commit restores the db's set", test_failed_commit_restores},
   {"one store shared across generations", test_shared_across_generations},
   {"acknowledged saves survive a crash", test_crash_safety},
