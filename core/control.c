@@ -13,7 +13,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "module.h"
-#include "relay.h"
+#include "sip.h"
 #include "stats.h"
 #include "trace.h"
 #include "tz_location.h"
@@ -113,7 +113,7 @@ static void control_swap(tz_gen_t *g)
     tz_log(TZ_LOG_WARN, "listen addresses change only with a restart");
   tz_gen_set_current(g);
   tz_gen_unref(g);
-  tz_relay_set_timers(g->fr_timer, g->fr_inv_timer);
+  tz_sip_apply(g);
   tz_log(TZ_LOG_NOTICE, "generation %u serving (was %u)", g->id, old_id);
 }
 

@@ -188,17 +188,23 @@ static int gen_set_ms(unsigned *slot, const tz_directive_t *dir, long min_ms,
   return 0;
 }
 
-static int gen_set_count(unsigned *slot, const tz_directive_t *dir,
-                         tz_diag_t *d)
+static int gen_set_range(unsigned *slot, const tz_directive_t *dir, long min,
+                         long max, tz_diag_t *d)
 {
-  if (dir->value.type != TZ_VAL_INT || dir->value.i < 0 ||
-      dir->value.i > 1000000) {
-    tz_diag_error(d, &dir->value_loc, "'%s' takes a number from 0 to 1000000",
-                  dir->name);
+  if (dir->value.type != TZ_VAL_INT || dir->value.i < min ||
+      dir->value.i > max) {
+    tz_diag_error(d, &dir->value_loc, "'%s' takes a number from %ld to %ld",
+                  dir->name, min, max);
     return -1;
   }
   *slot = (unsigned)dir->value.i;
   return 0;
+}
+
+static int gen_set_count(unsigned *slot, const tz_directive_t *dir,
+                         tz_diag_t *d)
+{
+  return gen_set_range(slot, dir, 0, 1000000, d);
 }
 
 static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
@@ -253,12 +259,15 @@ static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
     return gen_set_count(&g->tcp_max, dir, d);
   if (strcmp(n, "fr_timer") == 0)
     return gen_set_ms(&g->fr_timer, dir, 1000, d);
+  if (strcmp(n, "max_msg_size") == 0)
+    return gen_set_range(&g->max_msg_size, dir, 1024, 1048576, d);
   if (strcmp(n, "fr_inv_timer") == 0)
     return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
   tz_diag_error(d, &dir->loc,
                 "unknown setting '%s' (known: listen, alias, mpath, debug, "
                 "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen, "
-                "tls_dir, tcp_idle_timeout, tcp_max_connections)",
+                "tls_dir, tcp_idle_timeout, tcp_max_connections, "
+                "max_msg_size)",
                 n);
   return -1;
 }
@@ -573,6 +582,7 @@ static tz_gen_t *gen_build(tz_script_t *s, const tz_gen_opts_t *o,
   g->fr_inv_timer = 180000;
   g->tcp_idle = 300000;
   g->tcp_max = 8192;
+  g->max_msg_size = 65535; /* the largest UDP datagram */
   if (gen_apply_directives(g, o ? o : &none, d) < 0) {
     gen_free(g);
     return NULL;

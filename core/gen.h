@@ -36,6 +36,7 @@ typedef struct tz_gen {
   char *tls_dir;         /* agent.pem (certificate + key), cafile.pem */
   unsigned tcp_idle;     /* ms an idle TCP/TLS connection is kept; 0 = no limit */
   unsigned tcp_max;      /* open TCP/TLS connections at most; 0 = no limit */
+  unsigned max_msg_size; /* octets; a larger message is refused (513/drop) */
 } tz_gen_t;
 
 /* What the command line overrides. */

@@ -210,7 +210,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
       fprintf(stderr, "trapezoid: %s\n", err);
     return 1;
   }
-  tz_relay_set_timers(g->fr_timer, g->fr_inv_timer);
+  tz_sip_apply(g);
   if (tz_loop_catch_signals(main_on_signal) < 0 || main_start_control(o, g) < 0) {
     tz_log(TZ_LOG_ERR, "start-up failed");
     main_stop_control();

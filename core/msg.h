@@ -49,6 +49,8 @@ struct tz_msg {
   struct tz_tx *tx;        /* the relaying transaction, once there is one */
   const struct tz_route *failure_route; /* armed by t_on_failure() */
   int reply_status;        /* failure routes: the winning final status */
+  const char *reply_hdrs;  /* append_to_reply(): "Name: value\r\n" lines for
+                              every reply made for this request, or NULL */
   tz_val_t *vars;          /* $var() slots, allocated by the interpreter */
   size_t nvars;
 };
@@ -57,5 +59,9 @@ struct tz_msg {
 void tz_msg_init(tz_msg_t *m, struct tz_gen *gen, msg_t *msg,
                  nta_incoming_t *irq, unsigned route_kind);
 void tz_msg_deinit(tz_msg_t *m);
+
+/* Adds "Name: value\r\n" lines to every reply made for the request from
+ * now on (append_to_reply). Returns 0 or -1. */
+int tz_msg_append_to_reply(tz_msg_t *m, const char *lines);
 
 #endif

@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "relay.h"
 #include "gen.h"
+#include "respsel.h"
 #include "log.h"
 #include "sip.h"
 #include "stats.h"
@@ -58,6 +59,7 @@ typedef struct tz_tx {
   unsigned cancelled : 1;
   unsigned in_failure : 1; /* the failure route is running */
   unsigned nbr, pending;
+  char *reply_hdrs; /* append_to_reply() lines, for failure route replies */
   txbranch_t br[TX_MAX_BRANCHES];
 } tz_tx_t;
 
@@ -376,30 +378,21 @@ static void relay_tx_free(tz_tx_t *tx)
   nta_incoming_destroy(tx->irq);
   msg_destroy(tx->req);
   tz_gen_unref(tx->gen);
+  free(tx->reply_hdrs);
   free(tx);
   tz_stat_add(tz_st_tx_inflight, -1);
 }
 
-/* RFC 3261 16.7 step 6: any 6xx wins; else the lowest class; 503 is
- * returned as 500 (it speaks of us, not of the target). */
+/* The best final response (respsel.c), or NULL. */
 static txbranch_t *relay_best(tz_tx_t *tx)
 {
-  txbranch_t *best = NULL;
+  tz_resp_cand_t cand[TX_MAX_BRANCHES];
   for (unsigned i = 0; i < tx->nbr; i++) {
-    txbranch_t *b = &tx->br[i];
-    if (b->status < 300 || b->superseded)
-      continue;
-    if (!best)
-      best = b;
-    else if (best->status >= 600)
-      continue;
-    else if (b->status >= 600 || b->status / 100 < best->status / 100)
-      best = b;
+    cand[i].status = tx->br[i].status;
+    cand[i].superseded = tx->br[i].superseded;
   }
-  for (unsigned i = tx->nbr; !best && i-- > 0;)
-    if (tx->br[i].status >= 300)
-      best = &tx->br[i]; /* every target failed over: the last word */
-  return best;
+  int best = tz_resp_best(cand, tx->nbr);
+  return best < 0 ? NULL : &tx->br[best];
 }
 
 int tz_relay_best_status(const tz_msg_t *m)
@@ -408,21 +401,14 @@ int tz_relay_best_status(const tz_msg_t *m)
   return b ? b->status : 0;
 }
 
-/* Copies every WWW-/Proxy-Authenticate of the other 401/407 responses
- * into the chosen one, so the caller answers all challenges at once. */
+/* The other branches' challenges go into the chosen one (16.7 step 7). */
 static void relay_merge_challenges(tz_tx_t *tx, txbranch_t *best, msg_t *out)
 {
-  sip_t *os = sip_object(out);
-  for (unsigned i = 0; i < tx->nbr; i++) {
-    txbranch_t *b = &tx->br[i];
-    if (b == best || !b->final || (b->status != 401 && b->status != 407))
-      continue;
-    sip_t *bs = sip_object(b->final);
-    for (sip_www_authenticate_t *w = bs->sip_www_authenticate; w; w = w->au_next)
-      msg_header_add_dup(out, (msg_pub_t *)os, (msg_header_t *)w);
-    for (sip_proxy_authenticate_t *p = bs->sip_proxy_authenticate; p; p = p->au_next)
-      msg_header_add_dup(out, (msg_pub_t *)os, (msg_header_t *)p);
-  }
+  msg_t *others[TX_MAX_BRANCHES];
+  for (unsigned i = 0; i < tx->nbr; i++)
+    others[i] = &tx->br[i] == best ? NULL : tx->br[i].final;
+  if (tz_resp_merge_challenges(out, others, tx->nbr) < 0)
+    tz_log(TZ_LOG_ERR, "relay: out of memory merging challenges");
 }
 
 static void relay_send_best(tz_tx_t *tx)
@@ -433,13 +419,14 @@ static void relay_send_best(tz_tx_t *tx)
     relay_reply_local(tx, 500);
     return;
   }
-  if (!best->final || best->status == 503) {
-    relay_reply_local(tx, best->status == 503 ? 500 : best->status);
+  int status = tz_resp_upstream_status(best->status);
+  if (!best->final || status != best->status) {
+    relay_reply_local(tx, status);
     return;
   }
   msg_t *out = best->final;
   best->final = NULL;
-  if (best->status == 401 || best->status == 407)
+  if (tz_resp_is_challenge(status))
     relay_merge_challenges(tx, best, out);
   relay_send_upstream(tx, out);
 }
@@ -475,9 +462,13 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   tz_tx_t *tx = b->tx;
   int status = nta_outgoing_status(orq);
   msg_t *resp = (sip && !nta_sip_is_internal(sip)) ? nta_outgoing_getresponse(orq) : NULL;
-  if (resp && !sip->sip_via->v_next) {
-    /* Only our Via (a UAS that answered with the CANCEL's Via): a final
-     * status is still usable, we make the response ourselves. */
+  if (resp && (!sip->sip_via->v_next || tz_sip_too_large(resp, tx->gen))) {
+    /* Only our Via (a UAS that answered with the CANCEL's Via), or over
+     * max_msg_size: the status still counts, the message goes nowhere; a
+     * final status upstream is then one we make ourselves. */
+    if (sip->sip_via->v_next)
+      tz_log(TZ_LOG_NOTICE, "relay: %d response of %lu octets over "
+             "max_msg_size: not relayed", status, (unsigned long)msg_size(resp));
     msg_destroy(resp);
     resp = NULL;
   }
@@ -599,6 +590,7 @@ static void relay_run_failure_route(tz_tx_t *tx)
   tz_msg_t m;
   tz_msg_init(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
   m.tx = tx;
+  m.reply_hdrs = tx->reply_hdrs;
   if (tx->record_route)
     m.flags |= TZ_MSG_RECORD_ROUTE;
   if (tz_trace_matches(&m))
@@ -639,8 +631,14 @@ static int relay_refuse(tz_msg_t *m, int status, const char *reason)
 static tz_tx_t *relay_tx_new(tz_msg_t *m)
 {
   tz_tx_t *tx = calloc(1, sizeof *tx);
+  if (tx && m->reply_hdrs && !(tx->reply_hdrs = strdup(m->reply_hdrs))) {
+    free(tx);
+    tx = NULL;
+  }
   nta_incoming_t *irq = tx ? tz_sip_transaction(m) : NULL;
   if (!irq) {
+    if (tx)
+      free(tx->reply_hdrs);
     free(tx);
     return NULL;
   }
@@ -819,12 +817,6 @@ void tz_relay_stray_response(msg_t *msg)
     }
   }
   nta_msg_tsend(tz_sip_agent(), msg, NULL, TAG_END());
-}
-
-void tz_relay_set_timers(unsigned fr_ms, unsigned fr_inv_ms)
-{
-  nta_agent_set_params(tz_sip_agent(), TAG_IF(fr_ms, NTATAG_SIP_T1X64(fr_ms)),
-                       TAG_IF(fr_inv_ms, NTATAG_TIMER_C(fr_inv_ms)), TAG_END());
 }
 
 /* ---- script functions ------------------------------------------------------ */

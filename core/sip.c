@@ -200,6 +200,26 @@ int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
   return 0;
 }
 
+int tz_msg_append_to_reply(tz_msg_t *m, const char *lines)
+{
+  const char *all = m->reply_hdrs ? su_sprintf(m->home, "%s%s", m->reply_hdrs, lines)
+                                  : su_strdup(m->home, lines);
+  if (!all)
+    return -1;
+  m->reply_hdrs = all;
+  return 0;
+}
+
+/* The script's append_to_reply() lines, then the caller's; NULL if none.
+ * Allocated in home (NULL: malloc). */
+static char *sip_reply_headers(su_home_t *home, const char *script,
+                               const char *extra)
+{
+  if (!script && !extra)
+    return NULL;
+  return su_sprintf(home, "%s%s", script ? script : "", extra ? extra : "");
+}
+
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
                  const char *extra_headers)
 {
@@ -216,8 +236,9 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
     tz_log(TZ_LOG_ERR, "cannot reply %d to an ACK", status);
     return -1;
   }
-  int rc = m->irq ? sip_reply(m->irq, status, reason, extra_headers)
-                  : sip_reply_stateless(m->msg, status, reason, extra_headers);
+  const char *hdrs = sip_reply_headers(m->home, m->reply_hdrs, extra_headers);
+  int rc = m->irq ? sip_reply(m->irq, status, reason, hdrs)
+                  : sip_reply_stateless(m->msg, status, reason, hdrs);
   if (rc < 0)
     return -1;
   tz_stats_reply(status, 0);
@@ -232,6 +253,7 @@ struct tz_suspended {
   nta_incoming_t *irq;
   msg_t *msg;
   tz_gen_t *gen;
+  char *reply_hdrs; /* the script's append_to_reply() lines, or NULL */
 };
 
 static unsigned sip_nsuspended; /* handles not yet answered or dropped */
@@ -260,6 +282,10 @@ tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
       m->route_kind != TZ_ROUTE_REQUEST)
     return NULL;
   tz_suspended_t *s = calloc(1, sizeof *s);
+  if (s && m->reply_hdrs && !(s->reply_hdrs = strdup(m->reply_hdrs))) {
+    free(s);
+    s = NULL;
+  }
   if (!s)
     return NULL;
   s->irq = m->irq;
@@ -280,6 +306,7 @@ void tz_suspended_drop(tz_suspended_t *s)
     nta_incoming_destroy(s->irq);
   msg_destroy(s->msg);
   tz_gen_unref(s->gen);
+  free(s->reply_hdrs);
   free(s);
   sip_nsuspended--;
 }
@@ -300,8 +327,10 @@ void tz_sip_drain(unsigned max_ms)
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers)
 {
-  int rc = s->irq ? sip_reply(s->irq, status, reason, extra_headers)
-                  : sip_reply_stateless(s->msg, status, reason, extra_headers);
+  char *hdrs = sip_reply_headers(NULL, s->reply_hdrs, extra_headers);
+  int rc = s->irq ? sip_reply(s->irq, status, reason, hdrs)
+                  : sip_reply_stateless(s->msg, status, reason, hdrs);
+  su_free(NULL, hdrs);
   if (rc >= 0)
     tz_stats_reply(status, 0);
   if (status >= 200 || rc < 0)
@@ -380,11 +409,27 @@ int tz_is_myself(const url_t *url)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/* RFC 3581 section 4: with rport in the top Via the server MUST add
+ * received, even when it equals sent-by. nta fills rport but adds received
+ * only when the address differs; responses we make or relay upstream then
+ * carry both. */
+static void sip_via_received(tz_msg_t *m)
+{
+  sip_via_t *v = m->sip->sip_via;
+  if (!v || !v->v_rport || v->v_received || !m->src_ip[0])
+    return;
+  su_home_t *home = msg_home(m->msg);
+  char *param = su_sprintf(home, "received=%s", m->src_ip);
+  if (!param || msg_header_replace_param(home, v->v_common, param) < 0)
+    tz_log(TZ_LOG_WARN, "cannot add received=%s to the Via", m->src_ip);
+}
+
 static void sip_run_request(msg_t *msg, sip_t *sip)
 {
   tz_gen_t *g = tz_gen_ref(tz_gen_current());
   tz_msg_t m;
   tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REQUEST);
+  sip_via_received(&m);
   tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
   if (tz_trace_matches(&m))
     m.flags |= TZ_MSG_TRACE;
@@ -411,6 +456,35 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   tz_gen_unref(g);
 }
 
+int tz_sip_too_large(msg_t *msg, const tz_gen_t *g)
+{
+  return msg_size(msg) > g->max_msg_size;
+}
+
+/* A message over max_msg_size is not processed. Over a stream, a request
+ * whose start line and Via Sofia parsed gets 513 (RFC 3261 21.5.9); then
+ * the connection stops reading and sends FIN, so whatever else the peer
+ * sends costs no memory. A datagram is dropped: its sender may not even
+ * be where its Via says. */
+static void sip_refuse_too_large(msg_t *msg, sip_t *sip)
+{
+  tport_t *tp = nta_incoming_transport(sip_agent, NULL, msg);
+  int stream = tp && tport_is_stream(tp);
+  tz_stat_add(tz_st_too_large, 1);
+  tz_log(TZ_LOG_NOTICE, "%s message of %lu octets over max_msg_size %s",
+         stream ? "stream" : "datagram", (unsigned long)msg_size(msg),
+         stream ? "refused, connection closed" : "dropped");
+  if (stream && sip && sip->sip_request && sip->sip_via &&
+      sip->sip_request->rq_method != sip_method_ack &&
+      sip_reply_stateless(msg, SIP_513_MESSAGE_TOO_LARGE, NULL) == 0)
+    tz_stats_reply(513, 0);
+  if (stream) {
+    tport_stall(tp);
+    tport_shutdown(tp, 1);
+  }
+  tport_unref(tp);
+}
+
 /* Everything that matches no transaction: new requests, and responses
  * nobody waits for (2xx retransmissions, answers to forward()). */
 static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
@@ -418,6 +492,11 @@ static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
 {
   (void)magic;
   (void)agent;
+  if (tz_sip_too_large(msg, tz_gen_current())) {
+    sip_refuse_too_large(msg, sip);
+    msg_destroy(msg);
+    return 0;
+  }
   if (sip && sip->sip_status) {
     tz_relay_stray_response(msg);
     return 0;
@@ -571,6 +650,24 @@ int tz_sip_start(const tz_gen_t *g, char *err, size_t errlen)
     return -1;
   }
   return 0;
+}
+
+/* Sofia buffers a message up to its own cap before anyone sees it, and
+ * answers 413 itself past that: keep the cap above every datagram (so the
+ * core decides about all of them) and a little above max_msg_size (so a
+ * stream message just over it reaches the core's 513). */
+static unsigned sip_sofia_cap(unsigned max_msg_size)
+{
+  unsigned cap = 2 * max_msg_size;
+  return cap < 65536 ? 65536 : cap;
+}
+
+void tz_sip_apply(const tz_gen_t *g)
+{
+  nta_agent_set_params(sip_agent, NTATAG_MAXSIZE(sip_sofia_cap(g->max_msg_size)),
+                       TAG_IF(g->fr_timer, NTATAG_SIP_T1X64(g->fr_timer)),
+                       TAG_IF(g->fr_inv_timer, NTATAG_TIMER_C(g->fr_inv_timer)),
+                       TAG_END());
 }
 
 void tz_sip_stop(void)

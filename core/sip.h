@@ -18,6 +18,12 @@ void tz_sip_drain(unsigned max_ms);
 
 nta_agent_t *tz_sip_agent(void);
 
+/* Applies g's agent-wide settings: transaction timers, message size. */
+void tz_sip_apply(const tz_gen_t *g);
+
+/* True if msg is over g's max_msg_size and must not be processed. */
+int tz_sip_too_large(msg_t *msg, const tz_gen_t *g);
+
 /* Gives the request in m a server transaction (once); NULL on failure. */
 nta_incoming_t *tz_sip_transaction(tz_msg_t *m);
 

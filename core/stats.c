@@ -22,7 +22,8 @@ static size_t nstats, capstats;
 static tz_stats_refresh_f refresh;
 
 tz_stat_t *tz_st_requests_in, *tz_st_replies_local, *tz_st_replies_relayed,
-    *tz_st_script_errors, *tz_st_tx_inflight, *tz_st_generation;
+    *tz_st_script_errors, *tz_st_tx_inflight, *tz_st_generation,
+    *tz_st_too_large;
 
 /* Per-status and per-method counters are made on first use; cache the
  * common ones so the hot path does not search. */
@@ -97,10 +98,12 @@ int tz_stats_init(void)
   tz_st_script_errors = tz_stat_get("script.errors", "script runs ended by a runtime error");
   tz_st_tx_inflight = tz_stat_get("tm.inflight", "relaying transactions in progress");
   tz_st_generation = tz_stat_get("core.generation", "id of the serving generation");
+  tz_st_too_large = tz_stat_get("sip.too_large", "messages over max_msg_size, not processed");
   tz_stat_set(tz_st_tx_inflight, 0);
   tz_stat_set(tz_st_generation, 0);
   return tz_st_requests_in && tz_st_replies_local && tz_st_replies_relayed &&
-                 tz_st_script_errors && tz_st_tx_inflight && tz_st_generation
+                 tz_st_script_errors && tz_st_tx_inflight && tz_st_generation &&
+                 tz_st_too_large
              ? 0
              : -1;
 }

@@ -11,7 +11,7 @@
 /* Counters the core keeps itself. */
 extern tz_stat_t *tz_st_requests_in, *tz_st_replies_local,
     *tz_st_replies_relayed, *tz_st_script_errors, *tz_st_tx_inflight,
-    *tz_st_generation;
+    *tz_st_generation, *tz_st_too_large;
 
 int tz_stats_init(void);
 void tz_stats_deinit(void);

@@ -297,6 +297,57 @@ static int core_append_hf(tz_msg_t *m, const tz_call_t *c)
   return 1;
 }
 
+/* Each line "Name: value"; CRLF or LF between lines, the last one
+ * optional. Written to out (room for twice the text) with CRLF line ends. */
+static int core_reply_lines(const char *text, char *out, char *err,
+                            size_t errlen)
+{
+  size_t n = 0, lines = 0;
+  for (const char *p = text; *p;) {
+    size_t len = strcspn(p, "\r\n");
+    char line[1024];
+    if (len >= sizeof line) {
+      snprintf(err, errlen, "header line longer than %zu octets", sizeof line - 1);
+      return -1;
+    }
+    memcpy(line, p, len);
+    line[len] = '\0';
+    if (len && core_check_hf(line, err, errlen) < 0)
+      return -1;
+    lines += len > 0;
+    if (out && len)
+      n += (size_t)sprintf(out + n, "%s\r\n", line);
+    p += len;
+    p += *p == '\r';
+    p += *p == '\n';
+  }
+  if (!lines) {
+    snprintf(err, errlen, "no header given");
+    return -1;
+  }
+  return 0;
+}
+
+static int core_fixup_append_to_reply(tz_modinst_t *mod, int idx,
+                                      tz_arg_t *arg, char *err, size_t errlen)
+{
+  (void)mod;
+  (void)idx;
+  return core_reply_lines(arg->s, NULL, err, errlen);
+}
+
+static int core_append_to_reply(tz_msg_t *m, const tz_call_t *c)
+{
+  char err[256];
+  char *lines = su_alloc(m->home, 2 * c->argv[0].len + 3);
+  if (!lines || core_reply_lines(c->argv[0].s, lines, err, sizeof err) < 0) {
+    run_log(TZ_LOG_ERR, c->loc, "append_to_reply: %s",
+            lines ? err : "out of memory");
+    return -1;
+  }
+  return tz_msg_append_to_reply(m, lines) < 0 ? -1 : 1;
+}
+
 /* The header class goes into arg->fixed; it is static, nothing to free. */
 static int core_fixup_hf_name(tz_modinst_t *mod, int idx, tz_arg_t *arg,
                               char *err, size_t errlen)
@@ -408,6 +459,17 @@ const tz_func_export_t tz_core_funcs[] = {
      .fixup = core_fixup_append_hf,
      .doc = "append_hf(\"Name: value\"): add a header to the message; the "
             "text may contain $pvars; the final CRLF is optional."},
+    {.name = "append_to_reply",
+     .handler = core_append_to_reply,
+     .min_args = 1,
+     .max_args = 1,
+     .args = {TZ_ARG_FMT},
+     .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+     .fixup = core_fixup_append_to_reply,
+     .doc = "append_to_reply(\"Name: value\"): add the header (one or more "
+            "lines; $pvars allowed; the final CRLF is optional) to every "
+            "reply made for this request from now on: sl_reply, and the "
+            "replies of modules (auth challenges, registrar, sanity)."},
     {.name = "remove_hf",
      .handler = core_remove_hf,
      .min_args = 1,

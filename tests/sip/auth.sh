@@ -222,8 +222,8 @@ pass "INVITE with proxy credentials (SIPp) -> relayed, call set up and torn down
 auth_cfg trusted "127.0.0.1, ::1"
 tz_start trusted "$TZ_WORK/trusted.cfg" -l "udp:127.0.0.1:$P2"
 TZ2=$TZ_PID
-sipp -sf "$S/busy_uas.xml" -i 127.0.0.1 -p "$UAS" -m 1 -nostdin -timeout 10 -timeout_error \
-  >"$TZ_WORK/busy.out" 2>&1 &
+sipp -sf "$S/reject_uas.xml" -i 127.0.0.1 -p "$UAS" -m 1 -nostdin -timeout 10 -timeout_error \
+  -key status "SIP/2.0 486 Busy Here" -key hdr "X-Callee: busy" >"$TZ_WORK/busy.out" 2>&1 &
 BUSY=$!
 TZ_PIDS="$TZ_PIDS $BUSY"
 wait_udp "$UAS"

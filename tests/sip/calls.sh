@@ -22,12 +22,14 @@ register() { # USER PORT [CALLID]
   [ "$st" = 200 ] || fail "REGISTER $1 at :$2 got '$st'"
 }
 
-uas() { # NAME SCENARIO PORT: a callee in the background, one call
-  sipp -sf "$S/$2" -i 127.0.0.1 -p "$3" -m 1 -nostdin -timeout 20 -timeout_error \
-    -trace_msg -message_file "$TZ_WORK/$1.msg" >"$TZ_WORK/$1.out" 2>&1 &
-  eval "PID_$1=$!"
+uas() { # NAME SCENARIO PORT [SIPP-ARGS...]: a callee in the background, one call
+  n=$1 sf=$2 port=$3
+  shift 3
+  sipp -sf "$S/$sf" -i 127.0.0.1 -p "$port" -m 1 -nostdin -timeout 20 -timeout_error \
+    -trace_msg -message_file "$TZ_WORK/$n.msg" "$@" >"$TZ_WORK/$n.out" 2>&1 &
+  eval "PID_$n=$!"
   TZ_PIDS="$TZ_PIDS $!"
-  wait_udp "$3"
+  wait_udp "$port"
 }
 
 uac() { # NAME SCENARIO USER
@@ -96,7 +98,7 @@ pass "parallel fork: both contacts ring, the first 200 wins, the other gets CANC
 
 # ---- serial forking: busy, then the failure route sends to voicemail --------------
 register busy "$U1"
-uas busy busy_uas.xml "$U1"
+uas busy reject_uas.xml "$U1" -key status "SIP/2.0 486 Busy Here" -key hdr "X-Callee: busy"
 uas vm call_uas.xml "$VM"
 uac alice4 call_uac_rr.xml busy || fail "caller (voicemail): $(tail -30 "$TZ_WORK/alice4.msg")"
 wait_uas busy

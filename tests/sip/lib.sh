@@ -7,6 +7,7 @@ set -u
 TZ_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tztest.XXXXXX")
 TZ_PIDS=""
 
+# KEEP=1 keeps $TZ_WORK (logs, configs) for a look after a failure.
 tz_cleanup() {
   for p in $TZ_PIDS; do
     kill -TERM "$p" 2>/dev/null
@@ -18,7 +19,7 @@ tz_cleanup() {
     done
     kill -KILL "$p" 2>/dev/null
   done
-  rm -rf "$TZ_WORK"
+  [ -n "${KEEP:-}" ] || rm -rf "$TZ_WORK"
 }
 trap tz_cleanup EXIT
 

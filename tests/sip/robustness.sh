@@ -31,12 +31,14 @@ pass "every prefix of a REGISTER over UDP and TCP"
 
 out=$("$S" oversize -b 65000 127.0.0.1 "$P")
 alive "a 64 KB datagram"
+out=$("$S" oversize -t -b 70000 127.0.0.1 "$P")
+case "$out" in "SIP/2.0 513"*) ;; *) fail "70 KB over TCP: '$out', want 513 (max_msg_size 65535)" ;; esac
 out=$("$S" oversize -t -b 4000000 127.0.0.1 "$P")
 alive "a 4 MB TCP message"
 case "$out" in closed | silence | "SIP/2.0 4"* | "SIP/2.0 5"*) ;;
 *) fail "4 MB message over TCP: '$out'" ;; esac
 serving "oversize messages"
-pass "oversize: 64 KB datagram, 4 MB over TCP ($out)"
+pass "oversize: 64 KB datagram, 70 KB over TCP 513, 4 MB over TCP ($out)"
 
 out=$(sip_msg OPTIONS "$P" TCP | "$S" slow -d 3 127.0.0.1 "$P")
 alive "a slow sender"

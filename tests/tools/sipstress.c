@@ -10,7 +10,9 @@
  *   prefixes [-t]             every proper prefix of the message, each as
  *                             one datagram (-t: one TCP connection each)
  *   oversize [-t] -b BYTES    a request padded with BYTES of header; prints
- *                             the status line, or "closed"/"silence"
+ *                             the status line (with " [closed]" when the
+ *                             server then ends the connection), or
+ *                             "closed"/"silence"
  *   slow     -d MS            the message over TCP one byte every MS ms;
  *                             prints the response's status line
  *   idle     -n N -w MS       N TCP connections held MS ms; prints "open K"
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +165,18 @@ static int stress_prefixes(stress_opts_t *o)
 
 /* A request whose X-Pad header is o->bytes long (a datagram is capped
  * at what UDP can carry). */
+/* True if the peer ends the stream within ms (what else it sends is
+ * read and dropped). */
+static int stress_eof(int fd, int ms)
+{
+  char buf[4096];
+  struct pollfd p = {fd, POLLIN, 0};
+  while (poll(&p, 1, ms) == 1)
+    if (recv(fd, buf, sizeof buf, 0) <= 0)
+      return 1;
+  return 0;
+}
+
 static int stress_oversize(stress_opts_t *o)
 {
   static const char head[] =
@@ -177,6 +192,9 @@ static int stress_oversize(stress_opts_t *o)
   int fd = stress_connect(o, o->tcp);
   if (!buf || fd < 0)
     return 2;
+  /* a server that stopped reading must not block us */
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int n = snprintf(buf, cap, head, o->host, o->port, o->tcp ? "TCP" : "UDP",
                    (int)getpid(), (int)getpid());
   memset(buf + n, 'x', (size_t)pad);
@@ -191,7 +209,10 @@ static int stress_oversize(stress_opts_t *o)
     off += (size_t)w;
   }
   stress_read_status(fd, 2000, status, sizeof status);
-  printf("%s\n", status);
+  printf("%s%s\n", status,
+         o->tcp && strncmp(status, "SIP/", 4) == 0 && stress_eof(fd, 3000)
+             ? " [closed]"
+             : "");
   free(buf);
   close(fd);
   return 0;

@@ -257,6 +257,12 @@ static void test_arity_and_args(void)
                   "t.cfg:1:27: error: invalid method name ''");
   TEST_LOAD_FAILS("request_route { append_hf(\"no colon\"); }",
                   "t.cfg:1:27: error: expected \"Name: value\"");
+  TEST_LOAD_FAILS("request_route { append_to_reply(\"X-A: 1\\r\\nbad line\"); }",
+                  "t.cfg:1:33: error: expected \"Name: value\", not \"bad line\"");
+  TEST_LOAD_FAILS("request_route { append_to_reply(\"\\r\\n\"); }",
+                  "no header given");
+  TEST_LOAD_FAILS("reply_route { append_to_reply(\"X-A: 1\"); }",
+                  "'append_to_reply' cannot be used in reply_route");
   TEST_LOAD_FAILS("request_route { remove_hf(\"a:b\"); }",
                   "invalid header name 'a:b'");
   TEST_LOAD_FAILS("request_route { if ($ru =~ \"^a?++++\") { exit; } }",

@@ -222,6 +222,25 @@ static void test_append_remove_hf(void)
   test_msg_deinit(&m);
 }
 
+/* Lines accumulate on the message, CRLF-terminated, formats expanded; a
+ * bad line at run time fails the call and adds nothing. */
+static void test_append_to_reply(void)
+{
+  tz_msg_t m;
+  run_on(&m,
+         "request_route {\n"
+         "  append_to_reply(\"X-One: $rU\");\n"
+         "  append_to_reply(\"X-Two: 2\\nX-Three: 3\\r\\n\");\n"
+         "  $var(h) = \"no colon\";\n"
+         "  if (!append_to_reply($var(h))) t_record(\"bad\");\n"
+         "}\n",
+         invite, TZ_ROUTE_REQUEST);
+  CU_ASSERT_STRING_EQUAL(test_record_buf, "bad,");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m.reply_hdrs);
+  CU_ASSERT_STRING_EQUAL(m.reply_hdrs, "X-One: bob\r\nX-Two: 2\r\nX-Three: 3\r\n");
+  test_msg_deinit(&m);
+}
+
 static const tz_unit_test_t pvar_tests[] = {
     {"request pseudo-variables", test_request_pvars},
     {"int and string pvars", test_pvar_types},
@@ -230,6 +249,7 @@ static const tz_unit_test_t pvar_tests[] = {
     {"reply pseudo-variables", test_reply_pvars},
     {"is_method and has_totag", test_is_method_has_totag},
     {"append_hf and remove_hf", test_append_remove_hf},
+    {"append_to_reply collects reply headers", test_append_to_reply},
     {NULL, NULL}};
 
 int main(void)
