@@ -16,7 +16,7 @@
 #include "sip.h"
 #include "stats.h"
 #include "trace.h"
-#include "tz_location.h"
+#include <trapezoid/location.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #define TZ_CONTROL_H
 
 #include "gen.h"
-#include "json.h"
+#include <trapezoid/json.h>
 #include "msg.h"
 
 /* Remembers how the serving generation was built (script path and the

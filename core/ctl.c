@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ctl.h"
 #include "suggest.h"
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

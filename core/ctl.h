@@ -6,7 +6,7 @@
 #ifndef TZ_CTL_H
 #define TZ_CTL_H
 
-#include "json.h"
+#include <trapezoid/json.h>
 
 /* JSON-RPC error codes handlers may return (negated spec codes are used
  * as is: -32602 invalid params, -32603 internal error, or a server error

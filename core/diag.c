@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 /* Appends formatted text; on allocation failure the text is dropped, since
  * losing a diagnostic is better than losing the process. */

@@ -6,7 +6,7 @@
 #ifndef TZ_GEN_H
 #define TZ_GEN_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include "script/script.h"
 
 /* A listen address: proto is "udp", "tcp", "tls" or NULL for udp+tcp. */

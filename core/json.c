@@ -5,7 +5,7 @@
  * Sofia, no core logging. Errors go back to the caller as text.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "json.h"
+#include <trapezoid/json.h>
 
 #include <math.h>
 #include <stdarg.h>

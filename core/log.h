@@ -4,7 +4,7 @@
 #ifndef TZ_LOG_H
 #define TZ_LOG_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 /* to_stderr: 1 = stderr, 0 = syslog(LOG_DAEMON). */
 void tz_log_setup(const char *ident, int to_stderr);

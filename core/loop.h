@@ -5,7 +5,7 @@
 #ifndef TZ_LOOP_H
 #define TZ_LOOP_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include <sofia-sip/su_wait.h>
 
 /* Everything one owner registered, so it can all be undone at once. */

@@ -9,7 +9,7 @@
 #ifndef TZ_MODULE_H
 #define TZ_MODULE_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include "loop.h"
 
 int tz_module_system_init(void);

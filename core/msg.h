@@ -7,7 +7,7 @@
 #ifndef TZ_MSG_H
 #define TZ_MSG_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include <sofia-sip/nta.h>
 
 struct tz_gen;

@@ -4,7 +4,7 @@
 #ifndef TZ_RPC_H
 #define TZ_RPC_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 /* Removes every command mod registered; returns how many. */
 unsigned tz_rpc_release(tz_modinst_t *mod);

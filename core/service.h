@@ -4,7 +4,7 @@
 #ifndef TZ_SERVICE_H
 #define TZ_SERVICE_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 /* Removes every service mod registered; returns how many. */
 unsigned tz_service_release(tz_modinst_t *mod);

@@ -4,7 +4,7 @@
 #ifndef TZ_STATS_H
 #define TZ_STATS_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 #include <stddef.h>
 

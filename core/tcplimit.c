@@ -1,24 +1,25 @@
 /*
- * tcplimit.c - a cap on open TCP/TLS connections.
+ * tcplimit.c - a cap on open TCP/TLS connections: the bookkeeping.
  *
  * Sofia's tport accepts every connection it is offered and has no limit
  * of its own; at the process's descriptor limit its level-triggered accept
- * would fail in a loop. So the daemon defines accept() itself (Sofia's
- * call resolves to the executable's symbol, which libc's real accept
- * backs): past the cap a new connection is accepted and closed at once,
- * which empties the backlog, costs nothing per message and keeps the
- * server answering the connections it has. Idle connections are shut
- * down by a sweep that asks the kernel (TCP_INFO) when each last carried
- * data: tport's own idle timer only starts after a connection's first
- * message, so a connection that never sends anything would stay forever.
- * At the cap, the connection idle longest makes room for the new one.
+ * would fail in a loop. The daemon therefore wraps libc's accept() and
+ * close() (interpose.c, linked into the daemon only) and asks this file:
+ * past the cap a new connection is closed at once, which empties the
+ * backlog, costs nothing per message and keeps the server answering the
+ * connections it has. Idle connections are shut down by a sweep that asks
+ * the kernel (TCP_INFO) when each last carried data: tport's own idle
+ * timer only starts after a connection's first message, so a connection
+ * that never sends anything would stay forever. At the cap, the
+ * connection idle longest makes room for the new one.
+ *
+ * Owns the table of accepted descriptors; used from the event loop
+ * thread, except tz_tcp_forget(), which any thread's close() may call.
  */
 #define _GNU_SOURCE
 #include "tcplimit.h"
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
-#include <dlfcn.h>
-#include <errno.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,9 +31,6 @@ static unsigned tcp_idle_ms;
 static int tcp_maxfd = -1; /* highest descriptor ever tracked */
 static unsigned tcp_open; /* connections accepted and not yet closed */
 static unsigned long tcp_refused;
-
-typedef int (*accept_f)(int, struct sockaddr *, socklen_t *);
-typedef int (*close_f)(int);
 
 /* Accepted descriptors, so close() can tell ours from others. Static and
  * never freed: the location writer thread may close its own files while
@@ -136,36 +134,23 @@ static int tcp_make_room(void)
   return 0;
 }
 
-int accept(int s, struct sockaddr *addr, socklen_t *len)
+int tz_tcp_admit(int fd)
 {
-  static accept_f real;
-  if (!real)
-    real = (accept_f)dlsym(RTLD_NEXT, "accept");
-  int fd = real(s, addr, len);
-  if (fd < 0 || !tcp_cap)
-    return fd;
+  if (!tcp_cap)
+    return 1;
   if ((tcp_open >= tcp_cap && tcp_make_room() < 0) || tcp_track(fd) < 0) {
-    static close_f real_close;
-    if (!real_close)
-      real_close = (close_f)dlsym(RTLD_NEXT, "close");
-    real_close(fd);
     tcp_refused++;
-    errno = ECONNABORTED;
-    return -1;
+    return 0;
   }
-  return fd;
+  return 1;
 }
 
-int close(int fd)
+void tz_tcp_forget(int fd)
 {
-  static close_f real;
-  if (!real)
-    real = (close_f)dlsym(RTLD_NEXT, "close");
   if (fd >= 0 && fd < TCP_MAX_FD && tcp_fds[fd]) { /* ours, open or shut */
     tcp_fds[fd] = 0;
     tcp_open--;
   }
-  return real(fd);
 }
 
 void tz_tcp_limit_deinit(void) { tcp_cap = 0; }

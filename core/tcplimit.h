@@ -14,4 +14,10 @@ unsigned long tz_tcp_refused(void);
 unsigned tz_tcp_open(void);
 void tz_tcp_limit_deinit(void);
 
+/* A connection was accepted on fd: true to keep it, false when it must be
+ * closed at once (over the cap with nothing idle to make room). */
+int tz_tcp_admit(int fd);
+/* fd is being closed (any descriptor, any thread). */
+void tz_tcp_forget(int fd);
+
 #endif

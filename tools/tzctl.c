@@ -7,7 +7,7 @@
  * 3 no usable answer (cannot connect, timeout, malformed response).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "json.h"
+#include <trapezoid/json.h>
 
 #include <errno.h>
 #include <netdb.h>

@@ -11,7 +11,7 @@
 #ifndef TZ_SCRIPT_H
 #define TZ_SCRIPT_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 typedef struct tz_script tz_script_t;
 typedef struct tz_route tz_route_t;

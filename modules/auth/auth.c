@@ -11,8 +11,8 @@
  * request claims to be.
  */
 #define _DEFAULT_SOURCE
-#include "trapezoid.h"
-#include "json.h"
+#include <trapezoid/trapezoid.h>
+#include <trapezoid/json.h>
 #include "auth.h"
 
 #include <stdio.h>

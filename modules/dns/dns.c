@@ -6,7 +6,7 @@
  * transport error or a 503 (section 4.3) within the same transaction.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include "dns_sres.h"
 
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #define DNS_SRES_H
 
 #include "dns_lookup.h"
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 typedef struct dns_resolver dns_resolver_t;
 

@@ -7,7 +7,7 @@
 #ifndef LOC_H
 #define LOC_H
 
-#include "tz_location.h"
+#include <trapezoid/location.h>
 
 #include <pthread.h>
 #include <sqlite3.h>

@@ -6,8 +6,8 @@
  * pike_table.c.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
-#include "json.h"
+#include <trapezoid/trapezoid.h>
+#include <trapezoid/json.h>
 #include "pike_table.h"
 
 #include <stdio.h>

@@ -5,8 +5,8 @@
 #ifndef REG_H
 #define REG_H
 
-#include "trapezoid.h"
-#include "tz_location.h"
+#include <trapezoid/trapezoid.h>
+#include <trapezoid/location.h>
 
 typedef struct reg_cfg {
   long default_expires;

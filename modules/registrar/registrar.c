@@ -8,8 +8,8 @@
  * once the store reports the change durable.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
-#include "tz_location.h"
+#include <trapezoid/trapezoid.h>
+#include <trapezoid/location.h>
 #include "reg.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * record-routes every initial INVITE without a script change.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * answered.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 #include "sanity_check.h"
 
 #include <stddef.h>

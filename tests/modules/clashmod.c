@@ -2,7 +2,7 @@
  * clashmod.c - a loader test module exporting a function name testmod
  * already exports, which the core must refuse.
  */
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 static int clashmod_answer(tz_msg_t *m, const tz_call_t *c)
 {

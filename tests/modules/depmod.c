@@ -2,7 +2,7 @@
  * depmod.c - a loader test module that depends on testmod and exports a
  * function whose name clashes with testmod's when asked to.
  */
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 static const char *const depmod_deps[] = {"testmod", NULL};
 

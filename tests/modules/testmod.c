@@ -4,7 +4,7 @@
  * leaves behind, so the tests can prove the core removes them.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 #include <stdio.h>
 #include <string.h>

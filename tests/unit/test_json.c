@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
-#include "json.h"
+#include <trapezoid/json.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "module.h"
-#include "tz_location.h"
+#include <trapezoid/location.h>
 
 #include <fcntl.h>
 #include <limits.h>

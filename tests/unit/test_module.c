@@ -9,7 +9,7 @@
 
 #include "ctl.h"
 #include "gen.h"
-#include "json.h"
+#include <trapezoid/json.h>
 #include "loop.h"
 #include "module.h"
 #include "rpc.h"

@@ -1,12 +1,15 @@
 /*
  * trapezoid.h - the module-facing API of the trapezoid core.
  *
- * This is the only core header a module includes. It owns the module
- * descriptor (exports table), the argument and value types the script
- * passes to module functions, and the services the core lends to modules:
- * message access and replies, timers and file-descriptor watches on the
- * event loop, logging. Every registration a module makes goes through its
- * module instance, so the core can undo all of it when the module unloads.
+ * Modules see only include/trapezoid/: this header, the JSON writer for
+ * control commands (json.h) and the service interfaces between modules
+ * (location.h). It owns the module descriptor (exports table), the argument
+ * and value types the script passes to module functions, and the services
+ * the core lends to modules: message access and replies, timers and
+ * file-descriptor watches on the event loop, logging. Every registration a
+ * module makes goes through its module instance, so the core can undo all
+ * of it when the module unloads. Only declarations marked TZ_API are
+ * exported by the daemon.
  */
 #ifndef TRAPEZOID_H
 #define TRAPEZOID_H
@@ -18,6 +21,8 @@
 #include <sofia-sip/su_config.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
+
+#include <trapezoid/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,10 +44,10 @@ enum tz_log_level {
   TZ_LOG_DBG = 7
 };
 
-void tz_log(int level, const char *fmt, ...)
+TZ_API void tz_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void tz_vlog(int level, const char *fmt, va_list ap);
-int tz_log_enabled(int level);
+TZ_API void tz_vlog(int level, const char *fmt, va_list ap);
+TZ_API int tz_log_enabled(int level);
 
 /* ---- script values ----------------------------------------------------- */
 
@@ -81,12 +86,12 @@ typedef struct tz_diag {
   unsigned nerrors, nwarnings;
 } tz_diag_t;
 
-void tz_diag_error(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
+TZ_API void tz_diag_error(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void tz_diag_warning(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
+TZ_API void tz_diag_warning(tz_diag_t *d, const tz_loc_t *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void tz_diag_clear(tz_diag_t *d);
-const char *tz_diag_text(const tz_diag_t *d);
+TZ_API void tz_diag_clear(tz_diag_t *d);
+TZ_API const char *tz_diag_text(const tz_diag_t *d);
 
 /* ---- module descriptor ------------------------------------------------- */
 
@@ -188,56 +193,56 @@ typedef struct tz_module {
 /* A module named NAME exports `const tz_module_t NAME_LTX_module`. */
 #define TZ_MODULE_SYMBOL "_LTX_module"
 
-void *tz_mod_cfg(tz_modinst_t *mod);
-void *tz_mod_data(tz_modinst_t *mod);
-void tz_mod_set_data(tz_modinst_t *mod, void *data);
-const char *tz_mod_name(const tz_modinst_t *mod);
+TZ_API void *tz_mod_cfg(tz_modinst_t *mod);
+TZ_API void *tz_mod_data(tz_modinst_t *mod);
+TZ_API void tz_mod_set_data(tz_modinst_t *mod, void *data);
+TZ_API const char *tz_mod_name(const tz_modinst_t *mod);
 
 /* ---- messages ---------------------------------------------------------- */
 
 /* The message under the script: a request in request/failure routes, a
  * response in reply routes. Valid only during the script run. */
-msg_t *tz_msg_sofia(tz_msg_t *m);
-sip_t *tz_msg_sip(tz_msg_t *m);
-su_home_t *tz_msg_home(tz_msg_t *m);  /* scratch, freed after the run */
-unsigned tz_msg_route_kind(const tz_msg_t *m);
+TZ_API msg_t *tz_msg_sofia(tz_msg_t *m);
+TZ_API sip_t *tz_msg_sip(tz_msg_t *m);
+TZ_API su_home_t *tz_msg_home(tz_msg_t *m);  /* scratch, freed after the run */
+TZ_API unsigned tz_msg_route_kind(const tz_msg_t *m);
 
 /* Where the message came from and the local socket it arrived on:
  * "udp" / "tcp" / "tls", an address without brackets, "udp:127.0.0.1:5060". */
-const char *tz_msg_src_ip(const tz_msg_t *m);
-unsigned tz_msg_src_port(const tz_msg_t *m);
-const char *tz_msg_proto(const tz_msg_t *m);
-const char *tz_msg_socket(tz_msg_t *m);
+TZ_API const char *tz_msg_src_ip(const tz_msg_t *m);
+TZ_API unsigned tz_msg_src_port(const tz_msg_t *m);
+TZ_API const char *tz_msg_proto(const tz_msg_t *m);
+TZ_API const char *tz_msg_socket(tz_msg_t *m);
 
 /* Rewrites the Request-URI. Returns 0, or -1 if uri does not parse. */
-int tz_msg_set_ruri(tz_msg_t *m, const char *uri);
+TZ_API int tz_msg_set_ruri(tz_msg_t *m, const char *uri);
 /* Sets the next hop ($du) without touching the Request-URI; NULL clears. */
-int tz_msg_set_dst(tz_msg_t *m, const char *uri);
-const char *tz_msg_dst(const tz_msg_t *m);
+TZ_API int tz_msg_set_dst(tz_msg_t *m, const char *uri);
+TZ_API const char *tz_msg_dst(const tz_msg_t *m);
 
 /* Further targets for the request besides its Request-URI (forking):
  * uri becomes the branch's Request-URI, dst its next hop (or NULL), path
  * its preloaded Route set (RFC 3327, comma-separated, or NULL), q x 1000
  * (-1 unspecified). Strings are copied. Returns 0 or -1 (too many). */
 #define TZ_MAX_BRANCHES 12
-int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
+TZ_API int tz_msg_add_branch(tz_msg_t *m, const char *uri, const char *dst,
                       const char *path, int q);
-unsigned tz_msg_branch_count(const tz_msg_t *m);
+TZ_API unsigned tz_msg_branch_count(const tz_msg_t *m);
 
 /* True if the request follows a Route set: it carried our own Route entry
  * (the core removes those before the script runs, RFC 3261 16.4) or
  * still carries Route entries for others. */
-int tz_msg_loose_routed(const tz_msg_t *m);
+TZ_API int tz_msg_loose_routed(const tz_msg_t *m);
 
 /* Asks the core to add Record-Route when the request is relayed (two
  * entries when it leaves on another transport or address family). */
-void tz_msg_record_route(tz_msg_t *m);
+TZ_API void tz_msg_record_route(tz_msg_t *m);
 
 /* Called for every request t_relay() is about to relay from a request
  * route, before its branches are prepared (e.g. to record-route all
  * initial INVITEs). Removed when the module instance is destroyed. */
 typedef void (*tz_relay_hook_f)(tz_modinst_t *mod, tz_msg_t *m);
-int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn);
+TZ_API int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn);
 
 /* Stateful relaying driven by a module (e.g. DNS failover, RFC 3263 4.3):
  * tz_relay_hold() takes the request over as t_relay() would (server
@@ -246,7 +251,7 @@ int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn);
  * request when it will add no more. NULL if the request cannot be relayed
  * (it was answered: 483, 482 or 500). */
 typedef struct tz_tx tz_relay_t;
-tz_relay_t *tz_relay_hold(tz_msg_t *m);
+TZ_API tz_relay_t *tz_relay_hold(tz_msg_t *m);
 /* Called once per branch with its final status (any class; an internal
  * timeout is 408, a transport error 503). For status >= 300 return 1 if
  * the module started a replacement branch (failover): the failed one then
@@ -254,22 +259,22 @@ tz_relay_t *tz_relay_hold(tz_msg_t *m);
 typedef int (*tz_branch_done_f)(tz_relay_t *r, int status, void *arg);
 /* A branch to next hop dst ("sip:192.0.2.1:5060;transport=tcp"), the
  * Request-URI unchanged. Returns 0, or -1 (done is not called). */
-int tz_relay_branch(tz_relay_t *r, const char *dst, tz_branch_done_f done,
+TZ_API int tz_relay_branch(tz_relay_t *r, const char *dst, tz_branch_done_f done,
                     void *arg);
 /* True once the caller CANCELed: add no more branches. */
-int tz_relay_cancelled(const tz_relay_t *r);
+TZ_API int tz_relay_cancelled(const tz_relay_t *r);
 /* No more branches: the transaction completes with its branches, or with
  * status (failure route first) if it never had one. */
-void tz_relay_release(tz_relay_t *r, int status);
+TZ_API void tz_relay_release(tz_relay_t *r, int status);
 
 /* Sends a stateless-style final or provisional reply to the request.
  * extra_headers: NULL, or raw "Name: value\r\n" lines. Returns 0 or -1. */
-int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
+TZ_API int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
                  const char *extra_headers);
 
 /* True if the URL's host (and port, if any) is one of ours: a listen
  * address or an alias of the current generation. */
-int tz_is_myself(const url_t *url);
+TZ_API int tz_is_myself(const url_t *url);
 
 /* Asynchronous replies: a function that must wait (for a database commit,
  * a DNS answer) suspends the request; the generation stays pinned until the
@@ -280,14 +285,14 @@ int tz_is_myself(const url_t *url);
  * it (the registrar does, by Call-ID and CSeq). */
 typedef struct tz_suspended tz_suspended_t;
 
-tz_suspended_t *tz_msg_suspend(tz_msg_t *m);
+TZ_API tz_suspended_t *tz_msg_suspend(tz_msg_t *m);
 /* The request, valid until the handle is answered or dropped. */
-sip_t *tz_suspended_sip(tz_suspended_t *s);
+TZ_API sip_t *tz_suspended_sip(tz_suspended_t *s);
 /* Sends a reply; a final one (>= 200) also frees the handle. */
-int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
+TZ_API int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers);
 /* Frees the handle without a reply (the client will retransmit). */
-void tz_suspended_drop(tz_suspended_t *s);
+TZ_API void tz_suspended_drop(tz_suspended_t *s);
 
 /* ---- services between modules ------------------------------------------- */
 
@@ -295,10 +300,10 @@ void tz_suspended_drop(tz_suspended_t *s);
  * struct (e.g. "location", see tz_location.h) and users look it up at init
  * after declaring the provider in deps. Registrations are undone when the
  * provider's instance is destroyed. */
-int tz_service_register(tz_modinst_t *mod, const char *name,
+TZ_API int tz_service_register(tz_modinst_t *mod, const char *name,
                         unsigned version, const void *api, void *ctx);
 /* Returns the interface, or NULL if no provider or another version. */
-const void *tz_service_get(const char *name, unsigned version, void **ctx);
+TZ_API const void *tz_service_get(const char *name, unsigned version, void **ctx);
 
 /* ---- control commands ------------------------------------------------------ */
 
@@ -311,7 +316,7 @@ typedef struct tz_json tz_json_t;
 typedef struct tz_jbuf tz_jbuf_t;
 typedef int (*tz_rpc_f)(tz_modinst_t *mod, const tz_json_t *params,
                         tz_jbuf_t *out, char *err, size_t errlen);
-int tz_rpc_register(tz_modinst_t *mod, const char *method, tz_rpc_f fn,
+TZ_API int tz_rpc_register(tz_modinst_t *mod, const char *method, tz_rpc_f fn,
                     const char *help);
 
 /* ---- statistics ------------------------------------------------------------ */
@@ -320,10 +325,10 @@ int tz_rpc_register(tz_modinst_t *mod, const char *method, tz_rpc_f fn,
  * life of the process, so its value survives reloads and re-created module
  * instances. Shown by "tzctl stats" and the Prometheus endpoint. */
 typedef struct tz_stat tz_stat_t;
-tz_stat_t *tz_stat_get(const char *name, const char *help);
-void tz_stat_add(tz_stat_t *st, long delta);
+TZ_API tz_stat_t *tz_stat_get(const char *name, const char *help);
+TZ_API void tz_stat_add(tz_stat_t *st, long delta);
 /* A gauge set to a value rather than counted. */
-void tz_stat_set(tz_stat_t *st, long value);
+TZ_API void tz_stat_set(tz_stat_t *st, long value);
 
 /* ---- event loop services ------------------------------------------------ */
 
@@ -332,18 +337,18 @@ typedef void (*tz_timer_f)(tz_modinst_t *mod, void *arg);
 
 /* Fires cb after ms milliseconds, then every ms if periodic. Owned by mod:
  * removed automatically when the module instance is destroyed. */
-tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
+TZ_API tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
                            tz_timer_f cb, void *arg);
-void tz_timer_stop(tz_timer_t *t);
+TZ_API void tz_timer_stop(tz_timer_t *t);
 
 enum { TZ_FD_IN = 1, TZ_FD_OUT = 4, TZ_FD_ERR = 8 };
 typedef struct tz_fdwatch tz_fdwatch_t;
 typedef void (*tz_fd_f)(tz_modinst_t *mod, int fd, unsigned revents,
                         void *arg);
 
-tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
+TZ_API tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
                           tz_fd_f cb, void *arg);
-void tz_fd_unwatch(tz_fdwatch_t *w);
+TZ_API void tz_fd_unwatch(tz_fdwatch_t *w);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,7 @@
 #ifndef TZ_LOCATION_H
 #define TZ_LOCATION_H
 
-#include "trapezoid.h"
+#include <trapezoid/trapezoid.h>
 
 #define TZ_LOCATION_SERVICE "location"
 #define TZ_LOCATION_API_VERSION 2
