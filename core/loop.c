@@ -1,13 +1,15 @@
 /*
- * loop.c - owns the su_root and the bookkeeping of timers and fd watches.
+ * loop.c - owns the su_root, the timers and fd watches registered on it,
+ * and the signal pipe.
  *
- * Modules never touch su_timer/su_wait directly: every registration is
- * linked into its owner's tz_regs_t, so unloading a module can remove all of
- * them even if the module forgot one.
+ * Modules never touch su_timer/su_wait directly: every registration adds
+ * an undo entry to its owner's cleanup list (owner.h), so unloading a
+ * module removes whatever it forgot.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 #include "module.h"
+#include "owner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,7 @@
 #include <sofia-sip/su.h>
 
 struct tz_timer {
-  tz_timer_t *next, **prevp;
+  tz_cleanup_t *cl; /* in the owner's cleanup list */
   su_timer_t *t;
   tz_modinst_t *mod;
   tz_timer_f cb;
@@ -28,7 +30,7 @@ struct tz_timer {
 };
 
 struct tz_fdwatch {
-  tz_fdwatch_t *next, **prevp;
+  tz_cleanup_t *cl; /* in the owner's cleanup list */
   int index;
   tz_modinst_t *mod;
   tz_fd_f cb;
@@ -37,7 +39,6 @@ struct tz_fdwatch {
 
 static su_home_t loop_home[1];
 static su_root_t *loop_root;
-static tz_regs_t core_regs; /* registrations with no module owner */
 static int sig_pipe[2] = {-1, -1};
 static tz_signal_f sig_cb;
 
@@ -52,7 +53,7 @@ int tz_loop_init(void)
 
 void tz_loop_deinit(void)
 {
-  tz_regs_release(&core_regs);
+  tz_owner_release(tz_core_owner(), NULL);
   if (loop_root)
     su_root_destroy(loop_root);
   loop_root = NULL;
@@ -68,17 +69,18 @@ su_root_t *tz_loop_root(void) { return loop_root; }
 void tz_loop_run(void) { su_root_run(loop_root); }
 void tz_loop_break(void) { su_root_break(loop_root); }
 
-static tz_regs_t *loop_regs_of(tz_modinst_t *mod)
+static void loop_timer_free(void *obj)
 {
-  return mod ? tz_modinst_regs(mod) : &core_regs;
-}
-
-static void loop_timer_unlink(tz_timer_t *t)
-{
-  if ((*t->prevp = t->next))
-    t->next->prevp = t->prevp;
+  tz_timer_t *t = obj;
   su_timer_destroy(t->t);
   free(t);
+}
+
+/* Stopped by its owner, or a one-shot that fired: its entry goes too. */
+static void loop_timer_unlink(tz_timer_t *t)
+{
+  tz_cleanup_forget(t->cl);
+  loop_timer_free(t);
 }
 
 static void loop_timer_fire(su_root_magic_t *magic, su_timer_t *st,
@@ -118,11 +120,10 @@ tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
     free(t);
     return NULL;
   }
-  tz_regs_t *r = loop_regs_of(mod);
-  if ((t->next = r->timers))
-    t->next->prevp = &t->next;
-  t->prevp = &r->timers;
-  r->timers = t;
+  if (!(t->cl = tz_cleanup_add(tz_modinst_owner(mod), loop_timer_free, t, "timer"))) {
+    loop_timer_free(t);
+    return NULL;
+  }
   return t;
 }
 
@@ -143,6 +144,13 @@ static int loop_fd_ready(su_root_magic_t *magic, su_wait_t *w,
                      ((ev & (SU_WAIT_ERR | SU_WAIT_HUP)) ? TZ_FD_ERR : 0);
   fw->cb(fw->mod, w->fd, revents, fw->arg);
   return 0;
+}
+
+static void loop_fd_free(void *obj)
+{
+  tz_fdwatch_t *fw = obj;
+  su_root_deregister(loop_root, fw->index);
+  free(fw);
 }
 
 tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
@@ -168,11 +176,10 @@ tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
     free(fw);
     return NULL;
   }
-  tz_regs_t *r = loop_regs_of(mod);
-  if ((fw->next = r->fds))
-    fw->next->prevp = &fw->next;
-  fw->prevp = &r->fds;
-  r->fds = fw;
+  if (!(fw->cl = tz_cleanup_add(tz_modinst_owner(mod), loop_fd_free, fw, "fd watch"))) {
+    loop_fd_free(fw);
+    return NULL;
+  }
   return fw;
 }
 
@@ -180,24 +187,8 @@ void tz_fd_unwatch(tz_fdwatch_t *fw)
 {
   if (!fw)
     return;
-  if ((*fw->prevp = fw->next))
-    fw->next->prevp = fw->prevp;
-  su_root_deregister(loop_root, fw->index);
-  free(fw);
-}
-
-unsigned tz_regs_release(tz_regs_t *r)
-{
-  unsigned n = 0;
-  while (r->timers) {
-    tz_timer_stop(r->timers);
-    n++;
-  }
-  while (r->fds) {
-    tz_fd_unwatch(r->fds);
-    n++;
-  }
-  return n;
+  tz_cleanup_forget(fw->cl);
+  loop_fd_free(fw);
 }
 
 static void loop_on_signal(int signo)

@@ -4,9 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "module.h"
-#include "relay.h"
-#include "rpc.h"
-#include "service.h"
+#include "owner.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,7 +26,7 @@ struct tz_modinst {
   void *cfg;
   void *data;
   int initialized;
-  tz_regs_t regs;
+  tz_owner_t owner; /* every registration it made, to undo */
 };
 
 static modlib_t *libs;
@@ -54,7 +52,10 @@ void *tz_mod_data(tz_modinst_t *mi) { return mi->data; }
 void tz_mod_set_data(tz_modinst_t *mi, void *data) { mi->data = data; }
 const char *tz_mod_name(const tz_modinst_t *mi) { return mi->exp->name; }
 const tz_module_t *tz_modinst_export(const tz_modinst_t *mi) { return mi->exp; }
-tz_regs_t *tz_modinst_regs(tz_modinst_t *mi) { return &mi->regs; }
+tz_owner_t *tz_modinst_owner(tz_modinst_t *mi)
+{
+  return mi ? &mi->owner : tz_core_owner();
+}
 unsigned tz_modinst_lib_refs(const tz_modinst_t *mi) { return mi->lib->refs; }
 
 /* "registrar", "registrar.so", "/x/registrar.la" -> "registrar" */
@@ -290,10 +291,7 @@ int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen)
     if (!err[0])
       snprintf(err, errlen, "module '%s' failed to initialise",
                mi->exp->name);
-    tz_regs_release(&mi->regs);
-    tz_service_release(mi);
-    tz_relay_hooks_release(mi);
-    tz_rpc_release(mi);
+    tz_owner_release(&mi->owner, NULL);
     return -1;
   }
   mi->initialized = 1;
@@ -306,13 +304,11 @@ void tz_module_destroy(tz_modinst_t *mi)
     return;
   if (mi->initialized && mi->exp->destroy)
     mi->exp->destroy(mi);
-  tz_service_release(mi);
-  tz_relay_hooks_release(mi);
-  tz_rpc_release(mi);
-  unsigned left = tz_regs_release(&mi->regs);
+  const char *what = NULL;
+  unsigned left = tz_owner_release(&mi->owner, &what);
   if (left)
-    tz_log(TZ_LOG_WARN, "module '%s' left %u timer/fd registrations; removed",
-           mi->exp->name, left);
+    tz_log(TZ_LOG_WARN, "module '%s' left %u registration(s) (%s, ...); removed",
+           mi->exp->name, left, what);
   module_free_params(mi);
   free(mi->cfg);
   modlib_t *l = mi->lib;

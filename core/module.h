@@ -4,13 +4,14 @@
  *
  * A shared object is opened once and reference-counted by the instances
  * that use it; the last instance to go closes it. An instance owns its
- * config struct, its private data and every core registration it made.
+ * config struct, its private data and every core registration it made
+ * (its cleanup list, owner.h), all undone when it is destroyed.
  */
 #ifndef TZ_MODULE_H
 #define TZ_MODULE_H
 
 #include <trapezoid/trapezoid.h>
-#include "loop.h"
+#include "owner.h"
 
 int tz_module_system_init(void);
 void tz_module_system_deinit(void);
@@ -30,7 +31,9 @@ void tz_module_destroy(tz_modinst_t *mi);
 const tz_module_t *tz_modinst_export(const tz_modinst_t *mi);
 const tz_func_export_t *tz_modinst_find_func(const tz_modinst_t *mi,
                                              const char *name);
-tz_regs_t *tz_modinst_regs(tz_modinst_t *mi);
+/* The cleanup list registries add to on mi's behalf; NULL (a
+ * registration of the core itself) gives the core's owner. */
+tz_owner_t *tz_modinst_owner(tz_modinst_t *mi);
 /* How many instances share the shared object of mi (for tests). */
 unsigned tz_modinst_lib_refs(const tz_modinst_t *mi);
 

@@ -15,6 +15,8 @@
 #include "gen.h"
 #include "respsel.h"
 #include "log.h"
+#include "module.h"
+#include "owner.h"
 #include "sip.h"
 #include "stats.h"
 #include "trace.h"
@@ -67,12 +69,21 @@ static unsigned relay_seq;
 static tz_tx_t *relay_live;
 
 typedef struct relay_hook {
-  struct relay_hook *next;
+  struct relay_hook *next, **prevp;
   tz_modinst_t *mod;
   tz_relay_hook_f fn;
 } relay_hook_t;
 
 static relay_hook_t *relay_hooks;
+
+/* The hook's instance goes: so does the hook. */
+static void relay_hook_free(void *obj)
+{
+  relay_hook_t *h = obj;
+  if ((*h->prevp = h->next))
+    h->next->prevp = h->prevp;
+  free(h);
+}
 
 int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn)
 {
@@ -81,25 +92,15 @@ int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn)
     return -1;
   h->mod = mod;
   h->fn = fn;
-  h->next = relay_hooks;
+  if ((h->next = relay_hooks))
+    relay_hooks->prevp = &h->next;
+  h->prevp = &relay_hooks;
   relay_hooks = h;
-  return 0;
-}
-
-unsigned tz_relay_hooks_release(tz_modinst_t *mod)
-{
-  unsigned n = 0;
-  for (relay_hook_t **pp = &relay_hooks; *pp;) {
-    relay_hook_t *h = *pp;
-    if (h->mod == mod) {
-      *pp = h->next;
-      free(h);
-      n++;
-    } else {
-      pp = &h->next;
-    }
+  if (!tz_cleanup_add(tz_modinst_owner(mod), relay_hook_free, h, NULL)) {
+    relay_hook_free(h);
+    return -1;
   }
-  return n;
+  return 0;
 }
 
 void tz_msg_record_route(tz_msg_t *m) { m->flags |= TZ_MSG_RECORD_ROUTE; }

@@ -37,9 +37,6 @@ void tz_relay_stray_response(msg_t *msg);
 /* For failure routes: the status the transaction would relay now. */
 int tz_relay_best_status(const tz_msg_t *m);
 
-/* Removes the relay hooks mod added; returns how many. */
-unsigned tz_relay_hooks_release(tz_modinst_t *mod);
-
 /* Script built-ins implemented here (added to tz_core_funcs). */
 int tz_relay_fn_t_relay(tz_msg_t *m, const tz_call_t *c);
 int tz_relay_fn_forward(tz_msg_t *m, const tz_call_t *c);

@@ -6,14 +6,15 @@
  * generation takes over from the old one before the old one retires.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "service.h"
+#include <trapezoid/trapezoid.h>
+#include "module.h"
+#include "owner.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct service {
-  struct service *next;
-  tz_modinst_t *owner;
+  struct service *next, **prevp;
   char *name;
   unsigned version;
   const void *api;
@@ -21,6 +22,16 @@ typedef struct service {
 } service_t;
 
 static service_t *services; /* newest first */
+
+/* The provider's instance goes: so does its service. */
+static void service_free(void *obj)
+{
+  service_t *s = obj;
+  if ((*s->prevp = s->next))
+    s->next->prevp = s->prevp;
+  free(s->name);
+  free(s);
+}
 
 int tz_service_register(tz_modinst_t *mod, const char *name,
                         unsigned version, const void *api, void *ctx)
@@ -30,12 +41,17 @@ int tz_service_register(tz_modinst_t *mod, const char *name,
     free(s);
     return -1;
   }
-  s->owner = mod;
   s->version = version;
   s->api = api;
   s->ctx = ctx;
-  s->next = services;
+  if ((s->next = services))
+    services->prevp = &s->next;
+  s->prevp = &services;
   services = s;
+  if (!tz_cleanup_add(tz_modinst_owner(mod), service_free, s, NULL)) {
+    service_free(s);
+    return -1;
+  }
   return 0;
 }
 
@@ -50,21 +66,4 @@ const void *tz_service_get(const char *name, unsigned version, void **ctx)
       return s->api;
     }
   return NULL;
-}
-
-unsigned tz_service_release(tz_modinst_t *mod)
-{
-  unsigned n = 0;
-  for (service_t **pp = &services; *pp;) {
-    service_t *s = *pp;
-    if (s->owner == mod) {
-      *pp = s->next;
-      free(s->name);
-      free(s);
-      n++;
-    } else {
-      pp = &s->next;
-    }
-  }
-  return n;
 }
