@@ -8,7 +8,7 @@
  * table. Sofia has no hook of its own at accept time.
  */
 #define _GNU_SOURCE
-#include "tcplimit.h"
+#include "sip/tcplimit.h"
 
 #include <dlfcn.h>
 #include <errno.h>

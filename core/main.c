@@ -4,16 +4,16 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
-#include "gen.h"
-#include "log.h"
-#include "loop.h"
-#include "module.h"
-#include "control.h"
-#include "ctl.h"
-#include "relay.h"
-#include "sip.h"
-#include "stats.h"
-#include "trace.h"
+#include "runtime/gen.h"
+#include "lib/log.h"
+#include "runtime/loop.h"
+#include "runtime/module.h"
+#include "control/control.h"
+#include "control/ctl.h"
+#include "sip/relay.h"
+#include "sip/sip.h"
+#include "lib/stats.h"
+#include "sip/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>

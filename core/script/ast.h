@@ -15,7 +15,7 @@
 
 #include "script/script.h"
 #include "script/pvar.h"
-#include "suggest.h"
+#include "lib/suggest.h"
 
 /* Diagnostics stop being reported after this many errors. */
 #define SCRIPT_MAX_ERRORS 20

@@ -20,8 +20,8 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/url.h>
 
-#include "msg.h"
-#include "relay.h"
+#include "sip/msg.h"
+#include "sip/relay.h"
 #include "script/ast.h"
 
 /* ---- sl_reply ----------------------------------------------------------- */

@@ -19,7 +19,7 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/url.h>
 
-#include "msg.h"
+#include "sip/msg.h"
 #include "script/ast.h"
 #include "script/lex.h"
 

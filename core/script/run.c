@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "msg.h"
+#include "sip/msg.h"
 #include "script/ast.h"
 
 #define RUN_MAX_DEPTH 64

@@ -27,11 +27,11 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tagarg.h>
 
-#include "gen.h"
-#include "log.h"
-#include "msg.h"
-#include "relay.h"
-#include "stats.h"
+#include "runtime/gen.h"
+#include "lib/log.h"
+#include "sip/msg.h"
+#include "sip/relay.h"
+#include "lib/stats.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "script/script.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

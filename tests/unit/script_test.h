@@ -13,7 +13,7 @@
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip_header.h>
 
-#include "msg.h"
+#include "sip/msg.h"
 #include "script/script.h"
 #include "tzunit.h"
 

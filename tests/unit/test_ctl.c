@@ -7,8 +7,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
-#include "ctl.h"
-#include "loop.h"
+#include "control/ctl.h"
+#include "runtime/loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -7,9 +7,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
-#include "log.h"
-#include "loop.h"
-#include "module.h"
+#include "lib/log.h"
+#include "runtime/loop.h"
+#include "runtime/module.h"
 #include <trapezoid/location.h>
 
 #include <fcntl.h>

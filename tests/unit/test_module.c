@@ -7,11 +7,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
-#include "ctl.h"
-#include "gen.h"
+#include "control/ctl.h"
+#include "runtime/gen.h"
 #include <trapezoid/json.h>
-#include "loop.h"
-#include "module.h"
+#include "runtime/loop.h"
+#include "runtime/module.h"
 
 #include <fcntl.h>
 #include <stdio.h>

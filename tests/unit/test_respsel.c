@@ -3,7 +3,7 @@
  * 16.7 steps 6 and 7) on branch statuses and Sofia-parsed responses.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "respsel.h"
+#include "sip/respsel.h"
 #include "tzunit.h"
 
 #include <string.h>

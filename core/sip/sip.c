@@ -10,14 +10,14 @@
  * caller gets a 500 instead of silence.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "sip.h"
-#include "log.h"
-#include "loop.h"
-#include "msg.h"
-#include "relay.h"
-#include "stats.h"
-#include "tcplimit.h"
-#include "trace.h"
+#include "sip/sip.h"
+#include "lib/log.h"
+#include "runtime/loop.h"
+#include "sip/msg.h"
+#include "sip/relay.h"
+#include "lib/stats.h"
+#include "sip/tcplimit.h"
+#include "sip/trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

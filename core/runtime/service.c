@@ -7,8 +7,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
-#include "module.h"
-#include "owner.h"
+#include "runtime/module.h"
+#include "lib/owner.h"
 
 #include <stdlib.h>
 #include <string.h>

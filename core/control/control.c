@@ -8,14 +8,14 @@
  * build changes nothing.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "control.h"
+#include "control/control.h"
 #include "config.h"
-#include "ctl.h"
-#include "log.h"
-#include "module.h"
-#include "sip.h"
-#include "stats.h"
-#include "trace.h"
+#include "control/ctl.h"
+#include "lib/log.h"
+#include "runtime/module.h"
+#include "sip/sip.h"
+#include "lib/stats.h"
+#include "sip/trace.h"
 #include <trapezoid/location.h>
 
 #include <stdio.h>

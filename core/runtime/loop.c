@@ -7,9 +7,9 @@
  * module removes whatever it forgot.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "loop.h"
-#include "module.h"
-#include "owner.h"
+#include "runtime/loop.h"
+#include "runtime/module.h"
+#include "lib/owner.h"
 
 #include <errno.h>
 #include <fcntl.h>

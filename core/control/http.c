@@ -5,7 +5,7 @@
  * blocks the loop).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "ctl.h"
+#include "control/ctl.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * proxy (RFC 3261 16.7 steps 6 and 7). Owns no state.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "respsel.h"
+#include "sip/respsel.h"
 
 #include <assert.h>
 

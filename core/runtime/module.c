@@ -3,8 +3,8 @@
  * checks, typed parameters, and instance lifetime.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "module.h"
-#include "owner.h"
+#include "runtime/module.h"
+#include "lib/owner.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -3,7 +3,7 @@
  * Owns the entries; the registries own what the entries point at.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "owner.h"
+#include "lib/owner.h"
 
 #include <assert.h>
 #include <stdlib.h>

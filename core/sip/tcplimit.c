@@ -17,7 +17,7 @@
  * thread, except tz_tcp_forget(), which any thread's close() may call.
  */
 #define _GNU_SOURCE
-#include "tcplimit.h"
+#include "sip/tcplimit.h"
 #include <trapezoid/trapezoid.h>
 
 #include <sys/resource.h>

@@ -4,7 +4,7 @@
 #ifndef TZ_TRACE_H
 #define TZ_TRACE_H
 
-#include "msg.h"
+#include "sip/msg.h"
 
 /* On for every message, or only for one Call-ID and/or source address. */
 int tz_trace_set(int on, const char *callid, const char *source);

@@ -5,8 +5,8 @@
 #ifndef TZ_SIP_H
 #define TZ_SIP_H
 
-#include "gen.h"
-#include "msg.h"
+#include "runtime/gen.h"
+#include "sip/msg.h"
 
 /* Binds every listen address of g (UDP+TCP unless a proto is given).
  * Returns 0, or -1 with a message in err. */

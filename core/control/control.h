@@ -6,9 +6,9 @@
 #ifndef TZ_CONTROL_H
 #define TZ_CONTROL_H
 
-#include "gen.h"
+#include "runtime/gen.h"
 #include <trapezoid/json.h>
-#include "msg.h"
+#include "sip/msg.h"
 
 /* Remembers how the serving generation was built (script path and the
  * command line's options, which must outlive the process's use of them). */

@@ -9,9 +9,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
-#include "ctl.h"
-#include "module.h"
-#include "owner.h"
+#include "control/ctl.h"
+#include "runtime/module.h"
+#include "lib/owner.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * suggest.c - "did you mean": Levenshtein distance over candidate names,
  * bounded so that long names cost nothing.
  */
-#include "suggest.h"
+#include "lib/suggest.h"
 
 #include <string.h>
 

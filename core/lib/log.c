@@ -5,7 +5,7 @@
  * command line sets them before any script exists.
  */
 #define _DEFAULT_SOURCE
-#include "log.h"
+#include "lib/log.h"
 
 #include <stdio.h>
 #include <syslog.h>

@@ -4,7 +4,7 @@
  * matches (see TZ_MSG_TRACE).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "trace.h"
+#include "sip/trace.h"
 
 #include <stdlib.h>
 #include <string.h>

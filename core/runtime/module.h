@@ -11,7 +11,7 @@
 #define TZ_MODULE_H
 
 #include <trapezoid/trapezoid.h>
-#include "owner.h"
+#include "lib/owner.h"
 
 int tz_module_system_init(void);
 void tz_module_system_deinit(void);

@@ -4,8 +4,8 @@
  * server (connections, buffers, flow control) that http.c reuses.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "ctl.h"
-#include "suggest.h"
+#include "control/ctl.h"
+#include "lib/suggest.h"
 #include <trapezoid/trapezoid.h>
 
 #include <arpa/inet.h>

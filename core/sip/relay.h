@@ -6,7 +6,7 @@
 #ifndef TZ_RELAY_H
 #define TZ_RELAY_H
 
-#include "msg.h"
+#include "sip/msg.h"
 
 /* Relays the request in m statefully to its R-URI/$du and its branches
  * (in request and failure routes). ACK and unmatched CANCEL are forwarded

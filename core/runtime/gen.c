@@ -6,10 +6,10 @@
  * running server.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "gen.h"
-#include "log.h"
-#include "module.h"
-#include "stats.h"
+#include "runtime/gen.h"
+#include "lib/log.h"
+#include "runtime/module.h"
+#include "lib/stats.h"
 
 #include <errno.h>
 #include <stdio.h>

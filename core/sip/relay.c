@@ -11,15 +11,15 @@
  * reply and failure routes, and cancelling what is still pending.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "relay.h"
-#include "gen.h"
-#include "respsel.h"
-#include "log.h"
-#include "module.h"
-#include "owner.h"
-#include "sip.h"
-#include "stats.h"
-#include "trace.h"
+#include "sip/relay.h"
+#include "runtime/gen.h"
+#include "sip/respsel.h"
+#include "lib/log.h"
+#include "runtime/module.h"
+#include "lib/owner.h"
+#include "sip/sip.h"
+#include "lib/stats.h"
+#include "sip/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>

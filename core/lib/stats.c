@@ -4,7 +4,7 @@
  * message (callers keep the pointer).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "stats.h"
+#include "lib/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
