@@ -4,7 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
-#include "runtime/gen.h"
+#include "control/build.h"
 #include "lib/log.h"
 #include "runtime/loop.h"
 #include "runtime/module.h"

@@ -35,3 +35,49 @@ other=$(printf '%s\n' "$exported" | grep -v -E '^(tz_|_|data_start$|std(in|out|e
 [ "$(printf '%s\n' "$other" | tr '\n' ' ')" = "accept close " ] ||
   fail "unexpected exports besides the module API: $other"
 pass "nm -D: the daemon exports the $(printf '%s\n' "$api" | wc -l) TZ_API functions, plus accept/close (interpose.c)"
+
+# ---- 3. the layers ---------------------------------------------------------------------
+# core/lib -> runtime -> script -> sip -> control -> the daemon (core/*.c):
+# each file may use only its own layer and those before it, by #include
+# and by the symbols its object file needs.
+layer_of() { # PATH relative to core/ -> rank
+  case $1 in
+  lib/*) echo 1 ;; runtime/*) echo 2 ;; script/*) echo 3 ;; sip/*) echo 4 ;;
+  control/*) echo 5 ;; */*) echo 9 ;; *) echo 6 ;;
+  esac
+}
+up=""
+cd "$TZ_SRCDIR/core" || fail "no core/"
+for f in */*.c */*.h *.c; do
+  me=$(layer_of "$f")
+  for h in $(sed -n 's/^#include "\([a-z]*\/[^"]*\)".*/\1/p' "$f"); do
+    [ "$(layer_of "$h")" -le "$me" ] || up="$up
+  $f includes $h"
+  done
+done
+[ -z "$up" ] || [ -n "${LAYERS_ALL:-}" ] || fail "includes that go up a layer:$up"
+pass "every #include in core/ goes to the same layer or one below"
+
+# Symbols: who defines what, from the library's objects (named by source).
+lib="$(dirname "$TZ_BIN")/.libs/libtzcore.a"
+[ -f "$lib" ] || fail "no $lib"
+src_of() { # object basename -> path relative to core/
+  for d in lib runtime script sip control; do
+    [ -f "$TZ_SRCDIR/core/$d/$1.c" ] && { echo "$d/$1.c"; return; }
+  done
+  echo "?/$1.c"
+}
+edges=$(nm -A "$lib" 2>/dev/null | awk '
+  { split($1, a, ":"); obj = a[2]; sub(/\.o$/, "", obj)
+    if (NF == 4) { t = $3; s = $4 } else { t = $2; s = $3 }
+    if (t ~ /^[TDBRC]$/) def[s] = obj; else if (t == "U") use[obj, s] = 1 }
+  END { for (k in use) { split(k, p, SUBSEP)
+          if ((p[2] in def) && def[p[2]] != p[1]) print p[1], def[p[2]], p[2] } }' | sort -u)
+[ -n "$edges" ] || fail "no symbol dependencies found in $lib"
+up=$(printf '%s\n' "$edges" | while read -r from to sym; do
+  a=$(src_of "$from") b=$(src_of "$to")
+  [ "$(layer_of "$b")" -le "$(layer_of "$a")" ] || echo "  $a uses $sym from $b"
+done)
+[ -z "$up" ] || fail "symbols used from a layer above:
+$up"
+pass "every symbol a core object needs comes from its own layer or one below ($(printf '%s\n' "$edges" | wc -l) uses)"

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "control/control.h"
+#include "script/script.h"
 #include "config.h"
 #include "control/ctl.h"
 #include "lib/log.h"

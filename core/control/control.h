@@ -6,7 +6,7 @@
 #ifndef TZ_CONTROL_H
 #define TZ_CONTROL_H
 
-#include "runtime/gen.h"
+#include "control/build.h"
 #include <trapezoid/json.h>
 #include "sip/msg.h"
 

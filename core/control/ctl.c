@@ -569,39 +569,14 @@ static int ctl_fail(char *err, size_t errlen, int fd, const char *fmt, ...)
   return -1;
 }
 
-/* Splits "HOST:PORT" or "[HOST]:PORT"; *v6 tells which form it was. */
-static int ctl_addr_split(const char *addr, char *host, size_t hostlen,
-                          unsigned short *port, int *v6)
-{
-  const char *colon = strrchr(addr, ':'), *h = addr;
-  if (!colon || colon[1] < '0' || colon[1] > '9')
-    return -1;
-  size_t hlen = (size_t)(colon - addr);
-  *v6 = addr[0] == '[';
-  if (*v6) {
-    if (hlen < 2 || addr[hlen - 1] != ']')
-      return -1;
-    h++;
-    hlen -= 2;
-  }
-  char *end;
-  unsigned long p = strtoul(colon + 1, &end, 10);
-  if (!hlen || hlen >= hostlen || *end || p == 0 || p > 65535)
-    return -1;
-  memcpy(host, h, hlen);
-  host[hlen] = '\0';
-  *port = (unsigned short)p;
-  return 0;
-}
-
 int tz_ctl_listen_tcp(const char *addr, char *err, size_t errlen)
 {
   char host[64];
-  unsigned short port;
-  int v6;
-  if (ctl_addr_split(addr, host, sizeof host, &port, &v6) < 0)
+  unsigned port;
+  if (tz_hostport_parse(addr, host, sizeof host, &port, 0) < 0)
     return ctl_fail(err, errlen, -1,
                     "%s: expected 127.0.0.1:PORT or [::1]:PORT", addr);
+  int v6 = strchr(host, ':') != NULL;
   struct sockaddr_in sin = {0};
   struct sockaddr_in6 sin6 = {0};
   struct sockaddr *sa = v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;

@@ -2,24 +2,26 @@
  * gen.h - generations: an immutable bundle of checked script, module
  * instances and core settings. The core serves from the current one; each
  * message or transaction pins the generation it started in.
+ *
+ * This is the object lower layers pin; control/build.c makes them. The
+ * script is opaque here: the builder puts its release on the generation's
+ * cleanup list, which runs before the module instances go (fixups may
+ * point into them).
  */
 #ifndef TZ_GEN_H
 #define TZ_GEN_H
 
 #include <trapezoid/trapezoid.h>
-#include "script/script.h"
+#include "lib/addr.h"
+#include "lib/owner.h"
 
-/* A listen address: proto is "udp", "tcp", "tls" or NULL for udp+tcp. */
-typedef struct tz_listen {
-  char *proto;
-  char *host; /* IPv6 without brackets */
-  unsigned port;
-} tz_listen_t;
+struct tz_script;
 
 typedef struct tz_gen {
   unsigned refs;
   unsigned id;
-  tz_script_t *script;
+  struct tz_script *script;
+  tz_owner_t owner;    /* released first when the generation goes */
   tz_modinst_t **mods; /* in init order (dependencies first) */
   size_t nmods;
   tz_listen_t *listens;
@@ -39,32 +41,14 @@ typedef struct tz_gen {
   unsigned max_msg_size; /* octets; a larger message is refused (513/drop) */
 } tz_gen_t;
 
-/* What the command line overrides. */
-typedef struct tz_gen_opts {
-  const char *mpath;          /* -L: replaces the script's mpath */
-  const char *const *listens; /* -l: replace the script's listen= */
-  size_t nlistens;
-  int debug_delta;            /* -d count */
-  const char *const *modparams; /* -o module.param=value, after the script's */
-  size_t nmodparams;
-  int check_only;             /* -c: modules are not initialised */
-  /* Runtime module changes (tzctl module load/unload) over the script:
-   * modules loaded although the script does not say so, and modules left
-   * out (with their modparams) although it does. */
-  const char *const *extra_modules;
-  size_t nextra;
-  const char *const *skip_modules;
-  size_t nskip;
-} tz_gen_opts_t;
-
-/* Parses, loads modules, sets parameters, initialises modules and checks
- * the script. On failure returns NULL with diagnostics in d and leaves
- * nothing behind. */
-tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
-                       tz_diag_t *d);
-/* The same from text (tests). */
-tz_gen_t *tz_gen_build_text(const char *name, const char *text,
-                            const tz_gen_opts_t *o, tz_diag_t *d);
+/* A new generation with the default settings, one reference, no script
+ * and no modules yet; NULL when out of memory. */
+tz_gen_t *tz_gen_new(void);
+/* The builder is done: the generation gets its number (ids count only
+ * generations that could serve). */
+void tz_gen_seal(tz_gen_t *g);
+/* Appends an instance; the generation owns it from then on. */
+int tz_gen_add_module(tz_gen_t *g, tz_modinst_t *mi);
 
 int tz_gen_has_module(const tz_gen_t *g, const tz_modinst_t *mi);
 tz_modinst_t *tz_gen_find_module(const tz_gen_t *g, const char *name);
@@ -75,10 +59,5 @@ void tz_gen_unref(tz_gen_t *g);
 tz_gen_t *tz_gen_current(void);
 /* Makes g current (taking a reference) and drops the old one's. */
 void tz_gen_set_current(tz_gen_t *g);
-
-/* Parses "[proto:]host[:port]" ("[::1]:5060", "udp:10.0.0.1", ...). */
-int tz_listen_parse(const char *text, tz_listen_t *out, char *err,
-                    size_t errlen);
-void tz_listen_free(tz_listen_t *l);
 
 #endif

@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sip/relay.h"
 #include "runtime/gen.h"
+#include "script/script.h"
 #include "sip/respsel.h"
 #include "lib/log.h"
 #include "runtime/module.h"

@@ -11,6 +11,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip/sip.h"
+#include "script/script.h"
+#include "lib/addr.h"
 #include "lib/log.h"
 #include "runtime/loop.h"
 #include "sip/msg.h"
@@ -340,53 +342,22 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
 
 /* ---- is_myself ------------------------------------------------------------ */
 
-/* A port as the network gives it: at most 5 digits, at most 65535; 0
- * (never a listen port) for anything else, so a huge value cannot wrap
- * around to one of ours. An empty port means the default. */
+/* A port as the network gives it; an empty one means the default, and
+ * anything else (0: never one of ours) cannot wrap around to ours. */
 static unsigned sip_port(const char *s, unsigned dflt)
 {
-  if (!s || !*s)
-    return dflt;
-  size_t n = strlen(s);
-  if (n > 5 || strspn(s, "0123456789") != n)
-    return 0;
-  unsigned long v = strtoul(s, NULL, 10);
-  return v <= 65535 ? (unsigned)v : 0;
+  return !s || !*s ? dflt : tz_port_parse(s);
 }
 
-/* Compares hosts, treating IPv6 literals by value (with or without []). */
-static int sip_host_eq(const char *a, const char *b)
-{
-  char ba[64], bb[64];
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 1 && a[0] == '[' && a[la - 1] == ']' && la - 2 < sizeof ba) {
-    memcpy(ba, a + 1, la - 2);
-    ba[la - 2] = '\0';
-    a = ba;
-  }
-  if (lb > 1 && b[0] == '[' && b[lb - 1] == ']' && lb - 2 < sizeof bb) {
-    memcpy(bb, b + 1, lb - 2);
-    bb[lb - 2] = '\0';
-    b = bb;
-  }
-  struct in6_addr x, y;
-  if (inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, b, &y) == 1)
-    return memcmp(&x, &y, sizeof x) == 0;
-  return strcasecmp(a, b) == 0;
-}
-
+/* "host" matches any port; "host:port" and "[v6]:port" that port. */
 static int sip_alias_matches(const char *alias, const char *host,
                              unsigned port)
 {
   char h[256];
-  const char *colon = strrchr(alias, ':');
-  /* "[v6]:port" or "name:port"; a bare IPv6 literal has no port. */
-  if (colon && (alias[0] == '[' ? colon > strchr(alias, ']')
-                                : strchr(alias, ':') == colon)) {
-    snprintf(h, sizeof h, "%.*s", (int)(colon - alias), alias);
-    return sip_host_eq(h, host) && sip_port(colon + 1, 0) == port;
-  }
-  return sip_host_eq(alias, host);
+  unsigned p;
+  if (tz_hostport_parse(alias, h, sizeof h, &p, 0) == 0)
+    return tz_host_eq(h, host) && p == port;
+  return tz_host_eq(alias, host);
 }
 
 int tz_is_myself(const url_t *url)
@@ -398,7 +369,7 @@ int tz_is_myself(const url_t *url)
     return 0;
   for (size_t i = 0; i < sip_nlistens; i++)
     if (sip_listens[i].port == port &&
-        sip_host_eq(sip_listens[i].host, url->url_host))
+        tz_host_eq(sip_listens[i].host, url->url_host))
       return 1;
   tz_gen_t *g = tz_gen_current();
   for (size_t i = 0; g && i < g->naliases; i++)
@@ -518,7 +489,7 @@ int tz_sip_via_is_ours(const sip_via_t *v)
   int tls = v->v_protocol && strcasecmp(v->v_protocol, "SIP/2.0/TLS") == 0;
   unsigned port = sip_port(v->v_port, tls ? 5061 : 5060);
   for (size_t i = 0; i < sip_nlistens; i++)
-    if (sip_listens[i].port == port && sip_host_eq(sip_listens[i].host, v->v_host))
+    if (sip_listens[i].port == port && tz_host_eq(sip_listens[i].host, v->v_host))
       return 1;
   return 0;
 }

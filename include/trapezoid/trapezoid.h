@@ -272,6 +272,15 @@ TZ_API void tz_relay_release(tz_relay_t *r, int status);
 TZ_API int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
                  const char *extra_headers);
 
+/* "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal:
+ * the host (without brackets) into host[hostlen] and the port, or dflt
+ * when none is given (dflt 0: a port is required). Ports are 1..65535.
+ * Returns 0, or -1 when malformed. */
+TZ_API int tz_hostport_parse(const char *text, char *host, size_t hostlen,
+                             unsigned *port, unsigned dflt);
+/* A port given as text: 1..65535, digits only; 0 when it is not one. */
+TZ_API unsigned tz_port_parse(const char *s);
+
 /* True if the URL's host (and port, if any) is one of ours: a listen
  * address or an alias of the current generation. */
 TZ_API int tz_is_myself(const url_t *url);

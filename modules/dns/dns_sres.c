@@ -275,29 +275,9 @@ static int dns_sres_write_conf(dns_resolver_t *r, const char *ns, char *err,
                                size_t errlen)
 {
   char host[64];
-  unsigned port = 53;
-  const char *colon = strrchr(ns, ':');
-  size_t hl = strlen(ns);
-  if (ns[0] == '[') { /* [v6] or [v6]:port */
-    const char *close = strchr(ns, ']');
-    hl = close ? (size_t)(close - ns - 1) : sizeof host;
-    ns++;
-    colon = close && close[1] == ':' ? close + 1 : NULL;
-  } else if (colon && strchr(ns, ':') == colon) { /* v4:port or name:port */
-    hl = (size_t)(colon - ns);
-  } else {
-    colon = NULL; /* a bare IPv6 address */
-  }
-  if (colon) {
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    port = *end || p < 1 || p > 65535 ? 0 : (unsigned)p;
-  }
-  if (hl >= sizeof host || !port)
-    goto bad;
-  memcpy(host, ns, hl);
-  host[hl] = '\0';
-  if (!dns_is_numeric(host))
+  unsigned port;
+  if (tz_hostport_parse(ns, host, sizeof host, &port, 53) < 0 ||
+      !dns_is_numeric(host))
     goto bad;
   const char *dir = getenv("TMPDIR");
   snprintf(r->conf_path, sizeof r->conf_path, "%s/tz-dns-XXXXXX",

@@ -27,7 +27,7 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tagarg.h>
 
-#include "runtime/gen.h"
+#include "control/build.h"
 #include "lib/log.h"
 #include "sip/msg.h"
 #include "sip/relay.h"

@@ -8,7 +8,7 @@
 #include "tzunit.h"
 
 #include "control/ctl.h"
-#include "runtime/gen.h"
+#include "control/build.h"
 #include <trapezoid/json.h>
 #include "runtime/loop.h"
 #include "runtime/module.h"
@@ -291,7 +291,33 @@ static void test_listen_parse(void)
   CU_ASSERT_EQUAL(tz_listen_parse("1.2.3.4:5060x", &l, err, sizeof err), -1);
 }
 
+/* The one host:port parser, as the control endpoint, aliases and the dns
+ * module's name server use it. */
+static void test_hostport_parse(void)
+{
+  char h[64];
+  unsigned port;
+  CU_ASSERT_EQUAL(tz_hostport_parse("127.0.0.1:9", h, sizeof h, &port, 0), 0);
+  CU_ASSERT_STRING_EQUAL(h, "127.0.0.1");
+  CU_ASSERT_EQUAL(port, 9);
+  CU_ASSERT_EQUAL(tz_hostport_parse("[::1]:53535", h, sizeof h, &port, 53), 0);
+  CU_ASSERT_STRING_EQUAL(h, "::1");
+  CU_ASSERT_EQUAL(port, 53535);
+  CU_ASSERT_EQUAL(tz_hostport_parse("2001:db8::1", h, sizeof h, &port, 53), 0);
+  CU_ASSERT_STRING_EQUAL(h, "2001:db8::1"); /* bare IPv6: no port */
+  CU_ASSERT_EQUAL(port, 53);
+  CU_ASSERT_EQUAL(tz_hostport_parse("example.test", h, sizeof h, &port, 0), -1);
+  CU_ASSERT_EQUAL(tz_hostport_parse("a:65536", h, sizeof h, &port, 1), -1);
+  CU_ASSERT_EQUAL(tz_hostport_parse("a:+5", h, sizeof h, &port, 1), -1);
+  CU_ASSERT_EQUAL(tz_hostport_parse("[::1]x", h, sizeof h, &port, 1), -1);
+  CU_ASSERT_EQUAL(tz_hostport_parse(":5060", h, sizeof h, &port, 1), -1);
+  CU_ASSERT_EQUAL(tz_hostport_parse("averyveryverylonghostname.example:1", h, 8, &port, 1), -1);
+  CU_ASSERT(tz_host_eq("[::1]", "0:0::1") && tz_host_eq("Example.Test", "example.test"));
+  CU_ASSERT(!tz_host_eq("::1", "::2"));
+}
+
 static const tz_unit_test_t loader_tests[] = {
+  {"host:port parsing", test_hostport_parse},
   {"load with defaults", test_load_defaults},
   {"typed parameters", test_params},
   {"missing, old and foreign objects", test_bad_objects},

@@ -1,0 +1,458 @@
+/*
+ * build.c - builds generations from a script: parse, apply the settings,
+ * load modules (libltdl), set their parameters, order them by
+ * dependencies, refuse clashing function names, initialise them, then
+ * resolve the script against the result.
+ *
+ * Building is all-or-nothing: any error leaves the caller's current
+ * generation untouched, so a bad script or module never takes down a
+ * running server.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "control/build.h"
+#include "lib/log.h"
+#include "runtime/module.h"
+#include "script/script.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int gen_add_listen(tz_gen_t *g, const char *text, tz_diag_t *d,
+                          const tz_loc_t *loc)
+{
+  char err[256];
+  tz_listen_t l;
+  if (tz_listen_parse(text, &l, err, sizeof err) < 0) {
+    tz_diag_error(d, loc, "%s", err);
+    return -1;
+  }
+  tz_listen_t *nl = realloc(g->listens, (g->nlistens + 1) * sizeof *nl);
+  if (!nl) {
+    tz_listen_free(&l);
+    return -1;
+  }
+  g->listens = nl;
+  g->listens[g->nlistens++] = l;
+  return 0;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static int gen_set_string(char **slot, const tz_directive_t *dir,
+                          tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_STR) {
+    tz_diag_error(d, &dir->value_loc, "'%s' takes a string", dir->name);
+    return -1;
+  }
+  free(*slot);
+  *slot = strdup(dir->value.s);
+  return *slot ? 0 : -1;
+}
+
+/* A timer in milliseconds, at least min_ms. */
+static int gen_set_ms(unsigned *slot, const tz_directive_t *dir, long min_ms,
+                      tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_INT || dir->value.i < min_ms ||
+      dir->value.i > 3600000) {
+    tz_diag_error(d, &dir->value_loc,
+                  "'%s' takes milliseconds from %ld to 3600000", dir->name,
+                  min_ms);
+    return -1;
+  }
+  *slot = (unsigned)dir->value.i;
+  return 0;
+}
+
+static int gen_set_range(unsigned *slot, const tz_directive_t *dir, long min,
+                         long max, tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_INT || dir->value.i < min ||
+      dir->value.i > max) {
+    tz_diag_error(d, &dir->value_loc, "'%s' takes a number from %ld to %ld",
+                  dir->name, min, max);
+    return -1;
+  }
+  *slot = (unsigned)dir->value.i;
+  return 0;
+}
+
+static int gen_set_count(unsigned *slot, const tz_directive_t *dir,
+                         tz_diag_t *d)
+{
+  return gen_set_range(slot, dir, 0, 1000000, d);
+}
+
+static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
+                             const tz_gen_opts_t *o, tz_diag_t *d)
+{
+  const char *n = dir->name;
+  if (strcmp(n, "listen") == 0) {
+    if (o->nlistens)
+      return 0; /* -l replaces every listen= of the script */
+    if (dir->value.type != TZ_VAL_STR) {
+      tz_diag_error(d, &dir->value_loc, "'listen' takes an address");
+      return -1;
+    }
+    return gen_add_listen(g, dir->value.s, d, &dir->value_loc);
+  }
+  if (strcmp(n, "alias") == 0) {
+    char *a = NULL;
+    if (gen_set_string(&a, dir, d) < 0)
+      return -1;
+    char **na = realloc(g->aliases, (g->naliases + 1) * sizeof *na);
+    if (!na) {
+      free(a);
+      return -1;
+    }
+    g->aliases = na;
+    g->aliases[g->naliases++] = a;
+    return 0;
+  }
+  if (strcmp(n, "mpath") == 0)
+    return gen_set_string(&g->mpath, dir, d);
+  if (strcmp(n, "debug") == 0) {
+    if (dir->value.type != TZ_VAL_INT) {
+      tz_diag_error(d, &dir->value_loc,
+                    "'debug' takes an integer (-1 errors only .. 3 debug)");
+      return -1;
+    }
+    /* Kamailio numbering: -1 err, 0 warn, 1 notice, 2 info, 3 debug. */
+    g->log_level = (int)dir->value.i + TZ_LOG_WARN;
+    return 0;
+  }
+  if (strcmp(n, "ctl_socket") == 0)
+    return gen_set_string(&g->ctl_socket, dir, d);
+  if (strcmp(n, "ctl_listen") == 0)
+    return gen_set_string(&g->ctl_listen, dir, d);
+  if (strcmp(n, "http_listen") == 0)
+    return gen_set_string(&g->http_listen, dir, d);
+  if (strcmp(n, "tls_dir") == 0)
+    return gen_set_string(&g->tls_dir, dir, d);
+  if (strcmp(n, "tcp_idle_timeout") == 0)
+    return gen_set_ms(&g->tcp_idle, dir, 1000, d);
+  if (strcmp(n, "tcp_max_connections") == 0)
+    return gen_set_count(&g->tcp_max, dir, d);
+  if (strcmp(n, "fr_timer") == 0)
+    return gen_set_ms(&g->fr_timer, dir, 1000, d);
+  if (strcmp(n, "max_msg_size") == 0)
+    return gen_set_range(&g->max_msg_size, dir, 1024, 1048576, d);
+  if (strcmp(n, "fr_inv_timer") == 0)
+    return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
+  tz_diag_error(d, &dir->loc,
+                "unknown setting '%s' (known: listen, alias, mpath, debug, "
+                "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen, "
+                "tls_dir, tcp_idle_timeout, tcp_max_connections, "
+                "max_msg_size)",
+                n);
+  return -1;
+}
+
+static const tz_loc_t *gen_loadmodule_loc(const tz_directive_t *dirs,
+                                          size_t n, const char *mod)
+{
+  for (size_t i = 0; i < n; i++) {
+    char base[128];
+    const char *b = strrchr(dirs[i].name, '/');
+    b = b ? b + 1 : dirs[i].name;
+    snprintf(base, sizeof base, "%.*s", (int)strcspn(b, "."), b);
+    if (dirs[i].kind == TZ_DIR_LOADMODULE && strcmp(base, mod) == 0)
+      return &dirs[i].loc;
+  }
+  return NULL;
+}
+
+static int gen_is_skipped(const tz_gen_opts_t *o, const char *name)
+{
+  char base[128];
+  const char *b = strrchr(name, '/');
+  b = b ? b + 1 : name;
+  snprintf(base, sizeof base, "%.*s", (int)strcspn(b, "."), b);
+  for (size_t i = 0; i < o->nskip; i++)
+    if (strcmp(o->skip_modules[i], base) == 0)
+      return 1;
+  return 0;
+}
+
+static int gen_load_module(tz_gen_t *g, const tz_directive_t *dir,
+                           tz_diag_t *d)
+{
+  char err[512];
+  tz_modinst_t *mi = tz_module_load(dir->name, g->mpath, err, sizeof err);
+  if (!mi) {
+    tz_diag_error(d, dir->loc.src ? &dir->loc : NULL, "%s", err);
+    return -1;
+  }
+  if (tz_gen_find_module(g, tz_mod_name(mi))) {
+    tz_diag_error(d, &dir->loc, "module '%s' is already loaded",
+                  tz_mod_name(mi));
+    tz_module_destroy(mi);
+    return -1;
+  }
+  if (tz_gen_add_module(g, mi) < 0) {
+    tz_module_destroy(mi);
+    return -1;
+  }
+  return 0;
+}
+
+static int gen_set_modparam(tz_gen_t *g, const tz_directive_t *dir,
+                            tz_diag_t *d)
+{
+  char err[512];
+  tz_modinst_t *mi = tz_gen_find_module(g, dir->name);
+  if (!mi) {
+    tz_diag_error(d, &dir->loc,
+                  "modparam for module '%s', which is not loaded "
+                  "(loadmodule must come first)",
+                  dir->name);
+    return -1;
+  }
+  if (tz_module_set_param(mi, dir->param, &dir->value, err, sizeof err) < 0) {
+    tz_diag_error(d, &dir->value_loc, "%s", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* "-o module.param=value": a number if it parses as one, else a string. */
+static int gen_apply_override(tz_gen_t *g, const char *text, tz_diag_t *d)
+{
+  char err[512], mod[64], param[64];
+  const char *dot = strchr(text, '.'), *eq = strchr(text, '=');
+  if (!dot || !eq || eq < dot || dot - text >= (long)sizeof mod ||
+      eq - dot - 1 >= (long)sizeof param) {
+    tz_diag_error(d, NULL, "-o %s: expected module.param=value", text);
+    return -1;
+  }
+  snprintf(mod, sizeof mod, "%.*s", (int)(dot - text), text);
+  snprintf(param, sizeof param, "%.*s", (int)(eq - dot - 1), dot + 1);
+  tz_modinst_t *mi = tz_gen_find_module(g, mod);
+  if (!mi) {
+    tz_diag_error(d, NULL, "-o %s: module '%s' is not loaded", text, mod);
+    return -1;
+  }
+  char *end;
+  tz_val_t v = {TZ_VAL_STR, strtol(eq + 1, &end, 10), eq + 1, strlen(eq + 1)};
+  if (eq[1] && !*end)
+    v.type = TZ_VAL_INT;
+  int rc = tz_module_set_param(mi, param, &v, err, sizeof err);
+  if (rc < 0 && v.type == TZ_VAL_INT) {
+    v.type = TZ_VAL_STR; /* digits for a string parameter */
+    rc = tz_module_set_param(mi, param, &v, err, sizeof err);
+  }
+  if (rc < 0)
+    tz_diag_error(d, NULL, "-o %s: %s", text, err);
+  return rc;
+}
+
+/* Orders g->mods so every module comes after the modules it depends on. */
+static int gen_order_modules(tz_gen_t *g, const tz_directive_t *dirs,
+                             size_t ndirs, tz_diag_t *d)
+{
+  size_t n = g->nmods, done = 0;
+  tz_modinst_t **out = calloc(n ? n : 1, sizeof *out);
+  char *placed = calloc(n ? n : 1, 1);
+  int rc = -1;
+  if (!out || !placed)
+    goto end;
+  for (size_t i = 0; i < n; i++) {
+    const tz_module_t *e = tz_modinst_export(g->mods[i]);
+    for (const char *const *dep = e->deps; dep && *dep; dep++)
+      if (!tz_gen_find_module(g, *dep)) {
+        tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs, e->name),
+                      "module '%s' needs module '%s': add loadmodule \"%s\"",
+                      e->name, *dep, *dep);
+        goto end;
+      }
+  }
+  while (done < n) {
+    size_t before = done;
+    for (size_t i = 0; i < n; i++) {
+      if (placed[i])
+        continue;
+      int ready = 1;
+      const tz_module_t *e = tz_modinst_export(g->mods[i]);
+      for (const char *const *dep = e->deps; dep && *dep && ready; dep++) {
+        ready = 0;
+        for (size_t k = 0; k < done; k++)
+          if (strcmp(tz_mod_name(out[k]), *dep) == 0)
+            ready = 1;
+      }
+      if (ready) {
+        out[done++] = g->mods[i];
+        placed[i] = 1;
+      }
+    }
+    if (done == before) {
+      for (size_t i = 0; i < n; i++)
+        if (!placed[i])
+          tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs,
+                                              tz_mod_name(g->mods[i])),
+                        "module '%s' is part of a dependency cycle",
+                        tz_mod_name(g->mods[i]));
+      goto end;
+    }
+  }
+  if (n)
+    memcpy(g->mods, out, n * sizeof *out);
+  rc = 0;
+end:
+  free(out);
+  free(placed);
+  return rc;
+}
+
+static int gen_check_exports(tz_gen_t *g, const tz_directive_t *dirs,
+                             size_t ndirs, tz_diag_t *d)
+{
+  int rc = 0;
+  for (size_t i = 0; i < g->nmods; i++) {
+    const tz_module_t *e = tz_modinst_export(g->mods[i]);
+    for (const tz_func_export_t *f = e->funcs; f && f->name; f++) {
+      const char *clash = NULL;
+      for (const tz_func_export_t *c = tz_core_funcs; c->name && !clash; c++)
+        if (strcmp(c->name, f->name) == 0)
+          clash = "the core";
+      for (size_t k = 0; k < i && !clash; k++)
+        if (tz_modinst_find_func(g->mods[k], f->name))
+          clash = tz_mod_name(g->mods[k]);
+      if (clash) {
+        tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs, e->name),
+                      "module '%s' exports '%s', which %s already defines",
+                      e->name, f->name, clash);
+        rc = -1;
+      }
+    }
+  }
+  return rc;
+}
+
+/* Initialises in dependency order; on failure undoes those done. */
+static int gen_init_modules(tz_gen_t *g, const tz_directive_t *dirs,
+                            size_t ndirs, tz_diag_t *d)
+{
+  char err[512];
+  for (size_t i = 0; i < g->nmods; i++) {
+    if (tz_module_init(g->mods[i], err, sizeof err) < 0) {
+      tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs,
+                                          tz_mod_name(g->mods[i])),
+                    "%s", err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- the resolver the script checker uses ------------------------------- */
+
+static const tz_func_export_t *gen_lookup_func(void *ctx, const char *name,
+                                               tz_modinst_t **mod)
+{
+  tz_gen_t *g = ctx;
+  for (size_t i = 0; i < g->nmods; i++) {
+    const tz_func_export_t *f = tz_modinst_find_func(g->mods[i], name);
+    if (f) {
+      *mod = g->mods[i];
+      return f;
+    }
+  }
+  return NULL;
+}
+
+static void gen_each_func(void *ctx, void (*cb)(void *, const char *),
+                          void *cbctx)
+{
+  tz_gen_t *g = ctx;
+  for (size_t i = 0; i < g->nmods; i++)
+    for (const tz_func_export_t *f = tz_modinst_export(g->mods[i])->funcs;
+         f && f->name; f++)
+      cb(cbctx, f->name);
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
+                                tz_diag_t *d)
+{
+  const tz_directive_t *dirs;
+  size_t n = tz_script_directives(g->script, &dirs);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++)
+    if (dirs[i].kind == TZ_DIR_SET && gen_apply_setting(g, &dirs[i], o, d) < 0)
+      rc = -1;
+  if (rc < 0)
+    return -1;
+  if (o->mpath) {
+    free(g->mpath);
+    g->mpath = strdup(o->mpath);
+  } else if (!g->mpath) {
+    g->mpath = strdup(TZ_MODDIR);
+  }
+  for (size_t i = 0; i < o->nlistens; i++)
+    if (gen_add_listen(g, o->listens[i], d, NULL) < 0)
+      return -1;
+  g->log_level += o->debug_delta;
+  for (size_t i = 0; i < n; i++) {
+    if (dirs[i].kind != TZ_DIR_SET && gen_is_skipped(o, dirs[i].name))
+      continue; /* unloaded at run time: its modparams go with it */
+    if (dirs[i].kind == TZ_DIR_LOADMODULE && gen_load_module(g, &dirs[i], d) < 0)
+      return -1;
+    if (dirs[i].kind == TZ_DIR_MODPARAM && gen_set_modparam(g, &dirs[i], d) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < o->nextra; i++) {
+    tz_directive_t extra = {.kind = TZ_DIR_LOADMODULE, .name = o->extra_modules[i]};
+    if (!tz_gen_find_module(g, extra.name) && gen_load_module(g, &extra, d) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < o->nmodparams; i++)
+    if (gen_apply_override(g, o->modparams[i], d) < 0)
+      return -1;
+  /* Checking a script (-c) must not open databases or start threads. */
+  if (gen_order_modules(g, dirs, n, d) < 0 ||
+      gen_check_exports(g, dirs, n, d) < 0 ||
+      (!o->check_only && gen_init_modules(g, dirs, n, d) < 0))
+    return -1;
+  tz_resolver_t r = {gen_lookup_func, gen_each_func, g};
+  return tz_script_check(g->script, &r, d);
+}
+
+static void gen_script_free(void *script) { tz_script_free(script); }
+
+static tz_gen_t *gen_build(tz_script_t *s, const tz_gen_opts_t *o,
+                           tz_diag_t *d)
+{
+  static const tz_gen_opts_t none;
+  if (!s)
+    return NULL;
+  tz_gen_t *g = tz_gen_new();
+  if (!g || !tz_cleanup_add(&g->owner, gen_script_free, s, NULL)) {
+    tz_gen_unref(g);
+    tz_script_free(s);
+    return NULL;
+  }
+  g->script = s;
+  if (gen_apply_directives(g, o ? o : &none, d) < 0) {
+    tz_gen_unref(g);
+    return NULL;
+  }
+  tz_gen_seal(g);
+  return g;
+}
+
+tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
+                       tz_diag_t *d)
+{
+  return gen_build(tz_script_parse_file(path, d), o, d);
+}
+
+tz_gen_t *tz_gen_build_text(const char *name, const char *text,
+                            const tz_gen_opts_t *o, tz_diag_t *d)
+{
+  return gen_build(tz_script_parse_text(name, text, strlen(text), d), o, d);
+}

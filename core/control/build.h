@@ -1,0 +1,37 @@
+/*
+ * build.h - making a generation (runtime/gen.h) from a routing script and
+ * the command line's overrides.
+ */
+#ifndef TZ_BUILD_H
+#define TZ_BUILD_H
+
+#include "runtime/gen.h"
+
+/* What the command line overrides. */
+typedef struct tz_gen_opts {
+  const char *mpath;          /* -L: replaces the script's mpath */
+  const char *const *listens; /* -l: replace the script's listen= */
+  size_t nlistens;
+  int debug_delta;            /* -d count */
+  const char *const *modparams; /* -o module.param=value, after the script's */
+  size_t nmodparams;
+  int check_only;             /* -c: modules are not initialised */
+  /* Runtime module changes (tzctl module load/unload) over the script:
+   * modules loaded although the script does not say so, and modules left
+   * out (with their modparams) although it does. */
+  const char *const *extra_modules;
+  size_t nextra;
+  const char *const *skip_modules;
+  size_t nskip;
+} tz_gen_opts_t;
+
+/* Parses, loads modules, sets parameters, initialises modules and checks
+ * the script. On failure returns NULL with diagnostics in d and leaves
+ * nothing behind. */
+tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
+                       tz_diag_t *d);
+/* The same from text (tests, rebuilding from the serving script). */
+tz_gen_t *tz_gen_build_text(const char *name, const char *text,
+                            const tz_gen_opts_t *o, tz_diag_t *d);
+
+#endif
