@@ -198,7 +198,7 @@ static void main_stop_control(void)
 {
   tz_http_stop();
   tz_ctl_stop();
-  tz_ctl_unregister_all();
+  tz_control_unregister_commands();
 }
 
 static int main_serve(const opts_t *o, tz_gen_t *g)

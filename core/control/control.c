@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "control/control.h"
+#include "runtime/command.h"
 #include "script/script.h"
 #include "config.h"
 #include "control/ctl.h"
@@ -17,7 +18,6 @@
 #include "sip/sip.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
-#include <trapezoid/location.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,8 +261,9 @@ static int ctl_need(const char *v, const char *key, char *err, size_t len)
   return TZ_CTL_INVALID_PARAMS;
 }
 
-static int cmd_version(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_version(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   (void)p;
   (void)err;
   (void)len;
@@ -293,8 +294,9 @@ static void ctl_write_params(tz_jbuf_t *out, tz_modinst_t *mi)
   tz_jw_obj_end(out);
 }
 
-static int cmd_module_list(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_module_list(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   (void)p;
   (void)err;
   (void)len;
@@ -333,8 +335,8 @@ static int ctl_generation_result(tz_jbuf_t *out, const char *msg)
   return 0;
 }
 
-static int cmd_module_change(const tz_json_t *p, tz_jbuf_t *out, char *err,
-                             size_t len, int load)
+static int module_change(const tz_json_t *p, tz_jbuf_t *out, char *err,
+                         size_t len, int load)
 {
   const char *name = ctl_param(p, "name", 0);
   int rc = ctl_need(name, "name", err, len);
@@ -345,18 +347,21 @@ static int cmd_module_change(const tz_json_t *p, tz_jbuf_t *out, char *err,
   return ctl_generation_result(out, err);
 }
 
-static int cmd_module_load(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_module_load(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
-  return cmd_module_change(p, out, err, len, 1);
+  (void)mod;
+  return module_change(p, out, err, len, 1);
 }
 
-static int cmd_module_unload(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_module_unload(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
-  return cmd_module_change(p, out, err, len, 0);
+  (void)mod;
+  return module_change(p, out, err, len, 0);
 }
 
-static int cmd_script_reload(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_script_reload(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   tz_diag_t d = {0};
   int rc = tz_control_reload(ctl_param(p, "file", 0), &d);
   snprintf(err, len, "%s", rc < 0 ? tz_diag_text(&d) : "reloaded");
@@ -366,8 +371,9 @@ static int cmd_script_reload(const tz_json_t *p, tz_jbuf_t *out, char *err, size
 
 /* Parses and checks without initialising modules or touching the serving
  * generation, like trapezoid -c. */
-static int cmd_script_check(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_script_check(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   const char *file = ctl_param(p, "file", 0);
   int rc = ctl_need(file, "file", err, len);
   if (rc)
@@ -392,135 +398,9 @@ static int cmd_script_check(const tz_json_t *p, tz_jbuf_t *out, char *err, size_
   return 0;
 }
 
-static const tz_location_api_t *ctl_location(void **ctx, char *err, size_t len)
+static int cmd_stats(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
-  const tz_location_api_t *api =
-      tz_service_get(TZ_LOCATION_SERVICE, TZ_LOCATION_API_VERSION, ctx);
-  if (!api)
-    snprintf(err, len, "no location store is loaded");
-  return api;
-}
-
-static void ctl_write_binding(tz_jbuf_t *out, const tz_binding_t *b, long now)
-{
-  tz_jw_obj_begin(out);
-  tz_jw_key(out, "contact");
-  tz_jw_str(out, b->contact);
-  tz_jw_key(out, "expires");
-  tz_jw_int(out, b->expires - now);
-  tz_jw_key(out, "q");
-  if (b->q < 0)
-    tz_jw_null(out);
-  else
-    tz_jw_num(out, b->q / 1000.0);
-  tz_jw_key(out, "received");
-  tz_jw_str(out, b->received);
-  tz_jw_key(out, "path");
-  tz_jw_str(out, b->path);
-  tz_jw_key(out, "user_agent");
-  tz_jw_str(out, b->user_agent);
-  tz_jw_key(out, "callid");
-  tz_jw_str(out, b->callid);
-  tz_jw_key(out, "cseq");
-  tz_jw_int(out, (long long)b->cseq);
-  tz_jw_obj_end(out);
-}
-
-static void ctl_write_aor(void *arg, const char *aor, const tz_binding_t *b,
-                          int n)
-{
-  tz_jbuf_t *out = arg;
-  long now = (long)time(NULL);
-  tz_jw_obj_begin(out);
-  tz_jw_key(out, "aor");
-  tz_jw_str(out, aor);
-  tz_jw_key(out, "bindings");
-  tz_jw_arr_begin(out);
-  for (int i = 0; i < n; i++)
-    ctl_write_binding(out, &b[i], now);
-  tz_jw_arr_end(out);
-  tz_jw_obj_end(out);
-}
-
-static int cmd_location_show(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
-{
-  void *ctx;
-  const tz_location_api_t *api = ctl_location(&ctx, err, len);
-  if (!api)
-    return TZ_CTL_REFUSED;
-  const char *aor = ctl_param(p, "aor", 0);
-  tz_jw_arr_begin(out);
-  if (!aor) {
-    api->each(ctx, ctl_write_aor, out);
-  } else {
-    su_home_t home[1];
-    tz_binding_t *b = NULL;
-    su_home_init(home);
-    int n = api->lookup(ctx, aor, home, &b);
-    if (n > 0)
-      ctl_write_aor(out, aor, b, n);
-    su_home_deinit(home);
-  }
-  tz_jw_arr_end(out);
-  return 0;
-}
-
-static void ctl_removed(void *arg, int status)
-{
-  char *aor = arg;
-  if (status < 0)
-    tz_log(TZ_LOG_ERR, "tzctl: removal of %s not stored", aor);
-  free(aor);
-}
-
-static int cmd_location_remove(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
-{
-  const char *aor = ctl_param(p, "aor", 0);
-  int rc = ctl_need(aor, "aor", err, len);
-  void *ctx;
-  const tz_location_api_t *api = rc ? NULL : ctl_location(&ctx, err, len);
-  if (rc || !api)
-    return rc ? rc : TZ_CTL_REFUSED;
-  su_home_t home[1];
-  tz_binding_t *b = NULL;
-  su_home_init(home);
-  int n = api->lookup(ctx, aor, home, &b);
-  su_home_deinit(home);
-  char *copy = strdup(aor);
-  if (n > 0 && (!copy || api->save(ctx, aor, NULL, 0, ctl_removed, copy) < 0)) {
-    free(copy);
-    snprintf(err, len, "cannot remove the bindings of %s", aor);
-    return TZ_CTL_INTERNAL;
-  }
-  if (n <= 0)
-    free(copy);
-  tz_jw_obj_begin(out);
-  tz_jw_key(out, "removed");
-  tz_jw_int(out, n > 0 ? n : 0);
-  tz_jw_obj_end(out);
-  return 0;
-}
-
-static int cmd_location_count(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
-{
-  (void)p;
-  void *ctx;
-  const tz_location_api_t *api = ctl_location(&ctx, err, len);
-  if (!api)
-    return TZ_CTL_REFUSED;
-  unsigned long aors = 0, bindings = 0;
-  api->count(ctx, &aors, &bindings);
-  tz_jw_obj_begin(out);
-  tz_jw_key(out, "aors");
-  tz_jw_int(out, (long long)aors);
-  tz_jw_key(out, "bindings");
-  tz_jw_int(out, (long long)bindings);
-  tz_jw_obj_end(out);
-  return 0;
-}
-
-static int cmd_stats(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
-{
+  (void)mod;
   (void)p;
   (void)err;
   (void)len;
@@ -572,8 +452,9 @@ static int ctl_trace_result(tz_jbuf_t *out)
   return 0;
 }
 
-static int cmd_trace_on(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_trace_on(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   if (tz_trace_set(1, tz_json_str(tz_json_get(p, "callid")),
                    tz_json_str(tz_json_get(p, "source"))) < 0) {
     snprintf(err, len, "out of memory");
@@ -582,8 +463,9 @@ static int cmd_trace_on(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t le
   return ctl_trace_result(out);
 }
 
-static int cmd_trace_off(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+static int cmd_trace_off(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
+  (void)mod;
   (void)p;
   (void)err;
   (void)len;
@@ -591,30 +473,14 @@ static int cmd_trace_off(const tz_json_t *p, tz_jbuf_t *out, char *err, size_t l
   return ctl_trace_result(out);
 }
 
-/* The location gauges are read from the store when stats are asked for. */
-static void control_refresh_stats(void)
-{
-  static tz_stat_t *aors, *bindings;
-  void *ctx;
-  const tz_location_api_t *api =
-      tz_service_get(TZ_LOCATION_SERVICE, TZ_LOCATION_API_VERSION, &ctx);
-  if (!api)
-    return;
-  if (!aors) {
-    aors = tz_stat_get("location.aors", "AORs with a live binding");
-    bindings = tz_stat_get("location.bindings", "live bindings");
-  }
-  unsigned long a = 0, b = 0;
-  api->count(ctx, &a, &b);
-  tz_stat_set(aors, (long)a);
-  tz_stat_set(bindings, (long)b);
-}
+/* The core's own commands, released when the control plane stops. */
+static tz_owner_t control_commands;
 
 int tz_control_register_commands(void)
 {
   static const struct {
     const char *name;
-    tz_ctl_f fn;
+    tz_rpc_f fn;
     const char *help;
   } cmds[] = {
     {"version", cmd_version, "server name, version, generation, uptime"},
@@ -625,17 +491,19 @@ int tz_control_register_commands(void)
     {"script.reload", cmd_script_reload,
      "load {file} (default: the current one); the old script keeps serving on errors"},
     {"script.check", cmd_script_check, "check {file} without loading it"},
-    {"location.show", cmd_location_show, "bindings of {aor}, or of every AOR"},
-    {"location.remove", cmd_location_remove, "remove every binding of {aor}"},
-    {"location.count", cmd_location_count, "AORs and bindings"},
     {"stats", cmd_stats, "all counters"},
     {"trace.on", cmd_trace_on,
      "trace script lines for every message, or {callid} and/or {source}"},
     {"trace.off", cmd_trace_off, "stop tracing"},
   };
-  tz_stats_on_read(control_refresh_stats);
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-    if (tz_ctl_register(cmds[i].name, cmds[i].fn, cmds[i].help) < 0)
+    if (tz_command_register(&control_commands, NULL, cmds[i].name, cmds[i].fn,
+                            cmds[i].help) < 0)
       return -1;
   return 0;
+}
+
+void tz_control_unregister_commands(void)
+{
+  tz_owner_release(&control_commands, NULL);
 }

@@ -28,8 +28,9 @@ int tz_control_module_unload(const char *name, char *msg, size_t len);
 /* The Prometheus text exposition of every counter (for tz_http_start). */
 void tz_control_prometheus(tz_jbuf_t *out);
 
-/* Registers the JSON-RPC commands (module.*, script.*, location.*, stats,
- * trace.*, version). */
+/* Registers the core's control commands (module.*, script.*, stats,
+ * trace.*, version); modules register their own (location.*, ...). */
 int tz_control_register_commands(void);
+void tz_control_unregister_commands(void);
 
 #endif

@@ -20,21 +20,11 @@ enum {
   TZ_CTL_REFUSED = -32000 /* the server refuses: the message says why */
 };
 
-/* A command. params is the request's "params" (array, object or NULL).
- * On success write exactly one JSON value (the "result") to out and
- * return 0; on failure return an error code above with a message in err
- * (out is discarded). */
-typedef int (*tz_ctl_f)(const tz_json_t *params, tz_jbuf_t *out, char *err,
-                        size_t errlen);
-
-int tz_ctl_register(const char *method, tz_ctl_f fn, const char *help);
-/* The same with a context pointer passed to the handler. */
-typedef int (*tz_ctl_ctx_f)(void *ctx, const tz_json_t *params,
-                            tz_jbuf_t *out, char *err, size_t errlen);
-int tz_ctl_register_ctx(const char *method, tz_ctl_ctx_f fn, void *ctx,
-                        const char *help);
-void tz_ctl_unregister(const char *method);
-void tz_ctl_unregister_all(void);
+/* Commands are registered in the core's command registry
+ * (runtime/command.h, tz_rpc_f): this file only dispatches to them. A
+ * handler writes exactly one JSON value (the "result") to out and returns
+ * 0, or returns an error code above with a message in err (its output is
+ * then discarded). */
 
 /* Runs one JSON-RPC request text and writes the response object to out
  * (also used by the tests, without sockets). A notification (no "id")
@@ -53,28 +43,5 @@ typedef void (*tz_metrics_f)(tz_jbuf_t *text); /* raw bytes appended to s */
 int tz_http_start(const char *addr, tz_metrics_f text, char *err,
                   size_t errlen);
 void tz_http_stop(void);
-
-/* ---- the stream server under both listeners (ctl.c, used by http.c) ---- */
-
-/* Consumes whole requests from in[0..len) and appends their responses to
- * out; returns the bytes consumed. eof: the peer will send nothing more.
- * Setting *done closes the connection once out is sent (eof does too).
- * When len reaches the server's max_in with no whole request, the callback
- * must answer and set *done. */
-typedef size_t (*tz_ctl_input_f)(const char *in, size_t len, int eof,
-                                 tz_jbuf_t *out, int *done);
-typedef struct tz_ctl_server tz_ctl_server_t;
-
-/* Serves connections on the listening socket fd, which it takes over (and
- * closes, also on failure). name prefixes log messages. Must be stopped
- * before tz_loop_deinit(). */
-tz_ctl_server_t *tz_ctl_server_start(int fd, const char *name, size_t max_in,
-                                     tz_ctl_input_f input, char *err,
-                                     size_t errlen);
-void tz_ctl_server_stop(tz_ctl_server_t *s);
-
-/* A non-blocking listening TCP socket on "127.0.0.1:PORT" or "[::1]:PORT"
- * (any 127/8 address); anything but loopback is refused. */
-int tz_ctl_listen_tcp(const char *addr, char *err, size_t errlen);
 
 #endif

@@ -6,13 +6,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "control/ctl.h"
+#include "control/stream.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define HTTP_MAX_REQUEST 8192 /* request line and headers; no body is read */
 
-static tz_ctl_server_t *http_server;
+static tz_stream_server_t *http_server;
 static tz_metrics_f http_metrics;
 
 static void http_respond(tz_jbuf_t *out, int head_only, const char *status,
@@ -120,10 +121,10 @@ int tz_http_start(const char *addr, tz_metrics_f text, char *err,
     snprintf(err, errlen, "the metrics endpoint is already running");
     return -1;
   }
-  int fd = tz_ctl_listen_tcp(addr, err, errlen);
+  int fd = tz_stream_listen_tcp(addr, err, errlen);
   if (fd < 0)
     return -1;
-  http_server = tz_ctl_server_start(fd, "http", HTTP_MAX_REQUEST,
+  http_server = tz_stream_start(fd, "http", HTTP_MAX_REQUEST,
                                     http_input, err, errlen);
   if (!http_server)
     return -1;
@@ -133,7 +134,7 @@ int tz_http_start(const char *addr, tz_metrics_f text, char *err,
 
 void tz_http_stop(void)
 {
-  tz_ctl_server_stop(http_server);
+  tz_stream_stop(http_server);
   http_server = NULL;
   http_metrics = NULL;
 }

@@ -19,7 +19,6 @@ struct tz_stat {
 
 static tz_stat_t **stats; /* sorted by name */
 static size_t nstats, capstats;
-static tz_stats_refresh_f refresh;
 
 tz_stat_t *tz_st_requests_in, *tz_st_replies_local, *tz_st_replies_relayed,
     *tz_st_script_errors, *tz_st_tx_inflight, *tz_st_generation,
@@ -154,12 +153,8 @@ void tz_stats_reply(int status, int relayed)
   tz_stat_add(cache[status], 1);
 }
 
-void tz_stats_on_read(tz_stats_refresh_f fn) { refresh = fn; }
-
 size_t tz_stats_snapshot(const tz_stat_t *const **out)
 {
-  if (refresh)
-    refresh();
   *out = (const tz_stat_t *const *)stats;
   return nstats;
 }

@@ -21,11 +21,8 @@ void tz_stats_deinit(void);
 void tz_stats_request(int method, const char *name); /* sip_method_t */
 void tz_stats_reply(int status, int relayed);
 
-/* A gauge refreshed just before stats are read (e.g. location counts). */
-typedef void (*tz_stats_refresh_f)(void);
-void tz_stats_on_read(tz_stats_refresh_f fn);
 
-/* Every counter, in name order, refreshed first. */
+/* Every counter, in name order. */
 size_t tz_stats_snapshot(const tz_stat_t *const **out);
 const char *tz_stat_name(const tz_stat_t *st);
 const char *tz_stat_help(const tz_stat_t *st);

@@ -141,4 +141,14 @@ void loc_db_take_done(loc_db_t *d, loc_done_t *out);
 void loc_db_stop(loc_db_t *d);
 void loc_db_close(loc_db_t *d);
 
+/* ---- the service and its control commands (location.c, loc_ctl.c) ---------- */
+
+extern const tz_location_api_t loc_store_api;
+/* The store (the service's ctx) behind an initialised instance. */
+void *loc_instance_store(tz_modinst_t *mod);
+/* Registers location.show, location.remove and location.count. */
+int loc_ctl_register(tz_modinst_t *mod);
+/* The location.aors and location.bindings gauges. */
+void loc_gauges_set(unsigned long aors, unsigned long bindings);
+
 #endif

@@ -62,6 +62,7 @@ static void store_finish_job(loc_store_t *s, loc_job_t *j)
     if (j->status < 0 && j->restored && a->seq == j->seq) {
       loc_index_assign(&s->ix, a, j->restored);
       j->restored = NULL;
+      loc_gauges_set(s->ix.live_aors, s->ix.bindings);
     }
     loc_index_drop_idle(&s->ix, a);
   }
@@ -108,8 +109,10 @@ static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,
 static void store_sweep(loc_store_t *s)
 {
   long now = (long)time(NULL);
-  if (loc_index_sweep(&s->ix, now) > 0)
+  if (loc_index_sweep(&s->ix, now) > 0) {
     loc_db_request_expiry(&s->db, now);
+    loc_gauges_set(s->ix.live_aors, s->ix.bindings);
+  }
 }
 
 static void store_on_sweep_timer(tz_modinst_t *mod, void *arg)
@@ -159,6 +162,7 @@ static int store_save(void *ctx, const char *aor, const tz_binding_t *set,
   a->pending++;
   loc_index_assign(&s->ix, a, loc_set_hold(ns));
   loc_db_submit(&s->db, job);
+  loc_gauges_set(s->ix.live_aors, s->ix.bindings);
   return 0;
 }
 
@@ -199,7 +203,7 @@ static void store_count(void *ctx, unsigned long *aors,
     *bindings = s->ix.bindings;
 }
 
-static const tz_location_api_t store_api = {
+const tz_location_api_t loc_store_api = {
   .lookup = store_lookup,
   .save = store_save,
   .pending = store_pending,
@@ -339,13 +343,21 @@ static int location_init(tz_modinst_t *mod, char *err, size_t errlen)
   s->insts = inst;
   if (store_adopt(s, inst) < 0 ||
       tz_service_register(mod, TZ_LOCATION_SERVICE, TZ_LOCATION_API_VERSION,
-                          &store_api, s) < 0) {
+                          &loc_store_api, s) < 0 ||
+      loc_ctl_register(mod) < 0) {
     store_leave(inst);
     snprintf(err, errlen, "location: cannot register with the event loop");
     return -1;
   }
   tz_mod_set_data(mod, inst);
+  loc_gauges_set(s->ix.live_aors, s->ix.bindings);
   return 0;
+}
+
+void *loc_instance_store(tz_modinst_t *mod)
+{
+  const loc_inst_t *inst = tz_mod_data(mod);
+  return inst->store;
 }
 
 static void location_destroy(tz_modinst_t *mod)

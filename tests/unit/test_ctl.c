@@ -8,6 +8,8 @@
 #include "tzunit.h"
 
 #include "control/ctl.h"
+#include "control/stream.h"
+#include "runtime/command.h"
 #include "runtime/loop.h"
 
 #include <arpa/inet.h>
@@ -31,25 +33,28 @@ static int notified;
 
 /* ---- test methods ---------------------------------------------------- */
 
-static int m_echo(const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
+static int m_echo(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
 {
+  (void)mod;
   (void)e;
   (void)n;
   tz_jw_value(out, params);
   return 0;
 }
 
-static int m_fail(const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
+static int m_fail(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
 {
+  (void)mod;
   (void)params;
   tz_jw_str(out, "discarded");
   snprintf(e, n, "file:1:2: error: no way\n  quoted\n  ^");
   return TZ_CTL_REFUSED;
 }
 
-static int m_fail_quiet(const tz_json_t *params, tz_jbuf_t *out, char *e,
+static int m_fail_quiet(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e,
                         size_t n)
 {
+  (void)mod;
   (void)params;
   (void)out;
   (void)e;
@@ -57,9 +62,10 @@ static int m_fail_quiet(const tz_json_t *params, tz_jbuf_t *out, char *e,
   return TZ_CTL_INVALID_PARAMS;
 }
 
-static int m_broken(const tz_json_t *params, tz_jbuf_t *out, char *e,
+static int m_broken(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e,
                     size_t n)
 {
+  (void)mod;
   (void)params;
   (void)e;
   (void)n;
@@ -67,9 +73,10 @@ static int m_broken(const tz_json_t *params, tz_jbuf_t *out, char *e,
   return 0;
 }
 
-static int m_notify(const tz_json_t *params, tz_jbuf_t *out, char *e,
+static int m_notify(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e,
                     size_t n)
 {
+  (void)mod;
   (void)params;
   (void)e;
   (void)n;
@@ -78,8 +85,9 @@ static int m_notify(const tz_json_t *params, tz_jbuf_t *out, char *e,
   return 0;
 }
 
-static int m_big(const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
+static int m_big(tz_modinst_t *mod, const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
 {
+  (void)mod;
   (void)params;
   (void)e;
   (void)n;
@@ -91,15 +99,25 @@ static int m_big(const tz_json_t *params, tz_jbuf_t *out, char *e, size_t n)
   return 0;
 }
 
+/* The test's commands, as the core's own (no module). */
+static tz_owner_t methods;
+
+static int reg(const char *name, tz_rpc_f fn, const char *help)
+{
+  return tz_command_register(&methods, NULL, name, fn, help);
+}
+
+static void unregister_all(void) { tz_owner_release(&methods, NULL); }
+
 static void register_methods(void)
 {
-  tz_ctl_unregister_all();
-  CU_ASSERT_EQUAL(tz_ctl_register("echo", m_echo, "return the params"), 0);
-  CU_ASSERT_EQUAL(tz_ctl_register("fail", m_fail, NULL), 0);
-  CU_ASSERT_EQUAL(tz_ctl_register("fail.quiet", m_fail_quiet, "x"), 0);
-  CU_ASSERT_EQUAL(tz_ctl_register("broken", m_broken, "x"), 0);
-  CU_ASSERT_EQUAL(tz_ctl_register("notify", m_notify, "x"), 0);
-  CU_ASSERT_EQUAL(tz_ctl_register("big", m_big, "x"), 0);
+  unregister_all();
+  CU_ASSERT_EQUAL(reg("echo", m_echo, "return the params"), 0);
+  CU_ASSERT_EQUAL(reg("fail", m_fail, NULL), 0);
+  CU_ASSERT_EQUAL(reg("fail.quiet", m_fail_quiet, "x"), 0);
+  CU_ASSERT_EQUAL(reg("broken", m_broken, "x"), 0);
+  CU_ASSERT_EQUAL(reg("notify", m_notify, "x"), 0);
+  CU_ASSERT_EQUAL(reg("big", m_big, "x"), 0);
 }
 
 static tz_jbuf_t dispatched;
@@ -265,11 +283,11 @@ static void test_batches(void)
 static void test_registry(void)
 {
   register_methods();
-  CU_ASSERT_NOT_EQUAL(tz_ctl_register("echo", m_echo, "again"), 0);
-  CU_ASSERT_NOT_EQUAL(tz_ctl_register("help", m_echo, "mine"), 0);
-  CU_ASSERT_NOT_EQUAL(tz_ctl_register("rpc.discover", m_echo, ""), 0);
-  CU_ASSERT_NOT_EQUAL(tz_ctl_register("", m_echo, ""), 0);
-  CU_ASSERT_NOT_EQUAL(tz_ctl_register("x", NULL, ""), 0);
+  CU_ASSERT_NOT_EQUAL(reg("echo", m_echo, "again"), 0);
+  CU_ASSERT_NOT_EQUAL(reg("help", m_echo, "mine"), 0);
+  CU_ASSERT_NOT_EQUAL(reg("rpc.discover", m_echo, ""), 0);
+  CU_ASSERT_NOT_EQUAL(reg("", m_echo, ""), 0);
+  CU_ASSERT_NOT_EQUAL(reg("x", NULL, ""), 0);
   const char *got = call("{\"jsonrpc\":\"2.0\",\"method\":\"help\",\"id\":1}");
   /* sorted by name, the built-in help among them */
   const char *big = strstr(got, "{\"name\":\"big\"");
@@ -279,7 +297,7 @@ static void test_registry(void)
   const char *help = strstr(got, "{\"name\":\"help\"");
   CU_ASSERT_TRUE(big && echo && fail && help && big < echo && echo < fail &&
                  fail < help);
-  tz_ctl_unregister_all();
+  unregister_all();
   got = call("{\"jsonrpc\":\"2.0\",\"method\":\"help\",\"id\":1}");
   CU_ASSERT_PTR_NOT_NULL(strstr(got, "\"help\""));
   CU_ASSERT_PTR_NULL(strstr(got, "echo"));
@@ -491,7 +509,7 @@ static void test_tcp_server(void)
   };
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
     CU_ASSERT_NOT_EQUAL(tz_ctl_start(NULL, refused[i], err, sizeof err), 0);
-    int fd = tz_ctl_listen_tcp(refused[i], err, sizeof err);
+    int fd = tz_stream_listen_tcp(refused[i], err, sizeof err);
     CU_ASSERT_EQUAL(fd, -1);
   }
   register_methods();
@@ -670,7 +688,7 @@ static int suite_setup(void)
 
 static int suite_teardown(void)
 {
-  tz_ctl_unregister_all();
+  unregister_all();
   tz_loop_deinit();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
@@ -707,6 +725,6 @@ int main(void)
   };
   int rc = tz_unit_main(suites);
   tz_jbuf_free(&dispatched);
-  tz_ctl_unregister_all();
+  unregister_all();
   return rc;
 }
