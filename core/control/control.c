@@ -243,16 +243,6 @@ int tz_control_module_unload(const char *name, char *msg, size_t len)
 
 /* ---- the commands -------------------------------------------------------------- */
 
-/* A string parameter by name (params object) or position (params array). */
-static const char *ctl_param(const tz_json_t *params, const char *key,
-                             size_t pos)
-{
-  const tz_json_t *v = tz_json_type(params) == TZ_JSON_ARRAY
-                           ? tz_json_at(params, pos)
-                           : tz_json_get(params, key);
-  return tz_json_str(v);
-}
-
 static int ctl_need(const char *v, const char *key, char *err, size_t len)
 {
   if (v)
@@ -338,7 +328,7 @@ static int ctl_generation_result(tz_jbuf_t *out, const char *msg)
 static int module_change(const tz_json_t *p, tz_jbuf_t *out, char *err,
                          size_t len, int load)
 {
-  const char *name = ctl_param(p, "name", 0);
+  const char *name = tz_json_param_str(p, "name", 0);
   int rc = ctl_need(name, "name", err, len);
   if (rc)
     return rc;
@@ -363,7 +353,7 @@ static int cmd_script_reload(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *o
 {
   (void)mod;
   tz_diag_t d = {0};
-  int rc = tz_control_reload(ctl_param(p, "file", 0), &d);
+  int rc = tz_control_reload(tz_json_param_str(p, "file", 0), &d);
   snprintf(err, len, "%s", rc < 0 ? tz_diag_text(&d) : "reloaded");
   tz_diag_clear(&d);
   return rc < 0 ? TZ_CTL_REFUSED : ctl_generation_result(out, err);
@@ -374,7 +364,7 @@ static int cmd_script_reload(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *o
 static int cmd_script_check(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
   (void)mod;
-  const char *file = ctl_param(p, "file", 0);
+  const char *file = tz_json_param_str(p, "file", 0);
   int rc = ctl_need(file, "file", err, len);
   if (rc)
     return rc;

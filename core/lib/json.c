@@ -767,3 +767,12 @@ void tz_jw_value(tz_jbuf_t *b, const tz_json_t *j)
     break;
   }
 }
+
+const char *tz_json_param_str(const tz_json_t *params, const char *key,
+                              size_t pos)
+{
+  const tz_json_t *v = tz_json_type(params) == TZ_JSON_ARRAY
+                           ? tz_json_at(params, pos)
+                           : tz_json_get(params, key);
+  return tz_json_str(v);
+}

@@ -42,6 +42,10 @@ TZ_API const tz_json_t *tz_json_value_at(const tz_json_t *j, size_t i);
 TZ_API const char *tz_json_str(const tz_json_t *j);  /* NULL if not a string */
 TZ_API double tz_json_num(const tz_json_t *j);       /* 0 if not a number */
 TZ_API int tz_json_bool(const tz_json_t *j);         /* 0 if not true */
+/* A command's string parameter: member key of a params object, or
+ * element pos of a params array; NULL if absent or not a string. */
+TZ_API const char *tz_json_param_str(const tz_json_t *params, const char *key,
+                                     size_t pos);
 
 /* The writer. Errors (out of memory) are sticky in err. */
 typedef struct tz_jbuf {

@@ -16,16 +16,6 @@
 
 enum { CTL_INVALID_PARAMS = -32602, CTL_INTERNAL = -32603 };
 
-/* A string parameter by name (params object) or position (array). */
-static const char *ctl_param(const tz_json_t *params, const char *key,
-                             size_t pos)
-{
-  const tz_json_t *v = tz_json_type(params) == TZ_JSON_ARRAY
-                           ? tz_json_at(params, pos)
-                           : tz_json_get(params, key);
-  return tz_json_str(v);
-}
-
 static void ctl_write_binding(tz_jbuf_t *out, const tz_binding_t *b, long now)
 {
   tz_jw_obj_begin(out);
@@ -73,7 +63,7 @@ static int ctl_show(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out,
   (void)err;
   (void)len;
   void *ctx = loc_instance_store(mod);
-  const char *aor = ctl_param(p, "aor", 0);
+  const char *aor = tz_json_param_str(p, "aor", 0);
   tz_jw_arr_begin(out);
   if (!aor) {
     loc_store_api.each(ctx, ctl_write_aor, out);
@@ -102,7 +92,7 @@ static int ctl_remove(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out,
                       char *err, size_t len)
 {
   void *ctx = loc_instance_store(mod);
-  const char *aor = ctl_param(p, "aor", 0);
+  const char *aor = tz_json_param_str(p, "aor", 0);
   if (!aor) {
     snprintf(err, len, "missing string parameter 'aor'");
     return CTL_INVALID_PARAMS;
