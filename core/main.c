@@ -10,8 +10,9 @@
 #include "runtime/module.h"
 #include "control/control.h"
 #include "control/ctl.h"
-#include "sip/relay.h"
-#include "sip/sip.h"
+#include "sip/dispatch.h"
+#include "sip/msg.h"
+#include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
 
@@ -204,7 +205,7 @@ static void main_stop_control(void)
 static int main_serve(const opts_t *o, tz_gen_t *g)
 {
   char err[512];
-  if (tz_sip_start(g, err, sizeof err) < 0) {
+  if (tz_dispatch_start(g, err, sizeof err) < 0) {
     tz_log(TZ_LOG_ERR, "%s", err);
     if (!o->to_stderr) /* syslog alone would hide it from the operator */
       fprintf(stderr, "trapezoid: %s\n", err);
@@ -214,7 +215,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
   if (tz_loop_catch_signals(main_on_signal) < 0 || main_start_control(o, g) < 0) {
     tz_log(TZ_LOG_ERR, "start-up failed");
     main_stop_control();
-    tz_sip_stop();
+    tz_dispatch_stop();
     return 1;
   }
   if (o->pidfile && main_write_pidfile(o->pidfile) < 0)
@@ -226,7 +227,7 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
   tz_loop_run();
   tz_sip_drain(3000);
   main_stop_control();
-  tz_sip_stop();
+  tz_dispatch_stop();
   if (o->pidfile)
     unlink(o->pidfile);
   return 0;

@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "runtime/module.h"
 #include "script/script.h"
+#include "sip/lang.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -315,9 +316,8 @@ static int gen_check_exports(tz_gen_t *g, const tz_directive_t *dirs,
     const tz_module_t *e = tz_modinst_export(g->mods[i]);
     for (const tz_func_export_t *f = e->funcs; f && f->name; f++) {
       const char *clash = NULL;
-      for (const tz_func_export_t *c = tz_core_funcs; c->name && !clash; c++)
-        if (strcmp(c->name, f->name) == 0)
-          clash = "the core";
+      if (tz_script_is_builtin(g->script, f->name))
+        clash = "the core";
       for (size_t k = 0; k < i && !clash; k++)
         if (tz_modinst_find_func(g->mods[k], f->name))
           clash = tz_mod_name(g->mods[k]);
@@ -448,11 +448,12 @@ static tz_gen_t *gen_build(tz_script_t *s, const tz_gen_opts_t *o,
 tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
                        tz_diag_t *d)
 {
-  return gen_build(tz_script_parse_file(path, d), o, d);
+  return gen_build(tz_script_parse_file(path, &tz_sip_lang, d), o, d);
 }
 
 tz_gen_t *tz_gen_build_text(const char *name, const char *text,
                             const tz_gen_opts_t *o, tz_diag_t *d)
 {
-  return gen_build(tz_script_parse_text(name, text, strlen(text), d), o, d);
+  return gen_build(tz_script_parse_text(name, text, strlen(text), &tz_sip_lang, d),
+                   o, d);
 }

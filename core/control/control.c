@@ -15,7 +15,7 @@
 #include "control/ctl.h"
 #include "lib/log.h"
 #include "runtime/module.h"
-#include "sip/sip.h"
+#include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
 

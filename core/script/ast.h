@@ -145,6 +145,7 @@ struct tz_script {
   size_t ncalls;
   regex_t **regexes; /* every compiled regex, for regfree */
   size_t nregexes;
+  const tz_lang_t *lang; /* the host's functions and pseudo-variables */
   int checked;
 };
 
@@ -165,19 +166,15 @@ regex_t *script_regex_compile(tz_script_t *s, const char *pattern, int flags,
 tz_route_t *script_find_route(const tz_script_t *s, route_type_t type,
                               const char *name);
 
-/* Core functions are overloaded by arity (log/1, log/2): returns the
- * entry of tz_core_funcs named `name` taking argc arguments; sets *min and
- * *max to the arity range over all entries of that name (*min = -1 when
- * there is none). */
-const tz_func_export_t *core_func_find(const char *name, int argc, int *min,
-                                       int *max);
+/* The engine's own built-in functions (funcs.c: log, xlog). */
+extern const tz_func_export_t script_funcs[];
 
-/* Runtime: the string form of a value (ints are printed into the
- * message's scratch home; NULL is ""). */
-const char *run_val_str(tz_msg_t *m, const tz_val_t *v, size_t *len);
-
-/* Runtime: logs "file:line:col: message" for a script location. */
-void run_log(int level, const tz_loc_t *loc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Built-ins are overloaded by arity (log/1, log/2): returns the entry of
+ * the engine's table or the script's language named `name` taking argc
+ * arguments; sets *min and *max to the arity range over all entries of
+ * that name (*min = -1 when there is none). */
+const tz_func_export_t *script_func_find(const tz_script_t *s,
+                                         const char *name, int argc, int *min,
+                                         int *max);
 
 #endif

@@ -72,7 +72,10 @@ static void check_suggest_function(checker_t *ck, const call_t *c)
   }
   suggest_t sg;
   suggest_init(&sg, c->name);
-  for (const tz_func_export_t *fe = tz_core_funcs; fe->name; fe++)
+  for (const tz_func_export_t *fe = script_funcs; fe->name; fe++)
+    suggest_add(&sg, fe->name);
+  for (const tz_func_export_t *fe = ck->s->lang ? ck->s->lang->funcs : NULL;
+       fe && fe->name; fe++)
     suggest_add(&sg, fe->name);
   if (ck->r && ck->r->each)
     ck->r->each(ck->r->ctx, suggest_add, &sg);
@@ -88,7 +91,7 @@ static void check_suggest_function(checker_t *ck, const call_t *c)
 static int check_resolve_call(checker_t *ck, call_t *c)
 {
   int min, max;
-  c->fe = core_func_find(c->name, c->argc, &min, &max);
+  c->fe = script_func_find(ck->s, c->name, c->argc, &min, &max);
   if (min < 0 && ck->r && ck->r->lookup &&
       (c->fe = ck->r->lookup(ck->r->ctx, c->name, &c->mod))) {
     min = c->fe->min_args;

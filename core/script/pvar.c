@@ -1,416 +1,46 @@
 /*
- * pvar.c - the pseudo-variable table: name resolution at load, getters
- * over Sofia's parsed sip_t, the assignable R-URI and $var slots, and
- * format strings.
- *
- * Getters return strings that already exist in the message wherever
- * Sofia keeps them as strings (Call-ID, tags, URI parts); only encoded
- * values (whole URIs, arbitrary headers) are built in the scratch home.
+ * pvar.c - pseudo-variables in the script engine: scanning and resolving
+ * names at load ($var against the script's slots, everything else against
+ * the host's language), reading and writing them at run time, and format
+ * strings.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sofia-sip/msg_header.h>
-#include <sofia-sip/msg_mclass.h>
-#include <sofia-sip/sip.h>
-#include <sofia-sip/sip_header.h>
-#include <sofia-sip/su_string.h>
-#include <sofia-sip/url.h>
-
-#include "sip/msg.h"
 #include "script/ast.h"
 #include "script/lex.h"
 
-/* ---- value helpers ------------------------------------------------------ */
+/* ---- $var(name): the engine's own ---------------------------------------- */
 
-static void pvar_str(tz_val_t *o, const char *s)
+/* Its slots live in the run, not in a table: get and set never run. */
+static const pvar_def_t pvar_var = {"var", 1, NULL, NULL, NULL};
+
+void pvar_get(const run_env_t *env, const pvar_ref_t *r, tz_val_t *out)
 {
-  if (!s) {
-    o->type = TZ_VAL_NULL;
-    return;
-  }
-  o->type = TZ_VAL_STR;
-  o->s = s;
-  o->len = strlen(s);
-}
-
-static void pvar_int(tz_val_t *o, long i)
-{
-  o->type = TZ_VAL_INT;
-  o->i = i;
-}
-
-/* Sofia takes any run of digits as a URI port: a real port is a number,
- * anything longer stays text, so arithmetic on it is a runtime error
- * rather than an overflow. */
-static void pvar_port(tz_val_t *o, const char *port)
-{
-  size_t len = strlen(port);
-  if (len <= 5 && strspn(port, "0123456789") == len && atol(port) <= 65535) {
-    pvar_int(o, atol(port));
-    return;
-  }
-  o->type = TZ_VAL_STR;
-  o->s = port;
-  o->len = len;
-}
-
-static const url_t *pvar_ruri(const tz_msg_t *m)
-{
-  return m->sip && m->sip->sip_request ? m->sip->sip_request->rq_url : NULL;
-}
-
-static void pvar_url_string(tz_msg_t *m, const url_t *u, tz_val_t *o)
-{
-  pvar_str(o, u ? url_as_string(m->home, u) : NULL);
-}
-
-/* ---- request line and status -------------------------------------------- */
-
-static void pvar_get_method(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  const sip_t *sip = m->sip;
-  if (sip && sip->sip_request)
-    pvar_str(o, sip->sip_request->rq_method_name);
+  if (r->def == &pvar_var)
+    *out = env->vars[r->idx];
   else
-    pvar_str(o, sip && sip->sip_cseq ? sip->sip_cseq->cs_method_name : NULL);
+    r->def->get(env->m, r, out);
 }
 
-static void pvar_get_ruri(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
+int pvar_writable(const pvar_ref_t *r)
 {
-  (void)r;
-  pvar_url_string(m, pvar_ruri(m), o);
+  return r->def == &pvar_var || r->def->set != NULL;
 }
 
-static void pvar_get_ruri_user(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
+int pvar_set(const run_env_t *env, const pvar_ref_t *r, const tz_val_t *v,
+             const tz_loc_t *loc)
 {
-  (void)r;
-  const url_t *u = pvar_ruri(m);
-  pvar_str(o, u ? u->url_user : NULL);
-}
-
-static void pvar_get_ruri_host(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  const url_t *u = pvar_ruri(m);
-  pvar_str(o, u ? u->url_host : NULL);
-}
-
-static void pvar_get_ruri_port(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  const url_t *u = pvar_ruri(m);
-  if (!u)
-    o->type = TZ_VAL_NULL;
-  else if (u->url_port && *u->url_port)
-    pvar_port(o, u->url_port);
-  else
-    pvar_int(o, u->url_type == url_sips ? 5061 : 5060);
-}
-
-static void pvar_get_status(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  if (m->sip && m->sip->sip_status)
-    pvar_int(o, m->sip->sip_status->st_status);
-  else
-    o->type = TZ_VAL_NULL;
-}
-
-static void pvar_get_reason(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, m->sip && m->sip->sip_status ? m->sip->sip_status->st_phrase
-                                           : NULL);
-}
-
-/* The request URI and next hop are rewritten through the core
- * (tz_msg_set_ruri / tz_msg_set_dst), which owns the message; failures
- * are logged here because only the script knows the location. */
-static int pvar_set_ruri_string(tz_msg_t *m, const char *uri,
-                                const tz_loc_t *loc)
-{
-  if (!pvar_ruri(m)) {
-    run_log(TZ_LOG_ERR, loc, "no request URI to rewrite in a reply");
-    return -1;
-  }
-  if (!uri || tz_msg_set_ruri(m, uri) < 0) {
-    run_log(TZ_LOG_ERR, loc, "invalid request URI '%s'", uri ? uri : "");
-    return -1;
-  }
+  if (r->def != &pvar_var)
+    return r->def->set(env->m, r, v, loc);
+  env->vars[r->idx] = *v;
   return 0;
 }
 
-static int pvar_set_ruri(tz_msg_t *m, const pvar_ref_t *r, const tz_val_t *v,
-                         const tz_loc_t *loc)
-{
-  (void)r;
-  size_t len;
-  return pvar_set_ruri_string(m, run_val_str(m, v, &len), loc);
-}
+/* ---- resolving ------------------------------------------------------------ */
 
-/* $rU and $rd: the current R-URI with one part replaced. */
-static int pvar_set_ruri_part(tz_msg_t *m, const tz_val_t *v,
-                              const tz_loc_t *loc, int host)
-{
-  const url_t *cur = pvar_ruri(m);
-  size_t len;
-  const char *s = run_val_str(m, v, &len);
-  if (cur && host && !len) {
-    run_log(TZ_LOG_ERR, loc, "cannot set an empty request URI host");
-    return -1;
-  }
-  url_t u;
-  if (cur) {
-    u = *cur;
-    if (host)
-      u.url_host = s;
-    else
-      u.url_user = len ? s : NULL;
-  }
-  return pvar_set_ruri_string(m, cur ? url_as_string(m->home, &u) : NULL,
-                              loc);
-}
-
-static int pvar_set_ruri_user(tz_msg_t *m, const pvar_ref_t *r,
-                              const tz_val_t *v, const tz_loc_t *loc)
-{
-  (void)r;
-  return pvar_set_ruri_part(m, v, loc, 0);
-}
-
-static int pvar_set_ruri_host(tz_msg_t *m, const pvar_ref_t *r,
-                              const tz_val_t *v, const tz_loc_t *loc)
-{
-  (void)r;
-  return pvar_set_ruri_part(m, v, loc, 1);
-}
-
-static void pvar_get_dst(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, tz_msg_dst(m));
-}
-
-/* Assigning "" (or an unset value) clears the next hop. */
-static int pvar_set_dst(tz_msg_t *m, const pvar_ref_t *r, const tz_val_t *v,
-                        const tz_loc_t *loc)
-{
-  (void)r;
-  size_t len;
-  const char *s = run_val_str(m, v, &len);
-  if (tz_msg_set_dst(m, len ? s : NULL) < 0) {
-    run_log(TZ_LOG_ERR, loc, "invalid destination URI '%s'", s);
-    return -1;
-  }
-  return 0;
-}
-
-/* ---- From / To ---------------------------------------------------------- */
-
-static const sip_addr_t *pvar_addr(const tz_msg_t *m, int to)
-{
-  if (!m->sip)
-    return NULL;
-  return to ? m->sip->sip_to : m->sip->sip_from;
-}
-
-#define PVAR_ADDR_GETTERS(prefix, to)                                         \
-  static void pvar_get_##prefix##_uri(tz_msg_t *m, const pvar_ref_t *r,      \
-                                      tz_val_t *o)                           \
-  {                                                                           \
-    (void)r;                                                                  \
-    const sip_addr_t *a = pvar_addr(m, to);                                   \
-    pvar_url_string(m, a ? a->a_url : NULL, o);                               \
-  }                                                                           \
-  static void pvar_get_##prefix##_user(tz_msg_t *m, const pvar_ref_t *r,     \
-                                       tz_val_t *o)                          \
-  {                                                                           \
-    (void)r;                                                                  \
-    const sip_addr_t *a = pvar_addr(m, to);                                   \
-    pvar_str(o, a ? a->a_url->url_user : NULL);                               \
-  }                                                                           \
-  static void pvar_get_##prefix##_host(tz_msg_t *m, const pvar_ref_t *r,     \
-                                       tz_val_t *o)                          \
-  {                                                                           \
-    (void)r;                                                                  \
-    const sip_addr_t *a = pvar_addr(m, to);                                   \
-    pvar_str(o, a ? a->a_url->url_host : NULL);                               \
-  }                                                                           \
-  static void pvar_get_##prefix##_tag(tz_msg_t *m, const pvar_ref_t *r,      \
-                                      tz_val_t *o)                           \
-  {                                                                           \
-    (void)r;                                                                  \
-    const sip_addr_t *a = pvar_addr(m, to);                                   \
-    pvar_str(o, a ? a->a_tag : NULL);                                         \
-  }
-
-PVAR_ADDR_GETTERS(from, 0)
-PVAR_ADDR_GETTERS(to, 1)
-
-/* ---- other message fields ----------------------------------------------- */
-
-static void pvar_get_callid(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, m->sip && m->sip->sip_call_id ? m->sip->sip_call_id->i_id
-                                            : NULL);
-}
-
-static void pvar_get_cseq(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  if (m->sip && m->sip->sip_cseq)
-    pvar_int(o, (long)m->sip->sip_cseq->cs_seq);
-  else
-    o->type = TZ_VAL_NULL;
-}
-
-static void pvar_get_ua(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, m->sip && m->sip->sip_user_agent
-                  ? m->sip->sip_user_agent->g_string
-                  : NULL);
-}
-
-static void pvar_get_src_ip(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, m->src_ip[0] ? m->src_ip : NULL);
-}
-
-static void pvar_get_src_port(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_int(o, (long)m->src_port);
-}
-
-static void pvar_get_proto(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  (void)r;
-  pvar_str(o, m->proto);
-}
-
-/* ---- headers and $hdr(Name) --------------------------------------------- */
-
-int hdr_validate(const char *name, char *err, size_t errlen)
-{
-  const char *p = name;
-  while (*p && (isalnum((unsigned char)*p) || strchr("-_.!%*+`'~", *p)))
-    p++;
-  if (*name && !*p)
-    return 0;
-  snprintf(err, errlen, "invalid header name '%s'", name);
-  return -1;
-}
-
-msg_hclass_t *hdr_class(const char *name)
-{
-  msg_hclass_t *hc =
-      msg_find_hclass(sip_default_mclass(), name, NULL)->hr_class;
-  return hc ? hc : sip_unknown_class;
-}
-
-msg_header_t **hdr_slot(tz_msg_t *m, msg_hclass_t *hc)
-{
-  if (!m->sip || hc == sip_unknown_class)
-    return NULL;
-  return msg_hclass_offset(msg_mclass(m->msg), (msg_pub_t *)m->sip, hc);
-}
-
-int hdr_matches(msg_hclass_t *hc, const char *arg, const char *name)
-{
-  if (su_casematch(name, arg))
-    return 1;
-  return hc != sip_unknown_class &&
-         (su_casematch(name, hc->hc_name) ||
-          (hc->hc_short[0] && su_casematch(name, hc->hc_short)));
-}
-
-/* Encodes a header's value (without the name) into the scratch home. */
-static void pvar_header_value(tz_msg_t *m, const msg_header_t *h, tz_val_t *o)
-{
-  char buf[256];
-  issize_t n = msg_header_field_e(buf, sizeof buf, h, 0);
-  char *s = n < 0 ? NULL : su_alloc(m->home, (size_t)n + 1);
-  if (!s)
-    return;
-  if ((size_t)n < sizeof buf)
-    memcpy(s, buf, (size_t)n + 1);
-  else
-    msg_header_field_e(s, n + 1, h, 0);
-  o->type = TZ_VAL_STR;
-  o->s = s;
-  o->len = (size_t)n;
-}
-
-static void pvar_get_hdr(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  o->type = TZ_VAL_NULL;
-  msg_header_t **hh = hdr_slot(m, r->hc);
-  if (hh) {
-    if (*hh)
-      pvar_header_value(m, *hh, o);
-    return;
-  }
-  for (const sip_unknown_t *u = m->sip ? m->sip->sip_unknown : NULL; u;
-       u = u->un_next)
-    if (u->un_name && hdr_matches(r->hc, r->arg, u->un_name)) {
-      pvar_str(o, u->un_value ? u->un_value : "");
-      return;
-    }
-}
-
-/* ---- $var(name) --------------------------------------------------------- */
-
-static void pvar_get_var(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *o)
-{
-  *o = m->vars[r->idx];
-}
-
-static int pvar_set_var(tz_msg_t *m, const pvar_ref_t *r, const tz_val_t *v,
-                        const tz_loc_t *loc)
-{
-  (void)loc;
-  m->vars[r->idx] = *v;
-  return 0;
-}
-
-/* ---- the table ---------------------------------------------------------- */
-
-static const pvar_def_t pvar_table[] = {
-    {"rm", 0, pvar_get_method, NULL},
-    {"ru", 0, pvar_get_ruri, pvar_set_ruri},
-    {"rU", 0, pvar_get_ruri_user, pvar_set_ruri_user},
-    {"rd", 0, pvar_get_ruri_host, pvar_set_ruri_host},
-    {"rp", 0, pvar_get_ruri_port, NULL},
-    {"du", 0, pvar_get_dst, pvar_set_dst},
-    {"fu", 0, pvar_get_from_uri, NULL},
-    {"fU", 0, pvar_get_from_user, NULL},
-    {"fd", 0, pvar_get_from_host, NULL},
-    {"ft", 0, pvar_get_from_tag, NULL},
-    {"tu", 0, pvar_get_to_uri, NULL},
-    {"tU", 0, pvar_get_to_user, NULL},
-    {"td", 0, pvar_get_to_host, NULL},
-    {"tt", 0, pvar_get_to_tag, NULL},
-    {"ci", 0, pvar_get_callid, NULL},
-    {"cs", 0, pvar_get_cseq, NULL},
-    {"si", 0, pvar_get_src_ip, NULL},
-    {"sp", 0, pvar_get_src_port, NULL},
-    {"pr", 0, pvar_get_proto, NULL},
-    {"proto", 0, pvar_get_proto, NULL},
-    {"ua", 0, pvar_get_ua, NULL},
-    {"rs", 0, pvar_get_status, NULL},
-    {"rr", 0, pvar_get_reason, NULL},
-    {"hdr", 1, pvar_get_hdr, NULL},
-    {"var", 1, pvar_get_var, pvar_set_var},
-};
-
-#define PVAR_COUNT (sizeof pvar_table / sizeof *pvar_table)
 
 int pvar_scan(const char *p, const char *end, pvar_span_t *sp)
 {
@@ -436,12 +66,19 @@ int pvar_scan(const char *p, const char *end, pvar_span_t *sp)
   return 1;
 }
 
-static const pvar_def_t *pvar_find(const char *name, size_t len)
+static int pvar_named(const pvar_def_t *d, const char *name, size_t len)
 {
-  for (size_t i = 0; i < PVAR_COUNT; i++)
-    if (strlen(pvar_table[i].name) == len &&
-        !memcmp(pvar_table[i].name, name, len))
-      return &pvar_table[i];
+  return strlen(d->name) == len && !memcmp(d->name, name, len);
+}
+
+static const pvar_def_t *pvar_find(const tz_script_t *s, const char *name,
+                                   size_t len)
+{
+  if (pvar_named(&pvar_var, name, len))
+    return &pvar_var;
+  for (const pvar_def_t *d = s->lang ? s->lang->pvars : NULL; d && d->name; d++)
+    if (pvar_named(d, name, len))
+      return d;
   return NULL;
 }
 
@@ -468,14 +105,14 @@ static int pvar_resolve_arg(tz_script_t *s, const tz_loc_t *loc, tz_diag_t *d,
     tz_diag_error(d, loc, "empty argument in '$%s()'", name);
     return -1;
   }
-  if (!strcmp(name, "var"))
+  if (out->def == &pvar_var)
     return pvar_resolve_var(s, out->arg, out);
-  char err[128];
-  if (hdr_validate(out->arg, err, sizeof err) < 0) {
-    tz_diag_error(d, loc, "%s in '$hdr()'", err);
+  char err[160];
+  if (out->def->resolve &&
+      out->def->resolve(out->arg, &out->fixed, err, sizeof err) < 0) {
+    tz_diag_error(d, loc, "%s", err);
     return -1;
   }
-  out->hc = hdr_class(out->arg);
   return 0;
 }
 
@@ -483,13 +120,14 @@ int pvar_resolve(tz_script_t *s, const pvar_span_t *sp, const tz_loc_t *loc,
                  tz_diag_t *d, pvar_ref_t *out)
 {
   memset(out, 0, sizeof *out);
-  out->def = pvar_find(sp->name, sp->namelen);
+  out->def = pvar_find(s, sp->name, sp->namelen);
   if (!out->def) {
     char *want = su_strndup(s->home, sp->name, (isize_t)sp->namelen);
     suggest_t sg;
     suggest_init(&sg, want ? want : "");
-    for (size_t i = 0; i < PVAR_COUNT; i++)
-      suggest_add(&sg, pvar_table[i].name);
+    suggest_add(&sg, pvar_var.name);
+    for (const pvar_def_t *p = s->lang ? s->lang->pvars : NULL; p && p->name; p++)
+      suggest_add(&sg, p->name);
     const char *best = suggest_best(&sg);
     if (best)
       tz_diag_error(d, loc,
@@ -605,7 +243,7 @@ fmt_t *fmt_parse(tz_script_t *s, const char *raw, size_t rawlen,
 
 /* Unset pseudo-variables print as "<null>", as Kamailio's xlog does, so a
  * log line shows that a value was missing rather than empty. */
-static const char *fmt_piece_str(tz_msg_t *m, const fmt_piece_t *pc,
+static const char *fmt_piece_str(const run_env_t *env, const fmt_piece_t *pc,
                                  size_t *len)
 {
   if (pc->lit) {
@@ -613,36 +251,36 @@ static const char *fmt_piece_str(tz_msg_t *m, const fmt_piece_t *pc,
     return pc->lit;
   }
   tz_val_t v;
-  pvar_get(m, &pc->pv, &v);
+  pvar_get(env, &pc->pv, &v);
   if (v.type == TZ_VAL_NULL) {
     *len = 6;
     return "<null>";
   }
-  return run_val_str(m, &v, len);
+  return tz_val_str(env->home, &v, len);
 }
 
 #define FMT_STACK_PIECES 16
 
-void fmt_expand(tz_msg_t *m, const fmt_t *f, tz_val_t *out)
+void fmt_expand(const run_env_t *env, const fmt_t *f, tz_val_t *out)
 {
   const char *stack_s[FMT_STACK_PIECES];
   size_t stack_l[FMT_STACK_PIECES];
   const char **ps = stack_s;
   size_t *ls = stack_l, total = 0;
   if (f->n > FMT_STACK_PIECES) {
-    ps = su_alloc(m->home, f->n * sizeof *ps);
-    ls = su_alloc(m->home, f->n * sizeof *ls);
+    ps = su_alloc(env->home, f->n * sizeof *ps);
+    ls = su_alloc(env->home, f->n * sizeof *ls);
   }
   char *buf = NULL;
   if (ps && ls) {
     for (size_t i = 0; i < f->n; i++) {
-      ps[i] = fmt_piece_str(m, &f->pieces[i], &ls[i]);
+      ps[i] = fmt_piece_str(env, &f->pieces[i], &ls[i]);
       total += ls[i];
     }
-    buf = su_alloc(m->home, total + 1);
+    buf = su_alloc(env->home, total + 1);
   }
   if (!buf) {
-    pvar_str(out, "");
+    *out = (tz_val_t){TZ_VAL_STR, 0, "", 0};
     return;
   }
   char *o = buf;

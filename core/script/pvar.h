@@ -1,36 +1,25 @@
 /*
  * pvar.h - pseudo-variables ($ru, $hdr(Name), $var(x), ...) and format
- * strings ("ruri=$ru"), resolved at load into table references.
+ * strings ("ruri=$ru"), resolved at load into references: $var against
+ * the script's slots, every other name against the host's language.
  *
  * Internal to core/script/.
  */
 #ifndef TZ_SCRIPT_PVAR_H
 #define TZ_SCRIPT_PVAR_H
 
-#include <sofia-sip/msg_types.h>
-
 #include "script/script.h"
 
-typedef struct pvar_def pvar_def_t;
+typedef tz_pvar_ref_t pvar_ref_t;
+typedef tz_pvar_def_t pvar_def_t;
 
-/* A resolved pseudo-variable reference. */
-typedef struct pvar_ref {
-  const pvar_def_t *def;
-  const char *arg;  /* $hdr and $var argument */
-  size_t idx;       /* $var slot */
-  msg_hclass_t *hc; /* $hdr header class (sip_unknown_class if unknown) */
-} pvar_ref_t;
-
-struct pvar_def {
-  const char *name;
-  int has_arg;
-  /* Sets *out (TZ_VAL_NULL when absent). Strings live in the message or
-   * its scratch home. */
-  void (*get)(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *out);
-  /* NULL when read-only. Returns 0, or -1 after logging an error. */
-  int (*set)(tz_msg_t *m, const pvar_ref_t *r, const tz_val_t *v,
-             const tz_loc_t *loc);
-};
+/* What a run reads and writes besides the message: its scratch home and
+ * the $var slots. */
+typedef struct run_env {
+  tz_msg_t *m;
+  su_home_t *home;
+  tz_val_t *vars;
+} run_env_t;
 
 /* The lexical shape of "$name" or "$name(arg)" in source text. */
 typedef struct pvar_span {
@@ -43,40 +32,19 @@ typedef struct pvar_span {
  * no name follows the '$', -1 when the argument's ')' is missing. */
 int pvar_scan(const char *p, const char *end, pvar_span_t *sp);
 
-/* Resolves a scanned name against the table; reports unknown names (with
- * a suggestion) and argument misuse at loc. Returns 0 or -1. */
+/* Resolves a scanned name against $var and the script's language;
+ * reports unknown names (with a suggestion) and argument misuse at loc.
+ * Returns 0 or -1. */
 int pvar_resolve(tz_script_t *s, const pvar_span_t *sp, const tz_loc_t *loc,
                  tz_diag_t *d, pvar_ref_t *out);
 
-static inline void pvar_get(tz_msg_t *m, const pvar_ref_t *r, tz_val_t *out)
-{
-  r->def->get(m, r, out);
-}
-
-static inline int pvar_writable(const pvar_ref_t *r)
-{
-  return r->def->set != NULL;
-}
-
-static inline int pvar_set(tz_msg_t *m, const pvar_ref_t *r,
-                           const tz_val_t *v, const tz_loc_t *loc)
-{
-  return r->def->set(m, r, v, loc);
-}
+void pvar_get(const run_env_t *env, const pvar_ref_t *r, tz_val_t *out);
+int pvar_writable(const pvar_ref_t *r);
+int pvar_set(const run_env_t *env, const pvar_ref_t *r, const tz_val_t *v,
+             const tz_loc_t *loc);
 
 /* Writes "$name" or "$name(arg)" for messages; returns buf. */
 const char *pvar_print(const pvar_ref_t *r, char *buf, size_t size);
-
-/* Header names, shared by $hdr() and the header functions. The class is
- * resolved at load (sip_unknown_class for names Sofia does not know);
- * hdr_validate reports a bad name in err and returns -1. */
-int hdr_validate(const char *name, char *err, size_t errlen);
-msg_hclass_t *hdr_class(const char *name);
-/* The slot of hc in m's sip_t, or NULL when the header is kept among the
- * unknown headers (as all are when m's message class does not know hc). */
-msg_header_t **hdr_slot(tz_msg_t *m, msg_hclass_t *hc);
-/* Whether an unknown header called `name` is the header (hc, arg). */
-int hdr_matches(msg_hclass_t *hc, const char *arg, const char *name);
 
 /* A format string: literal pieces and pvar references, in order. */
 typedef struct fmt_piece {
@@ -97,7 +65,7 @@ typedef struct fmt {
 fmt_t *fmt_parse(tz_script_t *s, const char *raw, size_t rawlen,
                  const tz_loc_t *loc, tz_diag_t *d);
 
-/* Expands a format into a string in the message's scratch home. */
-void fmt_expand(tz_msg_t *m, const fmt_t *f, tz_val_t *out);
+/* Expands a format into a string in the run's scratch home. */
+void fmt_expand(const run_env_t *env, const fmt_t *f, tz_val_t *out);
 
 #endif

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sip/msg.h"
 #include "script/ast.h"
 
 #define RUN_MAX_DEPTH 64
@@ -31,7 +30,7 @@ typedef enum {
 } flow_t;
 
 typedef struct run {
-  tz_msg_t *m;
+  run_env_t env;
   int depth;
   long retval; /* set by `return` */
   int trace;
@@ -43,7 +42,7 @@ static flow_t run_stmts(run_t *rc, const stmt_t *st);
 
 /* ---- logging and trace -------------------------------------------------- */
 
-void run_log(int level, const tz_loc_t *loc, const char *fmt, ...)
+void tz_script_log(int level, const tz_loc_t *loc, const char *fmt, ...)
 {
   if (!tz_log_enabled(level))
     return;
@@ -77,7 +76,7 @@ static void run_trace(const tz_loc_t *loc, const char *fmt, ...)
 
 /* ---- values ------------------------------------------------------------- */
 
-const char *run_val_str(tz_msg_t *m, const tz_val_t *v, size_t *len)
+const char *tz_val_str(su_home_t *home, const tz_val_t *v, size_t *len)
 {
   const char *s;
   switch (v->type) {
@@ -85,7 +84,7 @@ const char *run_val_str(tz_msg_t *m, const tz_val_t *v, size_t *len)
     *len = v->len;
     return v->s;
   case TZ_VAL_INT:
-    s = su_sprintf(m->home, "%ld", v->i);
+    s = su_sprintf(home, "%ld", v->i);
     *len = s ? strlen(s) : 0;
     return s ? s : "";
   default:
@@ -244,7 +243,7 @@ static flow_t run_arg(run_t *rc, const call_t *c, int i, tz_arg_t *a, int *ok)
 {
   if (c->fmt[i]) {
     tz_val_t v;
-    fmt_expand(rc->m, c->fmt[i], &v);
+    fmt_expand(&rc->env, c->fmt[i], &v);
     a->s = v.s;
     a->len = v.len;
     return FLOW_NEXT;
@@ -255,14 +254,14 @@ static flow_t run_arg(run_t *rc, const call_t *c, int i, tz_arg_t *a, int *ok)
     return f;
   if (a->type == TZ_ARG_INT) {
     if (run_val_int(&v, &a->i) < 0) {
-      run_log(TZ_LOG_ERR, &c->argv[i]->loc,
+      tz_script_log(TZ_LOG_ERR, &c->argv[i]->loc,
               "argument %d of '%s': \"%.*s\" is not an integer", i + 1,
               c->name, (int)v.len, v.s);
       *ok = 0;
     }
     return FLOW_NEXT;
   }
-  a->s = run_val_str(rc->m, &v, &a->len);
+  a->s = tz_val_str(rc->env.home, &v, &a->len);
   return FLOW_NEXT;
 }
 
@@ -306,11 +305,11 @@ static flow_t run_call(run_t *rc, const call_t *c, long *ret)
   }
   tz_call_t call = {c->mod, c->argc, argv, &c->loc};
   if (!rc->trace) {
-    *ret = c->fe->handler(rc->m, &call);
+    *ret = c->fe->handler(rc->env.m, &call);
     return FLOW_NEXT;
   }
   long t0 = run_usec();
-  *ret = c->fe->handler(rc->m, &call);
+  *ret = c->fe->handler(rc->env.m, &call);
   long us = run_usec() - t0;
   char args[256];
   run_trace(&c->loc, "%s(%s) -> %ld (%ldus)", c->name,
@@ -322,7 +321,7 @@ static flow_t run_call(run_t *rc, const call_t *c, long *ret)
 static flow_t run_route(run_t *rc, const expr_t *e, long *ret)
 {
   if (rc->depth >= RUN_MAX_DEPTH) {
-    run_log(TZ_LOG_ERR, &e->loc, "route nesting deeper than %d",
+    tz_script_log(TZ_LOG_ERR, &e->loc, "route nesting deeper than %d",
             RUN_MAX_DEPTH);
     return FLOW_ERROR;
   }
@@ -350,9 +349,9 @@ static flow_t run_arith(run_t *rc, const expr_t *e, tz_val_t *out)
   if (e->kind == EX_ADD &&
       (l.type == TZ_VAL_STR || r.type == TZ_VAL_STR)) {
     size_t ll, lr;
-    const char *sl = run_val_str(rc->m, &l, &ll);
-    const char *sr = run_val_str(rc->m, &r, &lr);
-    char *s = su_alloc(rc->m->home, ll + lr + 1);
+    const char *sl = tz_val_str(rc->env.home, &l, &ll);
+    const char *sr = tz_val_str(rc->env.home, &r, &lr);
+    char *s = su_alloc(rc->env.home, ll + lr + 1);
     if (!s)
       return FLOW_ERROR;
     memcpy(s, sl, ll);
@@ -363,7 +362,7 @@ static flow_t run_arith(run_t *rc, const expr_t *e, tz_val_t *out)
   }
   long a, b;
   if (run_val_int(&l, &a) < 0 || run_val_int(&r, &b) < 0) {
-    run_log(TZ_LOG_ERR, &e->loc, "'-' needs numbers");
+    tz_script_log(TZ_LOG_ERR, &e->loc, "'-' needs numbers");
     return FLOW_ERROR;
   }
   /* Operands can come from the message ($cs, $hdr(...)), so overflow is
@@ -371,7 +370,7 @@ static flow_t run_arith(run_t *rc, const expr_t *e, tz_val_t *out)
   int add = e->kind == EX_ADD;
   if (add ? (b > 0 && a > LONG_MAX - b) || (b < 0 && a < LONG_MIN - b)
           : (b < 0 && a > LONG_MAX + b) || (b > 0 && a < LONG_MIN + b)) {
-    run_log(TZ_LOG_ERR, &e->loc, "integer overflow in '%c'", add ? '+' : '-');
+    tz_script_log(TZ_LOG_ERR, &e->loc, "integer overflow in '%c'", add ? '+' : '-');
     return FLOW_ERROR;
   }
   run_set_int(out, add ? a + b : a - b);
@@ -392,7 +391,7 @@ static flow_t run_value(run_t *rc, const expr_t *e, tz_val_t *out)
                       .len = e->u.str.len};
     return FLOW_NEXT;
   case EX_PVAR:
-    pvar_get(rc->m, &e->u.pv, out);
+    pvar_get(&rc->env, &e->u.pv, out);
     return FLOW_NEXT;
   case EX_CALL:
     f = run_call(rc, e->u.call, &i);
@@ -407,11 +406,11 @@ static flow_t run_value(run_t *rc, const expr_t *e, tz_val_t *out)
     if (f)
       return f;
     if (run_val_int(out, &i) < 0) {
-      run_log(TZ_LOG_ERR, &e->loc, "unary '-' needs a number");
+      tz_script_log(TZ_LOG_ERR, &e->loc, "unary '-' needs a number");
       return FLOW_ERROR;
     }
     if (i == LONG_MIN) {
-      run_log(TZ_LOG_ERR, &e->loc, "integer overflow in unary '-'");
+      tz_script_log(TZ_LOG_ERR, &e->loc, "integer overflow in unary '-'");
       return FLOW_ERROR;
     }
     run_set_int(out, -i);
@@ -485,7 +484,7 @@ static flow_t run_assign(run_t *rc, const stmt_t *st)
   flow_t f = run_value(rc, st->u.assign.rhs, &v);
   if (f)
     return f;
-  pvar_set(rc->m, &st->u.assign.lhs, &v, &st->loc);
+  pvar_set(&rc->env, &st->u.assign.lhs, &v, &st->loc);
   if (rc->trace) {
     char name[80], val[256];
     run_trace(&st->loc, "%s = %s",
@@ -502,7 +501,7 @@ static flow_t run_return(run_t *rc, const stmt_t *st)
   if (f)
     return f;
   if (run_val_int(&v, &rc->retval) < 0) {
-    run_log(TZ_LOG_ERR, &st->loc, "return value \"%.*s\" is not an integer",
+    tz_script_log(TZ_LOG_ERR, &st->loc, "return value \"%.*s\" is not an integer",
             (int)v.len, v.s);
     rc->retval = -1;
   }
@@ -559,31 +558,20 @@ static flow_t run_stmts(run_t *rc, const stmt_t *st)
   return FLOW_NEXT;
 }
 
-/* Every run starts with all $var unset: nothing leaks between messages. */
-static int run_prepare_vars(const tz_script_t *s, tz_msg_t *m)
-{
-  if (!s->nvars)
-    return 0;
-  if (m->vars && m->nvars >= s->nvars) {
-    memset(m->vars, 0, s->nvars * sizeof *m->vars);
-    return 0;
-  }
-  m->vars = su_zalloc(m->home, s->nvars * sizeof *m->vars);
-  m->nvars = m->vars ? s->nvars : 0;
-  return m->vars ? 0 : -1;
-}
-
 tz_run_result_t tz_script_run(const tz_script_t *s, const tz_route_t *r,
-                              tz_msg_t *m)
+                              tz_msg_t *m, su_home_t *home, int trace)
 {
-  if (!s || !s->checked || !m || run_prepare_vars(s, m) < 0)
+  if (!s || !s->checked || !m || !home)
     return TZ_RUN_ERROR;
   if (!r)
     return TZ_RUN_OK;
-  run_t rc = {.m = m, .depth = 1, .trace = (m->flags & TZ_MSG_TRACE) != 0};
+  /* Every run starts with all $var unset: nothing leaks between runs. */
+  tz_val_t *vars = s->nvars ? su_zalloc(home, s->nvars * sizeof *vars) : NULL;
+  if (s->nvars && !vars)
+    return TZ_RUN_ERROR;
+  run_t rc = {.env = {m, home, vars}, .depth = 1, .trace = trace};
   switch (run_stmts(&rc, r->body)) {
   case FLOW_DROP:
-    m->flags |= TZ_MSG_DROPPED;
     return TZ_RUN_DROP;
   case FLOW_ERROR:
     return TZ_RUN_ERROR;

@@ -113,13 +113,15 @@ regex_t *script_regex_compile(tz_script_t *s, const char *pattern, int flags,
 /* ---- lifecycle ---------------------------------------------------------- */
 
 tz_script_t *tz_script_parse_text(const char *name, const char *text,
-                                  size_t len, tz_diag_t *d)
+                                  size_t len, const tz_lang_t *lang,
+                                  tz_diag_t *d)
 {
   tz_script_t *s = su_home_new(sizeof *s);
   if (!s) {
     tz_diag_error(d, NULL, "out of memory");
     return NULL;
   }
+  s->lang = lang;
   s->src.name = su_strdup(s->home, name ? name : "<script>");
   s->src.text = su_alloc(s->home, len + 1);
   s->src.len = len;
@@ -139,7 +141,8 @@ tz_script_t *tz_script_parse_text(const char *name, const char *text,
   return s;
 }
 
-tz_script_t *tz_script_parse_file(const char *path, tz_diag_t *d)
+tz_script_t *tz_script_parse_file(const char *path, const tz_lang_t *lang,
+                                  tz_diag_t *d)
 {
   tz_src_t src = {.name = (char *)path};
   tz_loc_t loc = {.src = &src};
@@ -168,7 +171,7 @@ tz_script_t *tz_script_parse_file(const char *path, tz_diag_t *d)
   if (failed)
     tz_diag_error(d, &loc, "cannot read the file");
   else
-    s = tz_script_parse_text(path, buf, len, d);
+    s = tz_script_parse_text(path, buf, len, lang, d);
   free(buf);
   return s;
 }

@@ -7,6 +7,12 @@
  * (loadmodule, modparam, name=value settings), which the generation builder
  * applies; checking then resolves every function, route, variable and
  * regex, so running never looks anything up by name.
+ *
+ * The engine knows no SIP: it runs on an opaque tz_msg_t, and its host
+ * (the SIP layer, sip/builtins.c) adds the built-in functions and
+ * pseudo-variables of the language through a tz_lang_t, exactly as
+ * modules add theirs through the resolver. Its own are $var(name) and
+ * log/xlog.
  */
 #ifndef TZ_SCRIPT_H
 #define TZ_SCRIPT_H
@@ -31,11 +37,50 @@ typedef struct tz_directive {
   tz_loc_t value_loc;
 } tz_directive_t;
 
-/* Parsing. On error returns NULL and fills d. The script owns its source
- * text (tz_src_t), which tz_loc_t values point into. */
-tz_script_t *tz_script_parse_file(const char *path, tz_diag_t *d);
+/* ---- what a host adds to the language ----------------------------------- */
+
+typedef struct tz_pvar_def tz_pvar_def_t;
+
+/* A pseudo-variable reference, resolved at load. */
+typedef struct tz_pvar_ref {
+  const tz_pvar_def_t *def;
+  const char *arg;   /* the argument of $name(arg), or NULL */
+  size_t idx;        /* $var slot */
+  const void *fixed; /* what the def's resolve made of arg */
+} tz_pvar_ref_t;
+
+struct tz_pvar_def {
+  const char *name;
+  int has_arg;
+  /* Checks the argument at load (NULL: any non-empty one is fine); may
+   * set *fixed. Returns 0, or -1 with a message in err. */
+  int (*resolve)(const char *arg, const void **fixed, char *err,
+                 size_t errlen);
+  /* Sets *out (TZ_VAL_NULL when absent); strings live in the message or
+   * its scratch home. */
+  void (*get)(tz_msg_t *m, const tz_pvar_ref_t *r, tz_val_t *out);
+  /* NULL when read-only. Returns 0, or -1 after logging an error. */
+  int (*set)(tz_msg_t *m, const tz_pvar_ref_t *r, const tz_val_t *v,
+             const tz_loc_t *loc);
+};
+
+typedef struct tz_lang {
+  /* Built-in functions, {0}-terminated; a name may come again with
+   * another arity (log/1, log/2). Module functions may not reuse them. */
+  const tz_func_export_t *funcs;
+  const tz_pvar_def_t *pvars; /* {NULL}-terminated */
+} tz_lang_t;
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* Parsing against the host's language lang (NULL: the engine's own only).
+ * On error returns NULL and fills d. The script owns its source text
+ * (tz_src_t), which tz_loc_t values point into. */
+tz_script_t *tz_script_parse_file(const char *path, const tz_lang_t *lang,
+                                  tz_diag_t *d);
 tz_script_t *tz_script_parse_text(const char *name, const char *text,
-                                  size_t len, tz_diag_t *d);
+                                  size_t len, const tz_lang_t *lang,
+                                  tz_diag_t *d);
 void tz_script_free(tz_script_t *s);
 
 size_t tz_script_directives(const tz_script_t *s, const tz_directive_t **out);
@@ -80,11 +125,21 @@ typedef enum {
   TZ_RUN_ERROR = -1 /* a runtime error was logged */
 } tz_run_result_t;
 
-/* Runs a route on m (m->route_kind says which kind). */
+/* Runs a route on m. Strings the run makes, and its $var slots, live in
+ * home (the message's scratch); trace logs every statement. */
 tz_run_result_t tz_script_run(const tz_script_t *s, const tz_route_t *r,
-                              tz_msg_t *m);
+                              tz_msg_t *m, su_home_t *home, int trace);
 
-/* The core built-in function table (sl_reply, log, is_method, ...). */
-extern const tz_func_export_t tz_core_funcs[];
+/* True if name is a built-in function of the script's language (the
+ * engine's or its host's): modules may not export it. */
+int tz_script_is_builtin(const tz_script_t *s, const char *name);
+
+/* The string form of a value, in home: ints are printed, NULL is "". */
+const char *tz_val_str(su_home_t *home, const tz_val_t *v, size_t *len);
+
+/* Logs "file:line:col: message" for a script location (built-ins report
+ * run-time errors with it). */
+void tz_script_log(int level, const tz_loc_t *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

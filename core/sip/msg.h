@@ -1,8 +1,12 @@
 /*
- * msg.h - the per-message context a script runs on (struct tz_msg).
+ * msg.h - the per-message context a script runs on (struct tz_msg), the
+ * one route runner every script run goes through, replies, and suspended
+ * requests (msg.c).
  *
  * Core-internal: modules see tz_msg_t only through trapezoid.h. One context
- * lives for one script run; its scratch home is freed when the run ends.
+ * lives for one script run: tz_msg_open pins its generation, tz_msg_run
+ * runs a route on it (trace filter, script, error count), tz_msg_close
+ * lets go of the generation and frees the run's scratch home.
  */
 #ifndef TZ_MSG_H
 #define TZ_MSG_H
@@ -10,20 +14,26 @@
 #include <trapezoid/trapezoid.h>
 #include <sofia-sip/nta.h>
 
-struct tz_gen;
+#include "runtime/gen.h"
+#include "script/script.h"
 
+/* Facts about the message, independent of each other. */
 enum tz_msg_flag {
-  TZ_MSG_REPLIED = 1u << 0, /* a final reply was sent for the request */
-  TZ_MSG_DROPPED = 1u << 1, /* the script said drop */
-  TZ_MSG_TRACE = 1u << 2,   /* log every executed script statement */
-  TZ_MSG_SUSPENDED = 1u << 3, /* a tz_suspended_t owns the transaction now */
-  TZ_MSG_RECORD_ROUTE = 1u << 4, /* insert Record-Route when relaying */
-  TZ_MSG_RELAYED = 1u << 5,     /* a transaction relays the request now */
-  TZ_MSG_ROUTED = 1u << 6       /* our own Route entry was removed */
+  TZ_MSG_RECORD_ROUTE = 1u << 0, /* insert Record-Route when relaying */
+  TZ_MSG_ROUTED = 1u << 1        /* our own Route entry was removed */
 };
 
+/* What became of a request under the script: one state, changed only by
+ * tz_msg_dispose(), and only away from OPEN. */
+typedef enum tz_disposition {
+  TZ_DISP_OPEN = 0,  /* the script may still reply, relay or suspend it */
+  TZ_DISP_REPLIED,   /* a final reply was sent */
+  TZ_DISP_RELAYED,   /* a transaction relays it (and answers it) */
+  TZ_DISP_SUSPENDED, /* a tz_suspended_t owns it */
+  TZ_DISP_DROPPED    /* the script said drop */
+} tz_disposition_t;
+
 struct tz_tx;
-struct tz_route;
 
 typedef struct tz_branch {
   const char *uri, *dst, *path; /* in the message's scratch home */
@@ -35,9 +45,10 @@ struct tz_msg {
   sip_t *sip;
   nta_incoming_t *irq;     /* server transaction; NULL in reply routes */
   su_home_t home[1];       /* scratch for this run */
-  struct tz_gen *gen;      /* generation the run belongs to (pinned) */
+  tz_gen_t *gen;           /* generation the run belongs to (pinned) */
   unsigned route_kind;     /* enum tz_route_kind of the running route */
   unsigned flags;          /* enum tz_msg_flag */
+  tz_disposition_t disp;
   char src_ip[64];         /* source address, no brackets for IPv6 */
   unsigned src_port;
   const char *proto;       /* "udp", "tcp", "tls" */
@@ -47,21 +58,39 @@ struct tz_msg {
   tz_branch_t branches[TZ_MAX_BRANCHES];
   unsigned nbranches;
   struct tz_tx *tx;        /* the relaying transaction, once there is one */
-  const struct tz_route *failure_route; /* armed by t_on_failure() */
+  const tz_route_t *failure_route; /* armed by t_on_failure() */
   int reply_status;        /* failure routes: the winning final status */
   const char *reply_hdrs;  /* append_to_reply(): "Name: value\r\n" lines for
                               every reply made for this request, or NULL */
-  tz_val_t *vars;          /* $var() slots, allocated by the interpreter */
-  size_t nvars;
 };
 
-/* Sets up a context for a received message; msg is borrowed. */
-void tz_msg_init(tz_msg_t *m, struct tz_gen *gen, msg_t *msg,
-                 nta_incoming_t *irq, unsigned route_kind);
-void tz_msg_deinit(tz_msg_t *m);
+/* Sets up a context for msg (borrowed) on generation gen, which it pins. */
+void tz_msg_open(tz_msg_t *m, tz_gen_t *gen, msg_t *msg, nta_incoming_t *irq,
+                 unsigned route_kind);
+/* Runs route r (NULL: nothing) of m's generation on m; a drop of a
+ * request that is still open becomes its disposition. */
+tz_run_result_t tz_msg_run(tz_msg_t *m, const tz_route_t *r);
+/* Frees the run's scratch and unpins the generation. */
+void tz_msg_close(tz_msg_t *m);
+
+/* The one place a request's disposition changes (from OPEN). */
+void tz_msg_dispose(tz_msg_t *m, tz_disposition_t d);
 
 /* Adds "Name: value\r\n" lines to every reply made for the request from
  * now on (append_to_reply). Returns 0 or -1. */
 int tz_msg_append_to_reply(tz_msg_t *m, const char *lines);
+
+/* The Request-URI as the request arrived, before the script rewrote it. */
+const char *tz_msg_received_ruri(tz_msg_t *m);
+
+/* Gives the request in m a server transaction (once); NULL on failure. */
+nta_incoming_t *tz_sip_transaction(tz_msg_t *m);
+
+/* A reply made from the request alone, no transaction kept. */
+int tz_sip_reply_stateless(msg_t *req, int status, const char *reason,
+                           const char *extra_headers);
+
+/* Shutdown: lets suspended requests finish for up to max_ms. */
+void tz_sip_drain(unsigned max_ms);
 
 #endif

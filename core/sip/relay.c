@@ -18,7 +18,7 @@
 #include "lib/log.h"
 #include "runtime/module.h"
 #include "lib/owner.h"
-#include "sip/sip.h"
+#include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
 
@@ -332,12 +332,10 @@ static int relay_run_reply_route(tz_tx_t *tx, msg_t *resp)
   if (!r)
     return 1;
   tz_msg_t m;
-  tz_msg_init(&m, tx->gen, resp, NULL, TZ_ROUTE_REPLY);
+  tz_msg_open(&m, tx->gen, resp, NULL, TZ_ROUTE_REPLY);
   m.tx = tx;
-  if (tz_trace_matches(&m))
-    m.flags |= TZ_MSG_TRACE;
-  tz_run_result_t rc = tz_script_run(tx->gen->script, r, &m);
-  tz_msg_deinit(&m);
+  tz_run_result_t rc = tz_msg_run(&m, r);
+  tz_msg_close(&m);
   return rc != TZ_RUN_DROP;
 }
 
@@ -590,20 +588,20 @@ static void relay_run_failure_route(tz_tx_t *tx)
   tx->failure_route = NULL; /* once per arming, as in Kamailio */
   tx->in_failure = 1;
   tz_msg_t m;
-  tz_msg_init(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
+  tz_msg_open(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
   m.tx = tx;
   m.reply_hdrs = tx->reply_hdrs;
   if (tx->record_route)
     m.flags |= TZ_MSG_RECORD_ROUTE;
-  if (tz_trace_matches(&m))
-    m.flags |= TZ_MSG_TRACE;
   m.reply_status = tz_relay_best_status(&m);
-  tz_script_run(tx->gen->script, r, &m);
-  if (m.flags & TZ_MSG_REPLIED)
+  /* Whatever the route did not settle (an error, a drop, nothing), the
+   * best response settles once it ends. */
+  tz_msg_run(&m, r);
+  if (m.disp == TZ_DISP_REPLIED)
     tx->answered = 1;
   if (m.failure_route)
     tx->failure_route = m.failure_route;
-  tz_msg_deinit(&m);
+  tz_msg_close(&m);
   tx->in_failure = 0;
 }
 
@@ -660,7 +658,7 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
   tx->in_v6 = strchr(m->src_ip, ':') != NULL;
   snprintf(tx->in_proto, sizeof tx->in_proto, "%s", m->proto);
   m->tx = tx;
-  m->flags |= TZ_MSG_RELAYED;
+  tz_msg_dispose(m, TZ_DISP_RELAYED);
   if (tx->method == sip_method_invite) {
     nta_incoming_bind(irq, relay_on_cancel, (nta_incoming_magic_t *)tx);
     relay_reply_local(tx, 100);
@@ -689,7 +687,7 @@ static tz_tx_t *relay_open(tz_msg_t *m)
 static int relay_usable(const tz_msg_t *m)
 {
   return m->sip && m->sip->sip_request &&
-         !(m->flags & (TZ_MSG_REPLIED | TZ_MSG_SUSPENDED));
+         (m->disp == TZ_DISP_OPEN || m->disp == TZ_DISP_RELAYED);
 }
 
 int tz_relay(tz_msg_t *m)
@@ -708,10 +706,8 @@ int tz_relay(tz_msg_t *m)
   if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route)
     tx->failure_route = m->failure_route;
   if (relay_start_all(tx, m) == 0) {
-    if (m->route_kind == TZ_ROUTE_REQUEST) {
+    if (m->route_kind == TZ_ROUTE_REQUEST)
       relay_send_best(tx); /* no branch: 500; tz_relay_script_done ends it */
-      m->flags |= TZ_MSG_REPLIED;
-    }
     return -1;
   }
   return 1;
@@ -791,7 +787,7 @@ void tz_relay_release(tz_relay_t *tx, int status)
 
 int tz_forward(tz_msg_t *m)
 {
-  if (!m->sip || !m->sip->sip_request || (m->flags & TZ_MSG_SUSPENDED))
+  if (!m->sip || !m->sip->sip_request || m->disp == TZ_DISP_SUSPENDED)
     return -1;
   if (m->sip->sip_max_forwards && m->sip->sip_max_forwards->mf_count == 0)
     return relay_refuse(m, 483, "Too Many Hops");
@@ -806,17 +802,13 @@ void tz_relay_stray_response(msg_t *msg)
     msg_destroy(msg);
     return;
   }
-  tz_gen_t *g = tz_gen_current();
-  const tz_route_t *r = tz_script_reply_route(g->script);
-  if (r) {
-    tz_msg_t m;
-    tz_msg_init(&m, g, msg, NULL, TZ_ROUTE_REPLY);
-    tz_run_result_t rc = tz_script_run(g->script, r, &m);
-    tz_msg_deinit(&m);
-    if (rc == TZ_RUN_DROP) {
-      msg_destroy(msg);
-      return;
-    }
+  tz_msg_t m;
+  tz_msg_open(&m, tz_gen_current(), msg, NULL, TZ_ROUTE_REPLY);
+  tz_run_result_t rc = tz_msg_run(&m, tz_script_reply_route(m.gen->script));
+  tz_msg_close(&m);
+  if (rc == TZ_RUN_DROP) {
+    msg_destroy(msg);
+    return;
   }
   nta_msg_tsend(tz_sip_agent(), msg, NULL, TAG_END());
 }

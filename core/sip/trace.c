@@ -1,7 +1,7 @@
 /*
  * trace.c - the trace filter. When it is off, a message costs one branch;
  * when on, the interpreter logs every executed line of the messages it
- * matches (see TZ_MSG_TRACE).
+ * matches (the route runner asks, msg.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip/trace.h"

@@ -240,31 +240,29 @@ static int fuzz_nta_accepts_response(msg_t *msg, sip_t *sip)
          !(sip->sip_cseq && sip->sip_cseq->cs_method == sip_method_ack);
 }
 
-/* sip.c's sip_run_request(), without the transaction handling. */
+/* dispatch.c's sip_run_request(), without the transaction handling. */
 static void fuzz_request(msg_t *msg, sip_t *sip)
 {
   tz_msg_t m;
-  tz_msg_init(&m, fuzz_gen, msg, NULL, TZ_ROUTE_REQUEST);
+  tz_msg_open(&m, fuzz_gen, msg, NULL, TZ_ROUTE_REQUEST);
   tz_stats_request(sip->sip_request->rq_method,
                    sip->sip_request->rq_method_name);
   tz_relay_preprocess(&m);
-  const tz_route_t *r = tz_script_request_route(fuzz_gen->script);
-  tz_run_result_t rc = tz_script_run(fuzz_gen->script, r, &m);
+  tz_run_result_t rc = tz_msg_run(&m, tz_script_request_route(fuzz_gen->script));
   if (rc == TZ_RUN_ERROR && sip->sip_request->rq_method != sip_method_ack &&
-      !(m.flags & TZ_MSG_REPLIED))
+      m.disp == TZ_DISP_OPEN)
     tz_msg_reply(&m, SIP_500_INTERNAL_SERVER_ERROR, NULL);
   tz_relay_script_done(&m);
-  tz_msg_deinit(&m);
+  tz_msg_close(&m);
 }
 
 /* relay.c's reply-route run for a response from downstream. */
 static void fuzz_response(msg_t *msg)
 {
   tz_msg_t m;
-  tz_msg_init(&m, fuzz_gen, msg, NULL, TZ_ROUTE_REPLY);
-  tz_script_run(fuzz_gen->script, tz_script_reply_route(fuzz_gen->script),
-                &m);
-  tz_msg_deinit(&m);
+  tz_msg_open(&m, fuzz_gen, msg, NULL, TZ_ROUTE_REPLY);
+  tz_msg_run(&m, tz_script_reply_route(fuzz_gen->script));
+  tz_msg_close(&m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "script/script.h"
+#include "sip/lang.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -182,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int ok = 0;
   size_t total = 0;
   tz_script_t *s =
-      tz_script_parse_text("fuzz.cfg", (const char *)data, size, &d);
+      tz_script_parse_text("fuzz.cfg", (const char *)data, size, &tz_sip_lang, &d);
   if (s) {
     /* Directives point into the script: reading every string lets ASan
      * check it is live and terminated. */

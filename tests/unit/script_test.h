@@ -13,6 +13,7 @@
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip_header.h>
 
+#include "sip/lang.h"
 #include "sip/msg.h"
 #include "script/script.h"
 #include "tzunit.h"
@@ -143,7 +144,7 @@ static const tz_resolver_t test_resolver = {test_lookup, test_each, NULL};
 static inline tz_script_t *test_load(const char *text) {
   tz_diag_clear(&test_diag);
   tz_script_t *s =
-      tz_script_parse_text("t.cfg", text, strlen(text), &test_diag);
+      tz_script_parse_text("t.cfg", text, strlen(text), &tz_sip_lang, &test_diag);
   if (s && tz_script_check(s, &test_resolver, &test_diag) < 0) {
     tz_script_free(s);
     s = NULL;
@@ -183,7 +184,7 @@ static inline void test_msg_init(tz_msg_t *m, const char *raw, unsigned kind) {
     msg_t *msg = msg_make(sip_default_mclass(), 0, raw, (ssize_t)strlen(raw));
     CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sip_object(msg));
-    tz_msg_init(m, NULL, msg, NULL, kind);
+    tz_msg_open(m, NULL, msg, NULL, kind);
   } else {
     memset(m, 0, sizeof *m);
     su_home_init(m->home);
@@ -191,9 +192,15 @@ static inline void test_msg_init(tz_msg_t *m, const char *raw, unsigned kind) {
   }
 }
 
+/* Runs route r on m as the server would, without a trace. */
+static inline tz_run_result_t test_run(const tz_script_t *s, const tz_route_t *r,
+                                       tz_msg_t *m) {
+  return tz_script_run(s, r, m, m->home, 0);
+}
+
 static inline void test_msg_deinit(tz_msg_t *m) {
   msg_t *msg = m->msg;
-  tz_msg_deinit(m);
+  tz_msg_close(m);
   if (msg)
     msg_destroy(msg);
 }

@@ -14,7 +14,8 @@ static void test_good_file(void)
 {
   tz_diag_clear(&test_diag);
   tz_script_t *s =
-      tz_script_parse_file(TZ_TEST_SRCDIR "/unit/scripts/good.cfg", &test_diag);
+      tz_script_parse_file(TZ_TEST_SRCDIR "/unit/scripts/good.cfg", &tz_sip_lang,
+                           &test_diag);
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
   CU_ASSERT_EQUAL(tz_script_check(s, &test_resolver, &test_diag), 0);
   CU_ASSERT_EQUAL(test_diag.nerrors, 0);
@@ -34,7 +35,7 @@ static void test_good_file(void)
 static void test_missing_file(void)
 {
   tz_diag_clear(&test_diag);
-  CU_ASSERT_PTR_NULL(tz_script_parse_file("/nonexistent/x.cfg", &test_diag));
+  CU_ASSERT_PTR_NULL(tz_script_parse_file("/nonexistent/x.cfg", NULL, &test_diag));
   CU_ASSERT(test_diag_has("/nonexistent/x.cfg: error: cannot open"));
 }
 

@@ -63,7 +63,7 @@ static void run_on(tz_msg_t *m, const char *script, const char *raw,
   m->proto = "udp";
   const tz_route_t *r = kind == TZ_ROUTE_REPLY ? tz_script_reply_route(s)
                                                 : tz_script_request_route(s);
-  CU_ASSERT_EQUAL(tz_script_run(s, r, m), TZ_RUN_OK);
+  CU_ASSERT_EQUAL(test_run(s, r, m), TZ_RUN_OK);
   tz_script_free(s);
 }
 

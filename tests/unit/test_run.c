@@ -7,7 +7,7 @@
 
 /* Loads text, runs its request_route on an empty context, and returns the
  * run result; what the script recorded is in test_record_buf. */
-static tz_run_result_t run_text(const char *text, unsigned flags)
+static tz_run_result_t run_text(const char *text, int trace)
 {
   test_record_buf[0] = '\0';
   tz_script_t *s = test_load(text);
@@ -17,10 +17,8 @@ static tz_run_result_t run_text(const char *text, unsigned flags)
   }
   tz_msg_t m;
   test_msg_init(&m, NULL, TZ_ROUTE_REQUEST);
-  m.flags = flags;
-  tz_run_result_t rc = tz_script_run(s, tz_script_request_route(s), &m);
-  if (flags & TZ_MSG_DROPPED)
-    CU_ASSERT(m.flags & TZ_MSG_DROPPED);
+  tz_run_result_t rc = tz_script_run(s, tz_script_request_route(s), &m, m.home,
+                                     trace);
   test_msg_deinit(&m);
   tz_script_free(s);
   return rc;
@@ -140,8 +138,8 @@ static void test_var_reset(void)
   CU_ASSERT_EQUAL(tz_script_nvars(s), 1);
   tz_msg_t m;
   test_msg_init(&m, NULL, TZ_ROUTE_REQUEST);
-  CU_ASSERT_EQUAL(tz_script_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
-  CU_ASSERT_EQUAL(tz_script_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
+  CU_ASSERT_EQUAL(test_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
+  CU_ASSERT_EQUAL(test_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
   CU_ASSERT_STRING_EQUAL(test_record_buf, "fresh,fresh,");
   test_msg_deinit(&m);
   tz_script_free(s);
@@ -193,12 +191,12 @@ static void test_stop_semantics(void)
              TZ_RUN_OK, "v=0,eq,");
   CU_ASSERT_EQUAL(run_text("request_route { t_record(\"a\"); drop; "
                            "t_record(\"b\"); }",
-                           TZ_MSG_DROPPED),
+                           0),
                   TZ_RUN_DROP);
   CU_ASSERT_STRING_EQUAL(test_record_buf, "a,");
   CU_ASSERT_EQUAL(run_text("request_route { route(d); t_record(\"no\"); }\n"
                            "route[d] { drop; }\n",
-                           TZ_MSG_DROPPED),
+                           0),
                   TZ_RUN_DROP);
 }
 
@@ -240,7 +238,7 @@ static void test_trace(void)
                            "  return;\n"
                            "}\n"
                            "route[a] { return(2); }\n",
-                           TZ_MSG_TRACE),
+                           1),
                   TZ_RUN_OK);
   CU_ASSERT_STRING_EQUAL(test_record_buf, "t,");
 }
@@ -266,10 +264,10 @@ static void test_failure_route_and_null(void)
   tz_msg_t m;
   test_msg_init(&m, NULL, TZ_ROUTE_FAILURE);
   test_record_buf[0] = '\0';
-  CU_ASSERT_EQUAL(tz_script_run(s, tz_script_failure_route(s, "f"), &m),
+  CU_ASSERT_EQUAL(test_run(s, tz_script_failure_route(s, "f"), &m),
                   TZ_RUN_OK);
   CU_ASSERT_STRING_EQUAL(test_record_buf, "f,");
-  CU_ASSERT_EQUAL(tz_script_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
+  CU_ASSERT_EQUAL(test_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
   test_msg_deinit(&m);
   tz_script_free(s);
 }

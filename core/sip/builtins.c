@@ -1,13 +1,13 @@
 /*
- * corefuncs.c - the built-in script functions (tz_core_funcs): replies,
- * logging, method and header tests, header editing.
- *
- * They are ordinary tz_func_export_t entries, checked and called exactly
- * like module functions; the one extension is that a core name may appear
- * more than once with different arities (log/1 and log/2), which
- * core_func_find resolves.
+ * builtins.c - the SIP built-in functions of the routing language:
+ * replies, method and header tests, header editing, relaying. With the
+ * pseudo-variables of pvars.c they make tz_sip_lang, which the generation
+ * builder hands to the script engine.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "sip/lang.h"
+#include "sip/msg.h"
+#include "sip/relay.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -20,10 +20,6 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/url.h>
 
-#include "sip/msg.h"
-#include "sip/relay.h"
-#include "script/ast.h"
-
 /* ---- sl_reply ----------------------------------------------------------- */
 
 static int core_bad_status(long code)
@@ -35,7 +31,7 @@ static int core_sl_reply(tz_msg_t *m, const tz_call_t *c)
 {
   long code = c->argv[0].i;
   if (core_bad_status(code)) {
-    run_log(TZ_LOG_ERR, c->loc, "sl_reply: status %ld is out of range "
+    tz_script_log(TZ_LOG_ERR, c->loc, "sl_reply: status %ld is out of range "
             "100..699", code);
     return -1;
   }
@@ -51,88 +47,6 @@ static int core_fixup_sl_reply(tz_modinst_t *mod, int idx, tz_arg_t *arg,
              arg->i);
     return -1;
   }
-  return 0;
-}
-
-/* ---- log ---------------------------------------------------------------- */
-
-/* One trailing newline is dropped: Kamailio's xlog texts end in "\n". */
-static int core_log_text(int level, const tz_call_t *c, const tz_arg_t *text)
-{
-  size_t len = text->len;
-  if (len && text->s[len - 1] == '\n')
-    len--;
-  tz_log(level, "%s:%u: %.*s", c->loc->src->name, c->loc->line, (int)len,
-         text->s);
-  return 1;
-}
-
-static int core_log(tz_msg_t *m, const tz_call_t *c)
-{
-  (void)m;
-  return core_log_text(TZ_LOG_INFO, c, &c->argv[0]);
-}
-
-/* xlog(text) logs at error level, as Kamailio's does. */
-static int core_xlog(tz_msg_t *m, const tz_call_t *c)
-{
-  (void)m;
-  return core_log_text(TZ_LOG_ERR, c, &c->argv[0]);
-}
-
-/* The level was converted to a syslog priority in arg->i by the fixup. */
-static int core_log_level(tz_msg_t *m, const tz_call_t *c)
-{
-  (void)m;
-  return core_log_text((int)c->argv[0].i, c, &c->argv[1]);
-}
-
-static int core_level_from_number(long n)
-{
-  if (n < -5 || n > 3)
-    return -1;
-  static const int levels[] = {TZ_LOG_WARN, TZ_LOG_NOTICE, TZ_LOG_INFO,
-                               TZ_LOG_DBG};
-  return n < 0 ? TZ_LOG_ERR : levels[n];
-}
-
-static int core_level_from_name(const char *s)
-{
-  static const struct {
-    const char *name;
-    int level;
-  } names[] = {{"alert", TZ_LOG_ERR}, {"bug", TZ_LOG_ERR},
-               {"crit", TZ_LOG_ERR},  {"err", TZ_LOG_ERR},
-               {"error", TZ_LOG_ERR}, {"warn", TZ_LOG_WARN},
-               {"warning", TZ_LOG_WARN}, {"notice", TZ_LOG_NOTICE},
-               {"info", TZ_LOG_INFO}, {"dbg", TZ_LOG_DBG},
-               {"debug", TZ_LOG_DBG}};
-  if ((s[0] == 'L' || s[0] == 'l') && s[1] == '_')
-    s += 2;
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (su_casematch(s, names[i].name))
-      return names[i].level;
-  return -1;
-}
-
-/* Kamailio numbering (-1 err, 0 warn, 1 notice, 2 info, 3 dbg) or a name
- * ("err", "L_WARN", ...), turned into a syslog priority once. */
-static int core_fixup_log(tz_modinst_t *mod, int idx, tz_arg_t *arg,
-                          char *err, size_t errlen)
-{
-  (void)mod;
-  if (idx != 0)
-    return 0;
-  char *end;
-  long n = strtol(arg->s, &end, 10);
-  int level = *arg->s && !*end ? core_level_from_number(n)
-                               : core_level_from_name(arg->s);
-  if (level < 0) {
-    snprintf(err, errlen, "unknown log level '%s' (use -1..3, or err, warn, "
-             "notice, info, dbg)", arg->s);
-    return -1;
-  }
-  arg->i = level;
   return 0;
 }
 
@@ -284,13 +198,13 @@ static int core_append_hf(tz_msg_t *m, const tz_call_t *c)
   size_t len = c->argv[0].len;
   char err[256];
   if (core_check_hf(s, err, sizeof err) < 0) {
-    run_log(TZ_LOG_ERR, c->loc, "append_hf: %s", err);
+    tz_script_log(TZ_LOG_ERR, c->loc, "append_hf: %s", err);
     return -1;
   }
   if (!len || s[len - 1] != '\n')
     s = su_sprintf(m->home, "%s\r\n", s);
   if (!s || msg_header_add_str(m->msg, (msg_pub_t *)m->sip, s) < 0) {
-    run_log(TZ_LOG_ERR, c->loc, "append_hf: cannot add \"%s\"",
+    tz_script_log(TZ_LOG_ERR, c->loc, "append_hf: cannot add \"%s\"",
             c->argv[0].s);
     return -1;
   }
@@ -341,7 +255,7 @@ static int core_append_to_reply(tz_msg_t *m, const tz_call_t *c)
   char err[256];
   char *lines = su_alloc(m->home, 2 * c->argv[0].len + 3);
   if (!lines || core_reply_lines(c->argv[0].s, lines, err, sizeof err) < 0) {
-    run_log(TZ_LOG_ERR, c->loc, "append_to_reply: %s",
+    tz_script_log(TZ_LOG_ERR, c->loc, "append_to_reply: %s",
             lines ? err : "out of memory");
     return -1;
   }
@@ -391,7 +305,7 @@ static int core_remove_hf(tz_msg_t *m, const tz_call_t *c)
 
 /* ---- the table ---------------------------------------------------------- */
 
-const tz_func_export_t tz_core_funcs[] = {
+const tz_func_export_t tz_sip_funcs[] = {
     {.name = "sl_reply",
      .handler = core_sl_reply,
      .min_args = 2,
@@ -401,36 +315,6 @@ const tz_func_export_t tz_core_funcs[] = {
      .fixup = core_fixup_sl_reply,
      .doc = "sl_reply(code, reason): send a reply (100..699) to the request "
             "statelessly; reason may contain $pvars."},
-    {.name = "log",
-     .handler = core_log,
-     .min_args = 1,
-     .max_args = 1,
-     .args = {TZ_ARG_FMT},
-     .doc = "log(text): log text at info level, prefixed with file:line; "
-            "text may contain $pvars."},
-    {.name = "log",
-     .handler = core_log_level,
-     .min_args = 2,
-     .max_args = 2,
-     .args = {TZ_ARG_STR, TZ_ARG_FMT},
-     .const_mask = 1u << 0,
-     .fixup = core_fixup_log,
-     .doc = "log(level, text): log at a level given as -1..3 (err, warn, "
-            "notice, info, dbg) or as a name (\"err\", \"L_WARN\", ...)."},
-    {.name = "xlog",
-     .handler = core_xlog,
-     .min_args = 1,
-     .max_args = 1,
-     .args = {TZ_ARG_FMT},
-     .doc = "xlog(text): Kamailio's spelling; logs at error level."},
-    {.name = "xlog",
-     .handler = core_log_level,
-     .min_args = 2,
-     .max_args = 2,
-     .args = {TZ_ARG_STR, TZ_ARG_FMT},
-     .const_mask = 1u << 0,
-     .fixup = core_fixup_log,
-     .doc = "xlog(level, text): the same as log(level, text)."},
     {.name = "is_method",
      .handler = core_is_method,
      .min_args = 1,
@@ -524,21 +408,4 @@ const tz_func_export_t tz_core_funcs[] = {
             "t_relay() and forward() decrement it, or add 70."},
     {0}};
 
-const tz_func_export_t *core_func_find(const char *name, int argc, int *min,
-                                       int *max)
-{
-  const tz_func_export_t *found = NULL;
-  *min = -1;
-  *max = 0;
-  for (const tz_func_export_t *fe = tz_core_funcs; fe->name; fe++) {
-    if (strcmp(fe->name, name))
-      continue;
-    if (*min < 0 || fe->min_args < *min)
-      *min = fe->min_args;
-    if (fe->max_args > *max)
-      *max = fe->max_args;
-    if (argc >= fe->min_args && argc <= fe->max_args)
-      found = fe;
-  }
-  return found;
-}
+const tz_lang_t tz_sip_lang = {tz_sip_funcs, tz_sip_pvars};
