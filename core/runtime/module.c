@@ -6,6 +6,7 @@
 #include "runtime/module.h"
 #include "lib/owner.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -164,6 +165,7 @@ static modlib_t *module_lib_get(const char *name, const char *mpath,
 
 static void module_lib_put(modlib_t *l)
 {
+  assert(l->refs > 0);
   if (--l->refs)
     return;
   for (modlib_t **pp = &libs; *pp; pp = &(*pp)->next)

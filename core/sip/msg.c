@@ -325,6 +325,7 @@ void tz_suspended_drop(tz_suspended_t *s)
   tz_gen_unref(s->gen);
   free(s->reply_hdrs);
   free(s);
+  assert(msg_nsuspended > 0);
   msg_nsuspended--;
 }
 

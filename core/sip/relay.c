@@ -22,6 +22,7 @@
 #include "lib/stats.h"
 #include "sip/trace.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,18 @@ typedef struct txbranch {
   unsigned superseded : 1; /* failed over: not a candidate response */
 } txbranch_t;
 
+/* Where a transaction is in its life. Only relay_set_phase() moves it:
+ * RELAYING -> FAILURE_ROUTE -> RELAYING (the route relayed again, or left
+ * it to the best response) or ANSWERED; RELAYING -> ANSWERED. */
+typedef enum tx_phase {
+  TX_RELAYING = 0,  /* no final response upstream yet */
+  TX_FAILURE_ROUTE, /* every branch failed and the failure route runs */
+  TX_ANSWERED       /* a final response went upstream */
+} tx_phase_t;
+
 typedef struct tz_tx {
   struct tz_tx *next, **prevp; /* every live transaction, for shutdown */
+  tx_phase_t phase;
   nta_incoming_t *irq;
   msg_t *req;       /* the request as the script left it */
   tz_gen_t *gen;    /* pinned: reply and failure routes run on it */
@@ -55,19 +66,44 @@ typedef struct tz_tx {
   unsigned loop_hash;
   unsigned record_route : 1; /* copies made later (failure route) too */
   unsigned held : 1;       /* a module will still add branches */
-  unsigned busy;           /* code up the stack still uses tx: do not free */
+  unsigned pins;           /* code up the stack still uses tx: do not free */
   unsigned in_v6 : 1;      /* the request arrived over IPv6 */
   char in_proto[4];        /* and on this transport */
-  unsigned answered : 1;   /* a final response went upstream */
   unsigned cancelled : 1;
-  unsigned in_failure : 1; /* the failure route is running */
-  unsigned nbr, pending;
+  unsigned nbr;            /* branches started */
+  unsigned pending;        /* of them, not final yet */
   char *reply_hdrs; /* append_to_reply() lines, for failure route replies */
   txbranch_t br[TX_MAX_BRANCHES];
 } tz_tx_t;
 
 static unsigned relay_seq;
 static tz_tx_t *relay_live;
+
+static void relay_set_phase(tz_tx_t *tx, tx_phase_t to)
+{
+  assert(to != tx->phase);
+  assert(tx->phase != TX_ANSWERED); /* one final response, then none */
+  assert(to != TX_FAILURE_ROUTE || tx->phase == TX_RELAYING);
+  tx->phase = to;
+}
+
+static int relay_answered(const tz_tx_t *tx) { return tx->phase == TX_ANSWERED; }
+
+/* Code up the stack keeps tx alive across calls that may end it. */
+static void relay_pin(tz_tx_t *tx) { tx->pins++; }
+
+static void relay_unpin(tz_tx_t *tx)
+{
+  assert(tx->pins > 0);
+  tx->pins--;
+}
+
+/* A branch got its final response (or never started). */
+static void relay_branch_final(tz_tx_t *tx)
+{
+  assert(tx->pending > 0 && tx->pending <= tx->nbr);
+  tx->pending--;
+}
 
 typedef struct relay_hook {
   struct relay_hook *next, **prevp;
@@ -414,7 +450,7 @@ static void relay_merge_challenges(tz_tx_t *tx, txbranch_t *best, msg_t *out)
 static void relay_send_best(tz_tx_t *tx)
 {
   txbranch_t *best = relay_best(tx);
-  tx->answered = 1;
+  relay_set_phase(tx, TX_ANSWERED);
   if (!best) {
     relay_reply_local(tx, 500);
     return;
@@ -439,19 +475,27 @@ static void relay_all_failed(tz_tx_t *tx)
 {
   if (tx->failure_route && !tx->cancelled) {
     relay_run_failure_route(tx);
-    if (tx->pending || tx->answered)
+    if (tx->pending || relay_answered(tx))
       return;
   }
   relay_send_best(tx);
 }
 
+/* Nothing can change the outcome now: no branch is pending, no failure
+ * route runs, no module will add a branch, no code up the stack holds it. */
+static int relay_quiet(const tz_tx_t *tx)
+{
+  return !tx->pending && tx->phase != TX_FAILURE_ROUTE && !tx->held &&
+         !tx->pins;
+}
+
 static void relay_maybe_done(tz_tx_t *tx)
 {
-  if (tx->pending || tx->in_failure || tx->held || tx->busy)
+  if (!relay_quiet(tx))
     return;
-  if (!tx->answered)
+  if (!relay_answered(tx))
     relay_all_failed(tx);
-  if (!tx->pending && tx->answered)
+  if (!tx->pending && relay_answered(tx))
     relay_tx_free(tx);
 }
 
@@ -480,28 +524,29 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   }
   if (status < 200) {
     b->status = status;
-    if (resp && !tx->answered)
+    if (resp && !relay_answered(tx))
       relay_send_upstream(tx, resp);
     else
       msg_destroy(resp);
     return 0;
   }
   if (b->status < 200)
-    tx->pending--;
+    relay_branch_final(tx);
   b->status = status;
   if (b->done) {
     tz_branch_done_f done = b->done;
     b->done = NULL;
-    tx->busy++;
+    relay_pin(tx);
     if (done(tx, status, b->done_arg) && status >= 300)
       b->superseded = 1;
-    tx->busy--;
+    relay_unpin(tx);
   }
   if (status < 300) {
     /* Every 2xx goes upstream (RFC 3261 16.7 step 5); the rest stop. */
     if (resp)
       relay_send_upstream(tx, resp);
-    tx->answered = 1;
+    if (!relay_answered(tx))
+      relay_set_phase(tx, TX_ANSWERED);
     if (tx->method == sip_method_invite)
       relay_cancel_pending(tx, (int)(b - tx->br));
   } else {
@@ -554,16 +599,16 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   char branch[48];
   snprintf(branch, sizeof branch, "z9hG4bK%08x.%x.%u", tx->loop_hash,
            ++relay_seq, tx->nbr - 1);
-  tx->busy++;
+  relay_pin(tx);
   br->orq = nta_outgoing_mcreate(tz_sip_agent(), relay_on_response,
                                  (nta_outgoing_magic_t *)br,
                                  (const url_string_t *)dst, fwd,
                                  NTATAG_BRANCH_KEY(branch), TAG_END());
-  tx->busy--;
+  relay_unpin(tx);
   if (!br->orq) {
     tz_log(TZ_LOG_ERR, "relay: cannot send to %s", b->uri ? b->uri : "R-URI");
+    relay_branch_final(tx);
     tx->nbr--;
-    tx->pending--;
     return -1;
   }
   return 0;
@@ -586,7 +631,7 @@ static void relay_run_failure_route(tz_tx_t *tx)
 {
   const tz_route_t *r = tx->failure_route;
   tx->failure_route = NULL; /* once per arming, as in Kamailio */
-  tx->in_failure = 1;
+  relay_set_phase(tx, TX_FAILURE_ROUTE);
   tz_msg_t m;
   tz_msg_open(&m, tx->gen, tx->req, tx->irq, TZ_ROUTE_FAILURE);
   m.tx = tx;
@@ -597,12 +642,10 @@ static void relay_run_failure_route(tz_tx_t *tx)
   /* Whatever the route did not settle (an error, a drop, nothing), the
    * best response settles once it ends. */
   tz_msg_run(&m, r);
-  if (m.disp == TZ_DISP_REPLIED)
-    tx->answered = 1;
   if (m.failure_route)
     tx->failure_route = m.failure_route;
+  relay_set_phase(tx, m.disp == TZ_DISP_REPLIED ? TX_ANSWERED : TX_RELAYING);
   tz_msg_close(&m);
-  tx->in_failure = 0;
 }
 
 /* ---- entry points ------------------------------------------------------------ */
@@ -647,7 +690,7 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
     relay_live->prevp = &tx->next;
   tx->prevp = &relay_live;
   relay_live = tx;
-  tx->busy = 1; /* the script run that made it; see tz_relay_script_done */
+  tx->pins = 1; /* the script run that made it; see tz_relay_script_done */
   tx->irq = irq;
   tx->req = msg_ref_create(m->msg);
   tx->gen = tz_gen_ref(m->gen);
@@ -703,6 +746,8 @@ int tz_relay(tz_msg_t *m)
   tz_tx_t *tx = m->tx;
   if (!tx && !(tx = relay_open(m)))
     return -1;
+  if (relay_answered(tx))
+    return -1; /* relayed before, and already answered: nothing to add */
   if (m->route_kind == TZ_ROUTE_FAILURE && m->failure_route)
     tx->failure_route = m->failure_route;
   if (relay_start_all(tx, m) == 0) {
@@ -719,7 +764,7 @@ void tz_relay_script_done(tz_msg_t *m)
   if (!tx || m->route_kind != TZ_ROUTE_REQUEST)
     return;
   m->tx = NULL;
-  tx->busy--;
+  relay_unpin(tx);
   relay_maybe_done(tx);
 }
 
@@ -731,7 +776,7 @@ void tz_relay_shutdown(void)
   while (relay_live) {
     tz_tx_t *tx = relay_live;
     tx->cancelled = 1;
-    tx->busy++;
+    relay_pin(tx);
     for (unsigned i = 0; i < tx->nbr; i++) {
       txbranch_t *b = &tx->br[i];
       tz_branch_done_f done = b->status < 200 ? b->done : NULL;
@@ -739,7 +784,7 @@ void tz_relay_shutdown(void)
       if (done)
         done(tx, 503, b->done_arg);
     }
-    if (!tx->answered)
+    if (!relay_answered(tx))
       relay_reply_local(tx, 503);
     relay_tx_free(tx);
   }
@@ -761,11 +806,11 @@ int tz_relay_branch(tz_relay_t *tx, const char *dst, tz_branch_done_f done,
                     void *arg)
 {
   tz_branch_t b = {NULL, dst, NULL, -1};
-  if (tx->cancelled || tx->answered)
+  if (tx->cancelled || relay_answered(tx))
     return -1;
-  tx->busy++;
+  relay_pin(tx);
   int rc = relay_start_branch(tx, &b, done, arg);
-  tx->busy--;
+  relay_unpin(tx);
   if (rc == 0)
     relay_maybe_done(tx); /* it may have failed at once */
   return rc;

@@ -8,6 +8,7 @@
 #include "loc.h"
 
 #include <limits.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,10 @@ loc_set_t *loc_set_hold(loc_set_t *s)
 
 void loc_set_release(loc_set_t *s)
 {
-  if (s && --s->refs == 0)
+  if (!s)
+    return;
+  assert(s->refs > 0);
+  if (--s->refs == 0)
     free(s);
 }
 
