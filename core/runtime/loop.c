@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/loop.h"
+#include "runtime/worker.h"
 #include "runtime/module.h"
 #include "lib/owner.h"
 
@@ -37,37 +38,42 @@ struct tz_fdwatch {
   void *arg;
 };
 
-static su_home_t loop_home[1];
-static su_root_t *loop_root;
+/* Signals go to the process: one pipe, read by the first worker's loop. */
 static int sig_pipe[2] = {-1, -1};
 static tz_signal_f sig_cb;
 
+static tz_worker_t first_worker;
+static _Thread_local tz_worker_t *current_worker = &first_worker;
+
+tz_worker_t *tz_worker(void) { return current_worker; }
+void tz_worker_enter(tz_worker_t *w) { current_worker = w; }
+
 int tz_loop_init(void)
 {
+  tz_worker_t *w = tz_worker();
   if (su_init() != 0)
     return -1;
-  su_home_init(loop_home);
-  loop_root = su_root_create(NULL);
-  return loop_root ? 0 : -1;
+  w->root = su_root_create(NULL);
+  return w->root ? 0 : -1;
 }
 
 void tz_loop_deinit(void)
 {
+  tz_worker_t *w = tz_worker();
   tz_owner_release(tz_core_owner(), NULL);
-  if (loop_root)
-    su_root_destroy(loop_root);
-  loop_root = NULL;
+  if (w->root)
+    su_root_destroy(w->root);
+  w->root = NULL;
   for (int i = 0; i < 2; i++)
     if (sig_pipe[i] >= 0)
       close(sig_pipe[i]);
   sig_pipe[0] = sig_pipe[1] = -1;
-  su_home_deinit(loop_home);
   su_deinit();
 }
 
-su_root_t *tz_loop_root(void) { return loop_root; }
-void tz_loop_run(void) { su_root_run(loop_root); }
-void tz_loop_break(void) { su_root_break(loop_root); }
+su_root_t *tz_loop_root(void) { return tz_worker()->root; }
+void tz_loop_run(void) { su_root_run(tz_loop_root()); }
+void tz_loop_break(void) { su_root_break(tz_loop_root()); }
 
 static void loop_timer_free(void *obj)
 {
@@ -103,7 +109,7 @@ tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
   tz_timer_t *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
-  t->t = su_timer_create(su_root_task(loop_root), ms);
+  t->t = su_timer_create(su_root_task(tz_loop_root()), ms);
   if (!t->t) {
     free(t);
     return NULL;
@@ -149,7 +155,7 @@ static int loop_fd_ready(su_root_magic_t *magic, su_wait_t *w,
 static void loop_fd_free(void *obj)
 {
   tz_fdwatch_t *fw = obj;
-  su_root_deregister(loop_root, fw->index);
+  su_root_deregister(tz_loop_root(), fw->index);
   free(fw);
 }
 
@@ -169,7 +175,7 @@ tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
   fw->mod = mod;
   fw->cb = cb;
   fw->arg = arg;
-  fw->index = su_root_register(loop_root, w, loop_fd_ready,
+  fw->index = su_root_register(tz_loop_root(), w, loop_fd_ready,
                                (su_wakeup_arg_t *)fw, 0);
   if (fw->index <= 0) {
     su_wait_destroy(w);

@@ -15,6 +15,8 @@
 #include "sip/relay.h"
 #include "sip/transport.h"
 
+#include <stdio.h>
+
 #include <sofia-sip/nta.h>
 #include <sofia-sip/nta_tport.h>
 #include <sofia-sip/sip_header.h>
@@ -108,7 +110,15 @@ static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
 
 int tz_dispatch_start(const tz_gen_t *g, char *err, size_t errlen)
 {
-  return tz_sip_start(g, sip_on_message, err, errlen);
+  if (tz_relay_start() < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (tz_sip_start(g, sip_on_message, err, errlen) < 0) {
+    tz_relay_shutdown();
+    return -1;
+  }
+  return 0;
 }
 
 /* Transactions first: they answer their callers while the transports are

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/stats.h"
 #include "runtime/loop.h"
+#include "runtime/worker.h"
 #include "sip/trace.h"
 #include "sip/transport.h"
 
@@ -274,7 +275,6 @@ struct tz_suspended {
   char *reply_hdrs; /* the script's append_to_reply() lines, or NULL */
 };
 
-static unsigned msg_nsuspended; /* handles not yet answered or dropped */
 
 /* Makes the request stateful: retransmissions now reach the transaction
  * instead of the script. */
@@ -309,7 +309,7 @@ tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
   s->msg = msg_ref_create(m->msg);
   s->gen = tz_gen_ref(m->gen);
   tz_msg_dispose(m, TZ_DISP_SUSPENDED);
-  msg_nsuspended++;
+  tz_worker()->nsuspended++;
   return s;
 }
 
@@ -325,8 +325,8 @@ void tz_suspended_drop(tz_suspended_t *s)
   tz_gen_unref(s->gen);
   free(s->reply_hdrs);
   free(s);
-  assert(msg_nsuspended > 0);
-  msg_nsuspended--;
+  assert(tz_worker()->nsuspended > 0);
+  tz_worker()->nsuspended--;
 }
 
 /* A suspended request pins its generation, and only its module (e.g. a
@@ -335,11 +335,11 @@ void tz_suspended_drop(tz_suspended_t *s)
  * the generations can be freed. */
 void tz_sip_drain(unsigned max_ms)
 {
-  for (unsigned waited = 0; msg_nsuspended && waited < max_ms; waited += 20)
+  for (unsigned waited = 0; tz_worker()->nsuspended && waited < max_ms; waited += 20)
     su_root_step(tz_loop_root(), 20);
-  if (msg_nsuspended)
+  if (tz_worker()->nsuspended)
     tz_log(TZ_LOG_WARN, "%u suspended request(s) not answered at shutdown",
-           msg_nsuspended);
+           tz_worker()->nsuspended);
 }
 
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "runtime/module.h"
 #include "lib/owner.h"
+#include "runtime/worker.h"
 #include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
@@ -76,8 +77,28 @@ typedef struct tz_tx {
   txbranch_t br[TX_MAX_BRANCHES];
 } tz_tx_t;
 
-static unsigned relay_seq;
-static tz_tx_t *relay_live;
+/* The calling worker's transactions. */
+struct tz_relay_worker {
+  tz_tx_t *live;  /* every live transaction, for shutdown */
+  unsigned seq;   /* numbers the branches we send */
+};
+
+/* Made by tz_relay_start, gone with tz_relay_shutdown: transactions
+ * exist only in between. */
+static struct tz_relay_worker *relay_w(void)
+{
+  struct tz_relay_worker *rw = tz_worker()->relay;
+  assert(rw);
+  return rw;
+}
+
+int tz_relay_start(void)
+{
+  tz_worker_t *w = tz_worker();
+  if (!w->relay)
+    w->relay = calloc(1, sizeof *w->relay);
+  return w->relay ? 0 : -1;
+}
 
 static void relay_set_phase(tz_tx_t *tx, tx_phase_t to)
 {
@@ -598,7 +619,7 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   tx->pending++;
   char branch[48];
   snprintf(branch, sizeof branch, "z9hG4bK%08x.%x.%u", tx->loop_hash,
-           ++relay_seq, tx->nbr - 1);
+           ++relay_w()->seq, tx->nbr - 1);
   relay_pin(tx);
   br->orq = nta_outgoing_mcreate(tz_sip_agent(), relay_on_response,
                                  (nta_outgoing_magic_t *)br,
@@ -686,10 +707,11 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
     return NULL;
   }
   tz_stat_add(tz_st_tx_inflight, 1);
-  if ((tx->next = relay_live))
-    relay_live->prevp = &tx->next;
-  tx->prevp = &relay_live;
-  relay_live = tx;
+  struct tz_relay_worker *rw = relay_w();
+  if ((tx->next = rw->live))
+    rw->live->prevp = &tx->next;
+  tx->prevp = &rw->live;
+  rw->live = tx;
   tx->pins = 1; /* the script run that made it; see tz_relay_script_done */
   tx->irq = irq;
   tx->req = msg_ref_create(m->msg);
@@ -773,8 +795,11 @@ void tz_relay_script_done(tz_msg_t *m)
  * its generation so modules can be destroyed. */
 void tz_relay_shutdown(void)
 {
-  while (relay_live) {
-    tz_tx_t *tx = relay_live;
+  struct tz_relay_worker *rw = tz_worker()->relay;
+  if (!rw)
+    return;
+  while (rw->live) {
+    tz_tx_t *tx = rw->live;
     tx->cancelled = 1;
     relay_pin(tx);
     for (unsigned i = 0; i < tx->nbr; i++) {
@@ -788,6 +813,8 @@ void tz_relay_shutdown(void)
       relay_reply_local(tx, 503);
     relay_tx_free(tx);
   }
+  free(rw);
+  tz_worker()->relay = NULL;
 }
 
 tz_relay_t *tz_relay_hold(tz_msg_t *m)

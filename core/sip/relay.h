@@ -23,7 +23,9 @@ int tz_relay_preprocess(tz_msg_t *m);
  * complete (a relay whose branches all failed at once ends here). */
 void tz_relay_script_done(tz_msg_t *m);
 
-/* Ends every live transaction (server shutdown). */
+/* Gives the calling worker its transaction table (before any relay). */
+int tz_relay_start(void);
+/* Ends every live transaction (server shutdown) and the table. */
 void tz_relay_shutdown(void);
 
 /* Forwards the request statelessly (no transaction, no failover). */

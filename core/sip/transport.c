@@ -10,6 +10,7 @@
 #include "lib/addr.h"
 #include "lib/log.h"
 #include "runtime/loop.h"
+#include "runtime/worker.h"
 #include "sip/tcplimit.h"
 
 #include <errno.h>
@@ -22,9 +23,20 @@
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 
-static nta_agent_t *sip_agent;
-static tz_listen_t *sip_listens; /* what we actually bound */
-static size_t sip_nlistens;
+/* The calling worker's transports. */
+struct tz_sip_worker {
+  nta_agent_t *agent;
+  tz_listen_t *listens; /* what we actually bound */
+  size_t nlistens;
+};
+
+/* An empty set before tz_sip_start (nothing is ours yet). */
+static struct tz_sip_worker *sip_w(void)
+{
+  static struct tz_sip_worker none;
+  tz_worker_t *w = tz_worker();
+  return w->sip ? w->sip : &none;
+}
 
 /* ---- is_myself ------------------------------------------------------------ */
 
@@ -48,14 +60,15 @@ static int sip_alias_matches(const char *alias, const char *host,
 
 int tz_is_myself(const url_t *url)
 {
+  const struct tz_sip_worker *sw = sip_w();
   if (!url || !url->url_host)
     return 0;
   unsigned port = sip_port(url->url_port, url->url_type == url_sips ? 5061 : 5060);
   if (!port)
     return 0;
-  for (size_t i = 0; i < sip_nlistens; i++)
-    if (sip_listens[i].port == port &&
-        tz_host_eq(sip_listens[i].host, url->url_host))
+  for (size_t i = 0; i < sw->nlistens; i++)
+    if (sw->listens[i].port == port &&
+        tz_host_eq(sw->listens[i].host, url->url_host))
       return 1;
   tz_gen_t *g = tz_gen_current();
   for (size_t i = 0; g && i < g->naliases; i++)
@@ -71,16 +84,17 @@ int tz_sip_too_large(msg_t *msg, const tz_gen_t *g)
 
 /* ---- transports ----------------------------------------------------------- */
 
-nta_agent_t *tz_sip_agent(void) { return sip_agent; }
+nta_agent_t *tz_sip_agent(void) { return sip_w()->agent; }
 
 int tz_sip_via_is_ours(const sip_via_t *v)
 {
+  const struct tz_sip_worker *sw = sip_w();
   if (!v || !v->v_host)
     return 0;
   int tls = v->v_protocol && strcasecmp(v->v_protocol, "SIP/2.0/TLS") == 0;
   unsigned port = sip_port(v->v_port, tls ? 5061 : 5060);
-  for (size_t i = 0; i < sip_nlistens; i++)
-    if (sip_listens[i].port == port && tz_host_eq(sip_listens[i].host, v->v_host))
+  for (size_t i = 0; i < sw->nlistens; i++)
+    if (sw->listens[i].port == port && tz_host_eq(sw->listens[i].host, v->v_host))
       return 1;
   return 0;
 }
@@ -94,16 +108,17 @@ static int sip_listen_serves(const tz_listen_t *l, const char *proto)
 
 int tz_sip_rr_uri(const char *proto, int v6, char *buf, size_t len)
 {
+  const struct tz_sip_worker *sw = sip_w();
   const tz_listen_t *pick = NULL;
-  for (size_t i = 0; i < sip_nlistens && !pick; i++)
-    if (sip_listen_serves(&sip_listens[i], proto) &&
-        (strchr(sip_listens[i].host, ':') != NULL) == (v6 != 0))
-      pick = &sip_listens[i];
-  for (size_t i = 0; i < sip_nlistens && !pick; i++)
-    if (sip_listen_serves(&sip_listens[i], proto))
-      pick = &sip_listens[i];
-  if (!pick && sip_nlistens)
-    pick = &sip_listens[0];
+  for (size_t i = 0; i < sw->nlistens && !pick; i++)
+    if (sip_listen_serves(&sw->listens[i], proto) &&
+        (strchr(sw->listens[i].host, ':') != NULL) == (v6 != 0))
+      pick = &sw->listens[i];
+  for (size_t i = 0; i < sw->nlistens && !pick; i++)
+    if (sip_listen_serves(&sw->listens[i], proto))
+      pick = &sw->listens[i];
+  if (!pick && sw->nlistens)
+    pick = &sw->listens[0];
   if (!pick)
     return -1;
   int is6 = strchr(pick->host, ':') != NULL;
@@ -139,18 +154,69 @@ static int sip_listen_url(const tz_listen_t *l, char *buf, size_t len)
              : -1;
 }
 
-static int sip_copy_listens(const tz_gen_t *g)
+static int sip_copy_listens(struct tz_sip_worker *sw, const tz_gen_t *g)
 {
-  sip_listens = calloc(g->nlistens, sizeof *sip_listens);
-  if (!sip_listens)
+  sw->listens = calloc(g->nlistens, sizeof *sw->listens);
+  if (!sw->listens)
     return -1;
   for (size_t i = 0; i < g->nlistens; i++) {
-    sip_listens[i].host = strdup(g->listens[i].host);
-    sip_listens[i].proto = g->listens[i].proto ? strdup(g->listens[i].proto) : NULL;
-    sip_listens[i].port = g->listens[i].port;
-    sip_nlistens = i + 1;
-    if (!sip_listens[i].host)
+    tz_listen_t *l = &sw->listens[i];
+    l->host = strdup(g->listens[i].host);
+    l->proto = g->listens[i].proto ? strdup(g->listens[i].proto) : NULL;
+    l->port = g->listens[i].port;
+    sw->nlistens = i + 1;
+    if (!l->host)
       return -1;
+  }
+  return 0;
+}
+
+/* The first address makes the agent, the others add transports to it. An
+ * incomplete message on a connection may take up to T1x64, as a
+ * transaction would; a connection idle for tcp_idle is closed. */
+static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
+                    const tz_listen_t *l, const char *url,
+                    nta_message_f *on_message)
+{
+  int tls = l->proto && strcmp(l->proto, "tls") == 0;
+  if (!sw->agent) {
+    sw->agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
+                                 on_message, NULL, NTATAG_UA(0),
+                                 NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
+                                 NTATAG_MERGE_482(0),
+                                 TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
+                                 TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                                 TPTAG_TIMEOUT(32000), TAG_END());
+    return sw->agent ? 0 : -1;
+  }
+  return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url),
+                             TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
+                             TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                             TPTAG_TIMEOUT(32000), TAG_END());
+}
+
+static int sip_listen_all(struct tz_sip_worker *sw, const tz_gen_t *g,
+                          nta_message_f *on_message, char *err, size_t errlen)
+{
+  char url[300];
+  for (size_t i = 0; i < g->nlistens; i++) {
+    const tz_listen_t *l = &g->listens[i];
+    if (l->proto && strcmp(l->proto, "tls") == 0 && !g->tls_dir) {
+      snprintf(err, errlen, "listen tls:%s:%u needs tls_dir= (a directory with "
+               "agent.pem and cafile.pem)", l->host, l->port);
+      return -1;
+    }
+    if (sip_listen_url(l, url, sizeof url) < 0) {
+      snprintf(err, errlen, "listen address too long");
+      return -1;
+    }
+    errno = 0;
+    if (sip_bind(sw, g, l, url, on_message) < 0) {
+      snprintf(err, errlen, "cannot listen on %s: %s", url,
+               errno ? strerror(errno) : "transport setup failed");
+      return -1;
+    }
+    tz_log(TZ_LOG_INFO, "listening on %s", url);
   }
   return 0;
 }
@@ -158,8 +224,7 @@ static int sip_copy_listens(const tz_gen_t *g)
 int tz_sip_start(const tz_gen_t *g, nta_message_f *on_message, char *err,
                  size_t errlen)
 {
-  char buf[300];
-  const char *url = buf;
+  err[0] = '\0';
   if (!g->nlistens) {
     snprintf(err, errlen, "no listen address: add listen=... to the script or use -l");
     return -1;
@@ -167,48 +232,18 @@ int tz_sip_start(const tz_gen_t *g, nta_message_f *on_message, char *err,
   int cap = tz_tcp_limit_set(g->tcp_max, g->tcp_idle);
   if (g->tcp_max && (unsigned)cap < g->tcp_max)
     tz_log(TZ_LOG_WARN, "tcp_max_connections lowered to %d by the descriptor limit", cap);
-  if (g->tcp_idle &&
-      !tz_timer_start(NULL, g->tcp_idle / 2, 1, sip_sweep_tcp, NULL)) {
+  struct tz_sip_worker *sw = calloc(1, sizeof *sw);
+  tz_worker()->sip = sw;
+  if (!sw || (g->tcp_idle &&
+              !tz_timer_start(NULL, g->tcp_idle / 2, 1, sip_sweep_tcp, NULL))) {
     snprintf(err, errlen, "out of memory");
+    tz_sip_stop();
     return -1;
   }
-  for (size_t i = 0; i < g->nlistens; i++) {
-    const tz_listen_t *l = &g->listens[i];
-    int tls = l->proto && strcmp(l->proto, "tls") == 0;
-    if (tls && !g->tls_dir) {
-      snprintf(err, errlen, "listen tls:%s:%u needs tls_dir= (a directory with "
-               "agent.pem and cafile.pem)", l->host, l->port);
-      return -1;
-    }
-    if (sip_listen_url(l, buf, sizeof buf) < 0) {
-      snprintf(err, errlen, "listen address too long");
-      return -1;
-    }
-    errno = 0;
-    /* An incomplete message on a connection may take up to T1x64, as a
-     * transaction would; a connection idle for tcp_idle is closed. */
-    if (i == 0)
-      sip_agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
-                                   on_message, NULL, NTATAG_UA(0),
-                                   NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
-                                   NTATAG_MERGE_482(0),
-                                   TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
-                                   TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
-                                   TPTAG_TIMEOUT(32000), TAG_END());
-    if ((i == 0 && !sip_agent) ||
-        (i > 0 && nta_agent_add_tport(sip_agent, URL_STRING_MAKE(url),
-                                      TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
-                                      TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
-                                      TPTAG_TIMEOUT(32000), TAG_END()) < 0)) {
-      snprintf(err, errlen, "cannot listen on %s: %s", url,
-               errno ? strerror(errno) : "transport setup failed");
-      tz_sip_stop();
-      return -1;
-    }
-    tz_log(TZ_LOG_INFO, "listening on %s", url);
-  }
-  if (sip_copy_listens(g) < 0) {
-    snprintf(err, errlen, "out of memory");
+  if (sip_listen_all(sw, g, on_message, err, errlen) < 0 ||
+      sip_copy_listens(sw, g) < 0) {
+    if (!err[0])
+      snprintf(err, errlen, "out of memory");
     tz_sip_stop();
     return -1;
   }
@@ -227,7 +262,8 @@ static unsigned sip_sofia_cap(unsigned max_msg_size)
 
 void tz_sip_apply(const tz_gen_t *g)
 {
-  nta_agent_set_params(sip_agent, NTATAG_MAXSIZE(sip_sofia_cap(g->max_msg_size)),
+  nta_agent_set_params(tz_sip_agent(),
+                       NTATAG_MAXSIZE(sip_sofia_cap(g->max_msg_size)),
                        TAG_IF(g->fr_timer, NTATAG_SIP_T1X64(g->fr_timer)),
                        TAG_IF(g->fr_inv_timer, NTATAG_TIMER_C(g->fr_inv_timer)),
                        TAG_END());
@@ -235,13 +271,15 @@ void tz_sip_apply(const tz_gen_t *g)
 
 void tz_sip_stop(void)
 {
-  if (sip_agent)
-    nta_agent_destroy(sip_agent);
-  sip_agent = NULL;
+  struct tz_sip_worker *sw = tz_worker()->sip;
   tz_tcp_limit_deinit();
-  for (size_t i = 0; i < sip_nlistens; i++)
-    tz_listen_free(&sip_listens[i]);
-  free(sip_listens);
-  sip_listens = NULL;
-  sip_nlistens = 0;
+  if (!sw)
+    return;
+  if (sw->agent)
+    nta_agent_destroy(sw->agent);
+  for (size_t i = 0; i < sw->nlistens; i++)
+    tz_listen_free(&sw->listens[i]);
+  free(sw->listens);
+  free(sw);
+  tz_worker()->sip = NULL;
 }
