@@ -607,53 +607,92 @@ static int auth_fix_table(tz_modinst_t *mod, int idx, tz_arg_t *arg,
 }
 
 static const tz_param_export_t auth_params[] = {
-  {"db_path", TZ_PARAM_STR, offsetof(auth_cfg_t, db_path), 0,
-   TZ_STATEDIR "/subscriber.db", 0, 0,
-   "the sqlite database with the subscriber table"},
-  {"algorithms", TZ_PARAM_STR, offsetof(auth_cfg_t, algorithms), 0,
-   "SHA-256,MD5", 0, 0,
-   "digest algorithms challenged with, preferred first; only these are "
-   "accepted"},
-  {"trusted", TZ_PARAM_STR, offsetof(auth_cfg_t, trusted), 0, "", 0, 0,
-   "addresses and CIDR networks is_trusted() accepts, comma-separated"},
-  {"nonce_expires", TZ_PARAM_INT, offsetof(auth_cfg_t, nonce_expires), 300,
-   NULL, 1, 86400, "seconds a nonce may be used; then stale=true"},
-  {"nonce_slots", TZ_PARAM_INT, offsetof(auth_cfg_t, nonce_slots), 262144,
-   NULL, 16, 16777216,
-   "nonces tracked for replay at once (12 bytes each); read by the first "
-   "instance only"},
-  {"calculate_ha1", TZ_PARAM_INT, offsetof(auth_cfg_t, calculate_ha1), 0,
-   NULL, 0, 1, "1: hash the password column, ignore the ha1 columns"},
-  {"qop_optional", TZ_PARAM_INT, offsetof(auth_cfg_t, qop_optional), 0, NULL,
-   0, 1, "1: also accept RFC 2069 responses without qop (single use)"},
-  {"check_identity", TZ_PARAM_INT, offsetof(auth_cfg_t, check_identity), 1,
-   NULL, 0, 1,
-   "1: the authenticated user must be the To user (www) or From user "
-   "(proxy)"},
+  {.name = "db_path",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(auth_cfg_t, db_path),
+   .str_default = TZ_STATEDIR "/subscriber.db",
+   .doc = "the sqlite database with the subscriber table"},
+  {.name = "algorithms",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(auth_cfg_t, algorithms),
+   .str_default = "SHA-256,MD5",
+   .doc = "digest algorithms challenged with, preferred first; only these are "
+          "accepted"},
+  {.name = "trusted",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(auth_cfg_t, trusted),
+   .str_default = "",
+   .doc = "addresses and CIDR networks is_trusted() accepts, comma-separated"},
+  {.name = "nonce_expires",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(auth_cfg_t, nonce_expires),
+   .int_default = 300,
+   .min = 1,
+   .max = 86400,
+   .doc = "seconds a nonce may be used; then stale=true"},
+  {.name = "nonce_slots",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(auth_cfg_t, nonce_slots),
+   .int_default = 262144,
+   .min = 16,
+   .max = 16777216,
+   .doc = "nonces tracked for replay at once (12 bytes each); read by the first "
+          "instance only"},
+  {.name = "calculate_ha1",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(auth_cfg_t, calculate_ha1),
+   .max = 1,
+   .doc = "1: hash the password column, ignore the ha1 columns"},
+  {.name = "qop_optional",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(auth_cfg_t, qop_optional),
+   .max = 1,
+   .doc = "1: also accept RFC 2069 responses without qop (single use)"},
+  {.name = "check_identity",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(auth_cfg_t, check_identity),
+   .int_default = 1,
+   .max = 1,
+   .doc = "1: the authenticated user must be the To user (www) or From user "
+          "(proxy)"},
   {0}
 };
 
-#define AUTH_AUTHORIZE_ARGS 2, 2, {TZ_ARG_FMT, TZ_ARG_STR}, 2u, \
-                            TZ_ROUTE_REQUEST, auth_fix_table, NULL
-#define AUTH_CHALLENGE_ARGS 1, 1, {TZ_ARG_FMT}, 0u, TZ_ROUTE_REQUEST, NULL, NULL
+/* The argument shapes of the authorize and challenge functions. */
+#define AUTH_AUTHORIZE_ARGS                                                  \
+  .min_args = 2, .max_args = 2, .args = {TZ_ARG_FMT, TZ_ARG_STR},            \
+  .const_mask = 2u, .route_mask = TZ_ROUTE_REQUEST, .fixup = auth_fix_table
+#define AUTH_CHALLENGE_ARGS                                                  \
+  .min_args = 1, .max_args = 1, .args = {TZ_ARG_FMT},                        \
+  .route_mask = TZ_ROUTE_REQUEST
 
 static const tz_func_export_t auth_funcs[] = {
-  {"www_authorize", auth_www_authorize, AUTH_AUTHORIZE_ARGS,
-   "true if the request has valid credentials (Authorization) for realm "
-   "(\"\": the To domain)"},
-  {"proxy_authorize", auth_proxy_authorize, AUTH_AUTHORIZE_ARGS,
-   "true if the request has valid credentials (Proxy-Authorization) for "
-   "realm (\"\": the From domain)"},
-  {"www_challenge", auth_www_challenge, AUTH_CHALLENGE_ARGS,
-   "reply 401 with a WWW-Authenticate per algorithm"},
-  {"proxy_challenge", auth_proxy_challenge, AUTH_CHALLENGE_ARGS,
-   "reply 407 with a Proxy-Authenticate per algorithm"},
-  {"consume_credentials", auth_consume_credentials, 0, 0, {0}, 0,
-   TZ_ROUTE_REQUEST, NULL, NULL,
-   "remove the credentials the last successful authorize checked"},
-  {"is_trusted", auth_is_trusted, 0, 0, {0}, 0,
-   TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE, NULL, NULL,
-   "true if the source address is in the trusted list"},
+  {.name = "www_authorize",
+   .handler = auth_www_authorize,
+   AUTH_AUTHORIZE_ARGS,
+   .doc = "true if the request has valid credentials (Authorization) for "
+          "realm (\"\": the To domain)"},
+  {.name = "proxy_authorize",
+   .handler = auth_proxy_authorize,
+   AUTH_AUTHORIZE_ARGS,
+   .doc = "true if the request has valid credentials (Proxy-Authorization) "
+          "for realm (\"\": the From domain)"},
+  {.name = "www_challenge",
+   .handler = auth_www_challenge,
+   AUTH_CHALLENGE_ARGS,
+   .doc = "reply 401 with a WWW-Authenticate per algorithm"},
+  {.name = "proxy_challenge",
+   .handler = auth_proxy_challenge,
+   AUTH_CHALLENGE_ARGS,
+   .doc = "reply 407 with a Proxy-Authenticate per algorithm"},
+  {.name = "consume_credentials",
+   .handler = auth_consume_credentials,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "remove the credentials the last successful authorize checked"},
+  {.name = "is_trusted",
+   .handler = auth_is_trusted,
+   .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+   .doc = "true if the source address is in the trusted list"},
   {0}
 };
 

@@ -236,31 +236,62 @@ static void dns_destroy(tz_modinst_t *mod)
 }
 
 static const tz_param_export_t dns_params[] = {
-  {"resolv_conf", TZ_PARAM_STR, offsetof(dns_cfg_t, resolv_conf), 0,
-   "/etc/resolv.conf", 0, 0, "resolv.conf to read name servers from"},
-  {"nameserver", TZ_PARAM_STR, offsetof(dns_cfg_t, nameserver), 0, NULL, 0, 0,
-   "name server as IP, IP:PORT or [IPv6]:PORT; overrides resolv_conf"},
-  {"timeout", TZ_PARAM_INT, offsetof(dns_cfg_t, timeout), 3000, NULL, 100,
-   60000, "ms a query may take (sres resends meanwhile); then the request "
-   "gets 503 unless another query found targets"},
-  {"cache_size", TZ_PARAM_INT, offsetof(dns_cfg_t, cache_size), 1024, NULL, 0,
-   1000000, "answers kept for their TTL; 0 disables the cache"},
-  {"negative_ttl", TZ_PARAM_INT, offsetof(dns_cfg_t, negative_ttl), 60, NULL,
-   0, 86400, "at most this many seconds an NXDOMAIN/NODATA answer is kept"},
-  {"transports", TZ_PARAM_STR, offsetof(dns_cfg_t, transports), 0, "udp,tcp",
-   0, 0, "transports the proxy may choose from NAPTR/SRV: udp, tcp, tls"},
-  {"ipv6", TZ_PARAM_INT, offsetof(dns_cfg_t, ipv6), 0, NULL, 0, 1,
-   "1: also query AAAA records (tried after the A records of a host)"},
-  {"nxdomain_status", TZ_PARAM_INT, offsetof(dns_cfg_t, nxdomain_status), 404,
-   NULL, 300, 699, "final status when the domain or its SIP service does not exist"},
+  {.name = "resolv_conf",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(dns_cfg_t, resolv_conf),
+   .str_default = "/etc/resolv.conf",
+   .doc = "resolv.conf to read name servers from"},
+  {.name = "nameserver",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(dns_cfg_t, nameserver),
+   .doc = "name server as IP, IP:PORT or [IPv6]:PORT; overrides resolv_conf"},
+  {.name = "timeout",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, timeout),
+   .int_default = 3000,
+   .min = 100,
+   .max = 60000,
+   .doc = "ms a query may take (sres resends meanwhile); then the request "
+          "gets 503 unless another query found targets"},
+  {.name = "cache_size",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, cache_size),
+   .int_default = 1024,
+   .max = 1000000,
+   .doc = "answers kept for their TTL; 0 disables the cache"},
+  {.name = "negative_ttl",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, negative_ttl),
+   .int_default = 60,
+   .max = 86400,
+   .doc = "at most this many seconds an NXDOMAIN/NODATA answer is kept"},
+  {.name = "transports",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(dns_cfg_t, transports),
+   .str_default = "udp,tcp",
+   .doc = "transports the proxy may choose from NAPTR/SRV: udp, tcp, tls"},
+  {.name = "ipv6",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, ipv6),
+   .max = 1,
+   .doc = "1: also query AAAA records (tried after the A records of a host)"},
+  {.name = "nxdomain_status",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, nxdomain_status),
+   .int_default = 404,
+   .min = 300,
+   .max = 699,
+   .doc = "final status when the domain or its SIP service does not exist"},
   {0}
 };
 
 static const tz_func_export_t dns_funcs[] = {
-  {"dns_relay", dns_fn_relay, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL, NULL,
-   "relay statefully to the targets RFC 3263 finds for the next hop (top "
-   "Route, else R-URI), failing over on timeout, transport error or 503; "
-   "false if the next hop is ours"},
+  {.name = "dns_relay",
+   .handler = dns_fn_relay,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "relay statefully to the targets RFC 3263 finds for the next hop (top "
+          "Route, else R-URI), failing over on timeout, transport error or 503; "
+          "false if the next hop is ours"},
   {0}
 };
 

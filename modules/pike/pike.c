@@ -203,25 +203,49 @@ static int pike_init(tz_modinst_t *mod, char *err, size_t errlen)
 }
 
 static const tz_param_export_t pike_params[] = {
-  {"window", TZ_PARAM_INT, offsetof(pike_cfg_t, window), 2, NULL, 1, 3600,
-   "seconds over which requests are counted (a sliding window)"},
-  {"reqs_density", TZ_PARAM_INT, offsetof(pike_cfg_t, density), 30, NULL, 1,
-   10000000, "requests per window a source may send; more blocks it"},
-  {"block_time", TZ_PARAM_INT, offsetof(pike_cfg_t, block_time), 60, NULL, 1,
-   86400, "seconds a source stays blocked (longer while it keeps flooding)"},
-  {"max_sources", TZ_PARAM_INT, offsetof(pike_cfg_t, max_sources), 65536,
-   NULL, 16, 1L << 24,
-   "sources tracked at once (rounded up to a power of two; allocated at start)"},
-  {"mode", TZ_PARAM_STR, offsetof(pike_cfg_t, mode), 0, "script", 0, 0,
-   "over the limit: \"script\" (return false), \"drop\" (stop, send nothing) "
-   "or \"503\" (answer 503 with Retry-After, stop)"},
+  {.name = "window",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(pike_cfg_t, window),
+   .int_default = 2,
+   .min = 1,
+   .max = 3600,
+   .doc = "seconds over which requests are counted (a sliding window)"},
+  {.name = "reqs_density",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(pike_cfg_t, density),
+   .int_default = 30,
+   .min = 1,
+   .max = 10000000,
+   .doc = "requests per window a source may send; more blocks it"},
+  {.name = "block_time",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(pike_cfg_t, block_time),
+   .int_default = 60,
+   .min = 1,
+   .max = 86400,
+   .doc = "seconds a source stays blocked (longer while it keeps flooding)"},
+  {.name = "max_sources",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(pike_cfg_t, max_sources),
+   .int_default = 65536,
+   .min = 16,
+   .max = 1L << 24,
+   .doc = "sources tracked at once (rounded up to a power of two; allocated at start)"},
+  {.name = "mode",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(pike_cfg_t, mode),
+   .str_default = "script",
+   .doc = "over the limit: \"script\" (return false), \"drop\" (stop, send nothing) "
+          "or \"503\" (answer 503 with Retry-After, stop)"},
   {0}
 };
 
 static const tz_func_export_t pike_funcs[] = {
-  {"pike_check_req", pike_check_req, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL,
-   NULL, "count the request against its source; false (or drop/503, per "
-         "mode) if the source is over its limit"},
+  {.name = "pike_check_req",
+   .handler = pike_check_req,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "count the request against its source; false (or drop/503, per "
+          "mode) if the source is over its limit"},
   {0}
 };
 

@@ -225,33 +225,67 @@ static void reg_destroy(tz_modinst_t *mod)
 }
 
 static const tz_param_export_t reg_params[] = {
-  {"default_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, default_expires), 3600,
-   NULL, 1, 31536000, "expires when neither Contact nor Expires gives one"},
-  {"min_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, min_expires), 60, NULL, 0,
-   86400, "shorter non-zero expires get 423 Interval Too Brief"},
-  {"max_expires", TZ_PARAM_INT, offsetof(reg_cfg_t, max_expires), 3600, NULL, 1,
-   31536000, "longer expires are lowered to this"},
-  {"max_contacts", TZ_PARAM_INT, offsetof(reg_cfg_t, max_contacts), 0, NULL, 0,
-   1000, "bindings per AOR; 0 = no limit"},
-  {"max_contacts_reject", TZ_PARAM_INT,
-   offsetof(reg_cfg_t, max_contacts_reject), 0, NULL, 0, 1,
-   "over max_contacts: 0 = replace the oldest bindings, 1 = 403"},
-  {"use_domain", TZ_PARAM_INT, offsetof(reg_cfg_t, use_domain), 1, NULL, 0, 1,
-   "1 = the AOR key is user@domain; 0 = the user part alone, so one domain "
-   "may be reached under several names (its IP, aliases)"},
+  {.name = "default_expires",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, default_expires),
+   .int_default = 3600,
+   .min = 1,
+   .max = 31536000,
+   .doc = "expires when neither Contact nor Expires gives one"},
+  {.name = "min_expires",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, min_expires),
+   .int_default = 60,
+   .max = 86400,
+   .doc = "shorter non-zero expires get 423 Interval Too Brief"},
+  {.name = "max_expires",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, max_expires),
+   .int_default = 3600,
+   .min = 1,
+   .max = 31536000,
+   .doc = "longer expires are lowered to this"},
+  {.name = "max_contacts",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, max_contacts),
+   .max = 1000,
+   .doc = "bindings per AOR; 0 = no limit"},
+  {.name = "max_contacts_reject",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, max_contacts_reject),
+   .max = 1,
+   .doc = "over max_contacts: 0 = replace the oldest bindings, 1 = 403"},
+  {.name = "use_domain",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(reg_cfg_t, use_domain),
+   .int_default = 1,
+   .max = 1,
+   .doc = "1 = the AOR key is user@domain; 0 = the user part alone, so one domain "
+          "may be reached under several names (its IP, aliases)"},
   {0}
 };
 
-#define REG_TABLE_ARG {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE, \
-                      reg_fix_table, NULL
+/* One constant argument naming the store, checked at load. */
+#define REG_TABLE_ARG                                                        \
+  .min_args = 1, .max_args = 1, .args = {TZ_ARG_STR}, .const_mask = 1u,      \
+  .fixup = reg_fix_table
 
 static const tz_func_export_t reg_funcs[] = {
-  {"save", reg_save, 1, 1, {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST, reg_fix_table,
-   NULL, "process a REGISTER (RFC 3261 10.3); answers it"},
-  {"lookup", reg_lookup, 1, 1, REG_TABLE_ARG,
-   "rewrite the R-URI to the best binding; others become branches"},
-  {"registered", reg_registered, 1, 1, REG_TABLE_ARG,
-   "true if the R-URI's AOR has a live binding"},
+  {.name = "save",
+   .handler = reg_save,
+   REG_TABLE_ARG,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "process a REGISTER (RFC 3261 10.3); answers it"},
+  {.name = "lookup",
+   .handler = reg_lookup,
+   REG_TABLE_ARG,
+   .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+   .doc = "rewrite the R-URI to the best binding; others become branches"},
+  {.name = "registered",
+   .handler = reg_registered,
+   REG_TABLE_ARG,
+   .route_mask = TZ_ROUTE_REQUEST | TZ_ROUTE_FAILURE,
+   .doc = "true if the R-URI's AOR has a live binding"},
   {0}
 };
 

@@ -47,16 +47,23 @@ static int rr_init(tz_modinst_t *mod, char *err, size_t errlen)
 }
 
 static const tz_param_export_t rr_params[] = {
-  {"always", TZ_PARAM_INT, offsetof(rr_cfg_t, always), 0, NULL, 0, 1,
-   "1: record-route every initial INVITE relayed, as if record_route() ran"},
+  {.name = "always",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(rr_cfg_t, always),
+   .max = 1,
+   .doc = "1: record-route every initial INVITE relayed, as if record_route() ran"},
   {0}
 };
 
 static const tz_func_export_t rr_funcs[] = {
-  {"record_route", rr_record_route, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL,
-   NULL, "insert Record-Route (;lr) when the request is relayed"},
-  {"loose_route", rr_loose_route, 0, 0, {0}, 0, TZ_ROUTE_REQUEST, NULL, NULL,
-   "follow the Route set: pop our own entries; true if there was one"},
+  {.name = "record_route",
+   .handler = rr_record_route,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "insert Record-Route (;lr) when the request is relayed"},
+  {.name = "loose_route",
+   .handler = rr_loose_route,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "follow the Route set: pop our own entries; true if there was one"},
   {0}
 };
 

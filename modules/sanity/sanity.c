@@ -53,18 +53,26 @@ static int sanity_check(tz_msg_t *m, const tz_call_t *c)
 }
 
 static const tz_param_export_t sanity_params[] = {
-  {"proxy_require", TZ_PARAM_STR, offsetof(sanity_cfg_t, proxy_require), 0, "",
-   0, 0, "option tags this proxy supports in Proxy-Require (comma-separated); "
-   "any other gets 420 Bad Extension"},
+  {.name = "proxy_require",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(sanity_cfg_t, proxy_require),
+   .str_default = "",
+   .doc = "option tags this proxy supports in Proxy-Require (comma-separated); "
+          "any other gets 420 Bad Extension"},
   {0}
 };
 
 static const tz_func_export_t sanity_funcs[] = {
-  {"sanity_check", sanity_check, 0, 1, {TZ_ARG_STR}, 1u, TZ_ROUTE_REQUEST,
-   sanity_fixup_flags, NULL,
-   "check the request (all default checks, or the listed ones: \"cseq,via\"); "
-   "on failure answer 400 with the cause (416, 420 as RFC 3261 says; not an "
-   "ACK) and return false"},
+  {.name = "sanity_check",
+   .handler = sanity_check,
+   .max_args = 1,
+   .args = {TZ_ARG_STR},
+   .const_mask = 1u,
+   .route_mask = TZ_ROUTE_REQUEST,
+   .fixup = sanity_fixup_flags,
+   .doc = "check the request (all default checks, or the listed ones: \"cseq,via\"); "
+          "on failure answer 400 with the cause (416, 420 as RFC 3261 says; not an "
+          "ACK) and return false"},
   {0}
 };
 

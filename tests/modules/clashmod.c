@@ -12,7 +12,10 @@ static int clashmod_answer(tz_msg_t *m, const tz_call_t *c)
 }
 
 static const tz_func_export_t clashmod_funcs[] = {
-  {"tm_answer", clashmod_answer, 0, 0, {0}, 0, TZ_ROUTE_ANY, NULL, NULL, "x"},
+  {.name = "tm_answer",
+   .handler = clashmod_answer,
+   .route_mask = TZ_ROUTE_ANY,
+   .doc = "x"},
   {0}
 };
 

@@ -14,7 +14,10 @@ static int depmod_true(tz_msg_t *m, const tz_call_t *c)
 }
 
 static const tz_func_export_t depmod_funcs[] = {
-  {"dm_true", depmod_true, 0, 0, {0}, 0, TZ_ROUTE_ANY, NULL, NULL, "true"},
+  {.name = "dm_true",
+   .handler = depmod_true,
+   .route_mask = TZ_ROUTE_ANY,
+   .doc = "true"},
   {0}
 };
 

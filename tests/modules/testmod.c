@@ -85,22 +85,46 @@ static int testmod_positive(tz_msg_t *m, const tz_call_t *c)
 }
 
 static const tz_param_export_t testmod_params[] = {
-  {"answer", TZ_PARAM_INT, offsetof(testmod_cfg_t, answer), 42, NULL, 0, 100,
-   "the number tm_answer() returns"},
-  {"greeting", TZ_PARAM_STR, offsetof(testmod_cfg_t, greeting), 0, "hello", 0,
-   0, "what tm_is_greeting() compares with"},
-  {"notify_fd", TZ_PARAM_INT, offsetof(testmod_cfg_t, notify_fd), -1, NULL, 0,
-   0, "fd the tick timer writes to"},
+  {.name = "answer",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(testmod_cfg_t, answer),
+   .int_default = 42,
+   .max = 100,
+   .doc = "the number tm_answer() returns"},
+  {.name = "greeting",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(testmod_cfg_t, greeting),
+   .str_default = "hello",
+   .doc = "what tm_is_greeting() compares with"},
+  {.name = "notify_fd",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(testmod_cfg_t, notify_fd),
+   .int_default = -1,
+   .doc = "fd the tick timer writes to"},
   {0}
 };
 
 static const tz_func_export_t testmod_funcs[] = {
-  {"tm_answer", testmod_answer, 0, 0, {0}, 0, TZ_ROUTE_ANY, NULL, NULL,
-   "returns the answer parameter"},
-  {"tm_is_greeting", testmod_is_greeting, 1, 1, {TZ_ARG_STR}, 0,
-   TZ_ROUTE_REQUEST, NULL, NULL, "compares its argument with greeting"},
-  {"tm_positive", testmod_positive, 1, 1, {TZ_ARG_INT}, 1, TZ_ROUTE_ANY,
-   testmod_fix_positive, NULL, "returns its constant positive argument"},
+  {.name = "tm_answer",
+   .handler = testmod_answer,
+   .route_mask = TZ_ROUTE_ANY,
+   .doc = "returns the answer parameter"},
+  {.name = "tm_is_greeting",
+   .handler = testmod_is_greeting,
+   .min_args = 1,
+   .max_args = 1,
+   .args = {TZ_ARG_STR},
+   .route_mask = TZ_ROUTE_REQUEST,
+   .doc = "compares its argument with greeting"},
+  {.name = "tm_positive",
+   .handler = testmod_positive,
+   .min_args = 1,
+   .max_args = 1,
+   .args = {TZ_ARG_INT},
+   .const_mask = 1,
+   .route_mask = TZ_ROUTE_ANY,
+   .fixup = testmod_fix_positive,
+   .doc = "returns its constant positive argument"},
   {0}
 };
 
