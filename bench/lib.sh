@@ -2,7 +2,7 @@
 # and cleanup.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$top/scripts/deps.sh"
+. "$top/tools/deps.sh"
 
 # shellcheck disable=SC2086
 tz_install_packages $TZ_BUILD_PKGS sip-tester kamailio kamailio-sqlite-modules >&2

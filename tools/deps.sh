@@ -1,5 +1,5 @@
 # deps.sh - Debian packages the scripts need, installed idempotently.
-# Sourced by scripts/quickstart and scripts/check.
+# Sourced by scripts/quickstart, scripts/check, bench/lib.sh and tests/fuzz/run.
 
 # Building the daemon and its modules.
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
