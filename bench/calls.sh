@@ -9,7 +9,8 @@
 # Kamailio runs KAM_CHILDREN UDP workers (default 1, like trapezoid's one
 # event loop; with 2 its workers race and reorder 180/200 and ACK/BYE, which
 # SIPp's strict scenarios count as failed calls at every rate).
-# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN)
+# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY,
+# TZ_BENCH_BUILD)
 . "$(dirname "$0")/lib.sh"
 RATES=${RATES:-"500 1000 1500 2000 2500 3000 3500 4000"}
 SECS=${SECS:-10}
@@ -68,10 +69,12 @@ kamailio_proxy() { # RR
 }
 
 echo "calls/s at <= 0.1% failures, ${SECS}s steps over: $RATES" >&2
+# BENCH_ONLY=trapezoid: our side only (bench/compare.sh runs two builds).
+only() { if [ "${BENCH_ONLY:-}" = trapezoid ]; then echo 0; else "$@"; fi; }
 t1=$(trapezoid 1)
-k1=$(kamailio_proxy 1)
+k1=$(only kamailio_proxy 1)
 t0=$(trapezoid 0)
-k0=$(kamailio_proxy 0)
+k0=$(only kamailio_proxy 0)
 printf '%-40s %8s %8s %6s\n' "variant" "trapezoid" "kamailio" "ratio"
 printf '%-40s %8s %8s %6s\n' "record-route on (ACK/BYE via proxy)" "$t1" "$k1" "$(bench_ratio "$t1" "$k1")"
 printf '%-40s %8s %8s %6s\n' "record-route off (ACK/BYE UA to UA)" "$t0" "$k0" "$(bench_ratio "$t0" "$k0")"

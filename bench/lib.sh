@@ -17,13 +17,14 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-# An optimised build of our own, separate from the test builds.
+# An optimised build of our own, separate from the test builds; with
+# TZ_BENCH_BUILD set, that (already built) build directory instead.
 bench_build() {
-  b="$top/_build/bench"
-  if [ ! -f "$b/Makefile" ]; then
+  b="${TZ_BENCH_BUILD:-$top/_build/bench}"
+  if [ -z "${TZ_BENCH_BUILD:-}" ] && [ ! -f "$b/Makefile" ]; then
     tz_configure "$b" --quiet CFLAGS="-O2 -g" >&2 || return 1
   fi
-  make -C "$b" -j"$(nproc)" --quiet >&2 || return 1
+  [ -n "${TZ_BENCH_BUILD:-}" ] || make -C "$b" -j"$(nproc)" --quiet >&2 || return 1
   TZ_BIN="$b/core/trapezoid"
   TZ_MODS="$b/modules"
   (cd "$top/tests/tools" && cc -O2 -o "$BENCH_WORK/freeport" freeport.c)

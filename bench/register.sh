@@ -5,7 +5,7 @@
 # write-back (db_mode=2, loses up to a minute on a crash) modes.
 # Each target is ramped through RATES (REGISTER/s), SECS seconds a step;
 # the result is the highest rate with at most 0.1% failures.
-# Usage: bench/register.sh   (env: RATES, SECS)
+# Usage: bench/register.sh   (env: RATES, SECS, BENCH_ONLY, TZ_BENCH_BUILD)
 . "$(dirname "$0")/lib.sh"
 RATES=${RATES:-"500 1000 2000 4000 6000 8000 10000 12000 14000 16000 18000 20000"}
 SECS=${SECS:-10}
@@ -43,9 +43,11 @@ run_kamailio() { # DBMODE
 }
 
 echo "REGISTER/s at <= 0.1% failures, ${SECS}s steps over: $RATES" >&2
+# BENCH_ONLY=trapezoid: our side only (bench/compare.sh runs two builds).
+only() { if [ "${BENCH_ONLY:-}" = trapezoid ]; then echo 0; else "$@"; fi; }
 tz=$(run_trapezoid)
-k1=$(run_kamailio 1)
-k2=$(run_kamailio 2)
+k1=$(only run_kamailio 1)
+k2=$(only run_kamailio 2)
 printf '%-36s %8s\n' "target" "REG/s"
 printf '%-36s %8s\n' "trapezoid (durable, group commit)" "$tz"
 printf '%-36s %8s\n' "kamailio usrloc db_mode=1 (durable)" "$k1"
