@@ -14,8 +14,10 @@
 #include "runtime/module.h"
 #include "script/script.h"
 #include "sip/lang.h"
+#include "lib/suggest.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,75 +84,111 @@ static int gen_set_range(unsigned *slot, const tz_directive_t *dir, long min,
   return 0;
 }
 
-static int gen_set_count(unsigned *slot, const tz_directive_t *dir,
-                         tz_diag_t *d)
+static int gen_set_listen(tz_gen_t *g, const tz_directive_t *dir,
+                          const tz_gen_opts_t *o, tz_diag_t *d)
 {
-  return gen_set_range(slot, dir, 0, 1000000, d);
+  if (o->nlistens)
+    return 0; /* -l replaces every listen= of the script */
+  if (dir->value.type != TZ_VAL_STR) {
+    tz_diag_error(d, &dir->value_loc, "'listen' takes an address");
+    return -1;
+  }
+  return gen_add_listen(g, dir->value.s, d, &dir->value_loc);
+}
+
+static int gen_set_alias(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
+{
+  char *a = NULL;
+  if (gen_set_string(&a, dir, d) < 0)
+    return -1;
+  char **na = realloc(g->aliases, (g->naliases + 1) * sizeof *na);
+  if (!na) {
+    free(a);
+    return -1;
+  }
+  g->aliases = na;
+  g->aliases[g->naliases++] = a;
+  return 0;
+}
+
+/* Kamailio numbering: -1 err, 0 warn, 1 notice, 2 info, 3 debug. */
+static int gen_set_debug(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
+{
+  if (dir->value.type != TZ_VAL_INT) {
+    tz_diag_error(d, &dir->value_loc,
+                  "'debug' takes an integer (-1 errors only .. 3 debug)");
+    return -1;
+  }
+  g->log_level = (int)dir->value.i + TZ_LOG_WARN;
+  return 0;
+}
+
+/* The settings a script may make; doc/script.md describes each. */
+typedef enum { SET_STRING, SET_MS, SET_RANGE, SET_OTHER } gen_kind_t;
+
+static const struct gen_setting {
+  const char *name;
+  gen_kind_t kind;
+  size_t offset; /* in tz_gen_t */
+  long min, max;
+} gen_settings[] = {
+  {"listen", SET_OTHER, 0, 0, 0},
+  {"alias", SET_OTHER, 0, 0, 0},
+  {"debug", SET_OTHER, 0, 0, 0},
+  {"mpath", SET_STRING, offsetof(tz_gen_t, mpath), 0, 0},
+  {"ctl_socket", SET_STRING, offsetof(tz_gen_t, ctl_socket), 0, 0},
+  {"ctl_listen", SET_STRING, offsetof(tz_gen_t, ctl_listen), 0, 0},
+  {"http_listen", SET_STRING, offsetof(tz_gen_t, http_listen), 0, 0},
+  {"tls_dir", SET_STRING, offsetof(tz_gen_t, tls_dir), 0, 0},
+  {"fr_timer", SET_MS, offsetof(tz_gen_t, fr_timer), 1000, 3600000},
+  {"fr_inv_timer", SET_MS, offsetof(tz_gen_t, fr_inv_timer), 1000, 3600000},
+  {"tcp_idle_timeout", SET_MS, offsetof(tz_gen_t, tcp_idle), 1000, 3600000},
+  {"tcp_max_connections", SET_RANGE, offsetof(tz_gen_t, tcp_max), 0, 1000000},
+  {"max_msg_size", SET_RANGE, offsetof(tz_gen_t, max_msg_size), 1024, 1048576},
+  {"udp_rcvbuf", SET_RANGE, offsetof(tz_gen_t, udp_rcvbuf), 0, 1L << 28},
+  {"udp_sndbuf", SET_RANGE, offsetof(tz_gen_t, udp_sndbuf), 0, 1L << 28},
+};
+#define GEN_NSETTINGS (sizeof gen_settings / sizeof *gen_settings)
+
+static void gen_unknown_setting(const tz_directive_t *dir, tz_diag_t *d)
+{
+  suggest_t sg;
+  suggest_init(&sg, dir->name);
+  for (size_t i = 0; i < GEN_NSETTINGS; i++)
+    suggest_add(&sg, gen_settings[i].name);
+  const char *best = suggest_best(&sg);
+  if (best)
+    tz_diag_error(d, &dir->loc, "unknown setting '%s'; did you mean '%s'?",
+                  dir->name, best);
+  else
+    tz_diag_error(d, &dir->loc, "unknown setting '%s'", dir->name);
 }
 
 static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
                              const tz_gen_opts_t *o, tz_diag_t *d)
 {
-  const char *n = dir->name;
-  if (strcmp(n, "listen") == 0) {
-    if (o->nlistens)
-      return 0; /* -l replaces every listen= of the script */
-    if (dir->value.type != TZ_VAL_STR) {
-      tz_diag_error(d, &dir->value_loc, "'listen' takes an address");
-      return -1;
-    }
-    return gen_add_listen(g, dir->value.s, d, &dir->value_loc);
+  const struct gen_setting *st = NULL;
+  for (size_t i = 0; i < GEN_NSETTINGS && !st; i++)
+    if (strcmp(gen_settings[i].name, dir->name) == 0)
+      st = &gen_settings[i];
+  if (!st) {
+    gen_unknown_setting(dir, d);
+    return -1;
   }
-  if (strcmp(n, "alias") == 0) {
-    char *a = NULL;
-    if (gen_set_string(&a, dir, d) < 0)
-      return -1;
-    char **na = realloc(g->aliases, (g->naliases + 1) * sizeof *na);
-    if (!na) {
-      free(a);
-      return -1;
-    }
-    g->aliases = na;
-    g->aliases[g->naliases++] = a;
-    return 0;
+  void *slot = (char *)g + st->offset;
+  switch (st->kind) {
+  case SET_STRING:
+    return gen_set_string(slot, dir, d);
+  case SET_MS:
+    return gen_set_ms(slot, dir, st->min, d);
+  case SET_RANGE:
+    return gen_set_range(slot, dir, st->min, st->max, d);
+  default:
+    break;
   }
-  if (strcmp(n, "mpath") == 0)
-    return gen_set_string(&g->mpath, dir, d);
-  if (strcmp(n, "debug") == 0) {
-    if (dir->value.type != TZ_VAL_INT) {
-      tz_diag_error(d, &dir->value_loc,
-                    "'debug' takes an integer (-1 errors only .. 3 debug)");
-      return -1;
-    }
-    /* Kamailio numbering: -1 err, 0 warn, 1 notice, 2 info, 3 debug. */
-    g->log_level = (int)dir->value.i + TZ_LOG_WARN;
-    return 0;
-  }
-  if (strcmp(n, "ctl_socket") == 0)
-    return gen_set_string(&g->ctl_socket, dir, d);
-  if (strcmp(n, "ctl_listen") == 0)
-    return gen_set_string(&g->ctl_listen, dir, d);
-  if (strcmp(n, "http_listen") == 0)
-    return gen_set_string(&g->http_listen, dir, d);
-  if (strcmp(n, "tls_dir") == 0)
-    return gen_set_string(&g->tls_dir, dir, d);
-  if (strcmp(n, "tcp_idle_timeout") == 0)
-    return gen_set_ms(&g->tcp_idle, dir, 1000, d);
-  if (strcmp(n, "tcp_max_connections") == 0)
-    return gen_set_count(&g->tcp_max, dir, d);
-  if (strcmp(n, "fr_timer") == 0)
-    return gen_set_ms(&g->fr_timer, dir, 1000, d);
-  if (strcmp(n, "max_msg_size") == 0)
-    return gen_set_range(&g->max_msg_size, dir, 1024, 1048576, d);
-  if (strcmp(n, "fr_inv_timer") == 0)
-    return gen_set_ms(&g->fr_inv_timer, dir, 1000, d);
-  tz_diag_error(d, &dir->loc,
-                "unknown setting '%s' (known: listen, alias, mpath, debug, "
-                "fr_timer, fr_inv_timer, ctl_socket, ctl_listen, http_listen, "
-                "tls_dir, tcp_idle_timeout, tcp_max_connections, "
-                "max_msg_size)",
-                n);
-  return -1;
+  return !strcmp(st->name, "listen")  ? gen_set_listen(g, dir, o, d)
+         : !strcmp(st->name, "alias") ? gen_set_alias(g, dir, d)
+                                      : gen_set_debug(g, dir, d);
 }
 
 static const tz_loc_t *gen_loadmodule_loc(const tz_directive_t *dirs,

@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "runtime/module.h"
 #include "sip/transport.h"
+#include "sip/udp.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
 
@@ -395,6 +396,7 @@ static int cmd_stats(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char
   (void)err;
   (void)len;
   const tz_stat_t *const *st;
+  tz_udp_stats_refresh(); /* the kernel's counts, read when asked */
   size_t n = tz_stats_snapshot(&st);
   tz_jw_obj_begin(out);
   tz_jw_key(out, "counters");
@@ -411,6 +413,7 @@ static int cmd_stats(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char
 void tz_control_prometheus(tz_jbuf_t *out)
 {
   const tz_stat_t *const *st;
+  tz_udp_stats_refresh(); /* the kernel's counts, read when asked */
   size_t n = tz_stats_snapshot(&st);
   for (size_t i = 0; i < n; i++) {
     /* "sip.replies.local.404" -> "trapezoid_sip_replies_local_404" */

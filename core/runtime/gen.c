@@ -29,6 +29,10 @@ tz_gen_t *tz_gen_new(void)
   g->tcp_idle = 300000;
   g->tcp_max = 8192;
   g->max_msg_size = 65535; /* the largest UDP datagram */
+  /* Bursts (thousands of transactions timing out at once) must not
+   * overflow the kernel's default 208 KB while the loop is busy. */
+  g->udp_rcvbuf = 4u << 20;
+  g->udp_sndbuf = 4u << 20;
   return g;
 }
 

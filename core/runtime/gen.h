@@ -39,6 +39,8 @@ typedef struct tz_gen {
   unsigned tcp_idle;     /* ms an idle TCP/TLS connection is kept; 0 = no limit */
   unsigned tcp_max;      /* open TCP/TLS connections at most; 0 = no limit */
   unsigned max_msg_size; /* octets; a larger message is refused (513/drop) */
+  unsigned udp_rcvbuf;   /* bytes asked for each UDP socket; 0: the kernel's */
+  unsigned udp_sndbuf;
 } tz_gen_t;
 
 /* A new generation with the default settings, one reference, no script

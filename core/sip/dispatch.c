@@ -14,6 +14,7 @@
 #include "sip/msg.h"
 #include "sip/relay.h"
 #include "sip/transport.h"
+#include "sip/udp.h"
 
 #include <stdio.h>
 
@@ -118,6 +119,7 @@ int tz_dispatch_start(const tz_gen_t *g, char *err, size_t errlen)
     tz_relay_shutdown();
     return -1;
   }
+  tz_udp_report(g);
   return 0;
 }
 

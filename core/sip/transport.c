@@ -86,6 +86,12 @@ int tz_sip_too_large(msg_t *msg, const tz_gen_t *g)
 
 nta_agent_t *tz_sip_agent(void) { return sip_w()->agent; }
 
+size_t tz_sip_listens(const tz_listen_t **out)
+{
+  *out = sip_w()->listens;
+  return sip_w()->nlistens;
+}
+
 int tz_sip_via_is_ours(const sip_via_t *v)
 {
   const struct tz_sip_worker *sw = sip_w();
@@ -186,12 +192,16 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
                                  NTATAG_MERGE_482(0),
                                  TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
                                  TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                                 TAG_IF(g->udp_rcvbuf, TPTAG_UDP_RMEM(g->udp_rcvbuf)),
+                                 TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf)),
                                  TPTAG_TIMEOUT(32000), TAG_END());
     return sw->agent ? 0 : -1;
   }
   return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url),
                              TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
                              TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
+                             TAG_IF(g->udp_rcvbuf, TPTAG_UDP_RMEM(g->udp_rcvbuf)),
+                             TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf)),
                              TPTAG_TIMEOUT(32000), TAG_END());
 }
 

@@ -18,6 +18,9 @@ void tz_sip_stop(void);
 
 nta_agent_t *tz_sip_agent(void);
 
+/* The listen addresses bound (none before tz_sip_start). */
+size_t tz_sip_listens(const tz_listen_t **out);
+
 /* Applies g's agent-wide settings: transaction timers, message size. */
 void tz_sip_apply(const tz_gen_t *g);
 
