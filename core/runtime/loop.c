@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/loop.h"
 #include "runtime/worker.h"
+#include "lib/stats.h"
 #include "runtime/module.h"
 #include "lib/owner.h"
 
@@ -48,13 +49,60 @@ static _Thread_local tz_worker_t *current_worker = &first_worker;
 tz_worker_t *tz_worker(void) { return current_worker; }
 void tz_worker_enter(tz_worker_t *w) { current_worker = w; }
 
+/* ---- loop lag: how late a periodic tick runs, i.e. how long the loop was
+ * busy with something else. A loop stalled longer than the socket buffer
+ * lasts at the offered rate drops datagrams (issue 13's evidence). */
+
+#define LAG_TICK_MS 50
+#define LAG_WINDOW_MS 10000
+
+typedef struct loop_lag {
+  su_time_t last;
+  long window_max; /* ms, in the window being measured */
+  unsigned ticks;
+  tz_stat_t *st_max, *st_stalls;
+} loop_lag_t;
+
+static void loop_lag_tick(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  loop_lag_t *lag = arg;
+  su_time_t now = su_now();
+  long late = (long)su_duration(now, lag->last) - LAG_TICK_MS;
+  lag->last = now;
+  if (late > lag->window_max)
+    lag->window_max = late;
+  if (late >= 100)
+    tz_stat_add(lag->st_stalls, 1);
+  if (++lag->ticks * LAG_TICK_MS >= LAG_WINDOW_MS) {
+    tz_stat_set(lag->st_max, lag->window_max);
+    lag->window_max = 0;
+    lag->ticks = 0;
+  }
+}
+
+static void loop_lag_start(void)
+{
+  static loop_lag_t lag;
+  lag.st_max = tz_stat_get("core.loop_lag_ms", "the longest the event loop "
+                           "was busy past a 50 ms tick, over the last 10 s");
+  lag.st_stalls = tz_stat_get("core.loop_stalls", "ticks the event loop ran "
+                              "100 ms or more late");
+  lag.last = su_now();
+  if (lag.st_max && lag.st_stalls)
+    tz_timer_start(NULL, LAG_TICK_MS, 1, loop_lag_tick, &lag);
+}
+
 int tz_loop_init(void)
 {
   tz_worker_t *w = tz_worker();
   if (su_init() != 0)
     return -1;
   w->root = su_root_create(NULL);
-  return w->root ? 0 : -1;
+  if (!w->root)
+    return -1;
+  loop_lag_start();
+  return 0;
 }
 
 void tz_loop_deinit(void)

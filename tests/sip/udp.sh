@@ -27,8 +27,13 @@ drops() { "$TZ_TZCTL" -s "$CTL" --json stats | tr ',{' '\n\n' | sed -n 's/.*"sip
 kill -STOP "$TZ_PID"
 sip_msg OPTIONS "$P" | "$TZ_TOOLS/sipstress" flood -n 3000 127.0.0.1 "$P" >/dev/null
 kill -CONT "$TZ_PID"
-st=$(sip_msg OPTIONS "$P" | "$TZ_TOOLS/sipsend" -w 3000 127.0.0.1 "$P" | status_of)
-[ "$st" = 200 ] || fail "OPTIONS after the burst got '$st'"
+# The server first works through what its buffer held (answering a socket
+# that is gone, which a sanitizer build does slowly): ask until it answers.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  st=$(sip_msg OPTIONS "$P" | "$TZ_TOOLS/sipsend" -w 2000 127.0.0.1 "$P" | status_of)
+  [ "$st" = 200 ] && break
+done
+[ "$st" = 200 ] || fail "OPTIONS after the burst got '$st' for 20 s"
 n=$(drops)
 [ "${n:-0}" -gt 0 ] || fail "3000 datagrams into a 64 KB buffer while stopped: sip.udp.drops is '${n:-}'"
 pass "a burst into a stopped server's 64 KB buffer: sip.udp.drops = $n; still serving"
