@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A fixed call rate held long enough to reach steady state, with what the
+# server says about itself every 5 s: loop lag and stalls, kernel drops on
+# its UDP socket, transactions in flight, CPU and RSS. The seed flow with
+# record-routing (RR=0: without), SIPp caller and callee on the same
+# machine; at the end the calls that succeeded, failed and were
+# retransmitted. trapezoid only (Kamailio's side is to come with steady-state
+# steps in calls.sh).
+# Usage: bench/steady.sh RATE SECONDS   (env: RR, UDP_RCVBUF: bytes, 0 = kernel's)
+. "$(dirname "$0")/lib.sh"
+rate=${1:?usage: bench/steady.sh RATE SECONDS}
+secs=${2:?usage: bench/steady.sh RATE SECONDS}
+S="$top/tests/sip/scenarios"
+bench_build || exit 1
+cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
+
+port=$(bench_port) uas_port=$(bench_port)
+{ echo "udp_rcvbuf=${UDP_RCVBUF:-4194304}"
+  sed -e "s#@DB@#$BENCH_WORK/tz.db#" -e "s#@RR@#${RR:-1}#" "$top/bench/proxy-tz.cfg.in"
+} >"$BENCH_WORK/tz.cfg"
+"$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
+  -s "$BENCH_WORK/ctl" >"$BENCH_WORK/tz.log" 2>&1 &
+tz=$!
+BENCH_PIDS="$BENCH_PIDS $tz"
+bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; exit 1; }
+printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-s%s\nMax-Forwards: 70\nFrom: <sip:bob@example.test>;tag=b\nTo: <sip:bob@example.test>\nCall-ID: steady-bob-%s\nCSeq: 1 REGISTER\nContact: <sip:bob@127.0.0.1:%s>\nExpires: 3600\nContent-Length: 0\n\n' \
+  "$RANDOM" "$RANDOM" "$uas_port" | sed 's/$/\r/' | "$BENCH_WORK/sipsend" 127.0.0.1 "$port" |
+  head -n 1 | grep -q "^SIP/2.0 200" || { echo "REGISTER failed" >&2; exit 1; }
+sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 >/dev/null 2>&1 &
+BENCH_PIDS="$BENCH_PIDS $!"
+scen="$S/call_uac_rr.xml"
+[ "${RR:-1}" = 0 ] && scen="$S/call_uac_direct.xml"
+stat="$BENCH_WORK/stat.csv"
+sipp -sf "$scen" -s bob -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m $((rate * secs)) \
+  -l $((rate * 3)) -nostdin -timeout $((secs + 60)) -trace_stat -stf "$stat" -fd 1 \
+  "127.0.0.1:$port" >/dev/null 2>&1 &
+uac=$!
+BENCH_PIDS="$BENCH_PIDS $uac"
+
+# the server's own counters, as JSON
+sample() { "$(dirname "$TZ_BIN")/../tools/tzctl" -s "$BENCH_WORK/ctl" --json stats; }
+echo "rate $rate/s for ${secs}s, record-route ${RR:-1}, udp_rcvbuf ${UDP_RCVBUF:-4194304}"
+# Sampling goes on 35 s past the load: the transactions' 32 s hold ends then.
+t=0
+while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
+  sleep 5
+  t=$((t + 5))
+  s=$(sample | tr ',{}' '\n\n\n')
+  g() { printf '%s\n' "$s" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"; }
+  echo "t=${t}s loop_lag_ms=$(g core.loop_lag_ms) stalls=$(g core.loop_stalls)" \
+    "udp_drops=$(g sip.udp.drops) inflight=$(g tm.inflight)" \
+    "cpu%=$(ps -o %cpu= -p "$tz" | tr -d ' ') rss_kb=$(ps -o rss= -p "$tz" | tr -d ' ')"
+done
+hdr=$(head -n 1 "$stat") last=$(tail -n 1 "$stat")
+col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
+echo "calls ok $(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")" \
+  "failed $(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")" \
+  "retransmissions $(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")"
