@@ -39,7 +39,7 @@ void tz_relay_stray_response(msg_t *msg);
 /* For failure routes: the status the transaction would relay now. */
 int tz_relay_best_status(const tz_msg_t *m);
 
-/* Script built-ins implemented here (added to tz_core_funcs). */
+/* Script built-ins implemented here (in tz_sip_funcs, builtins.c). */
 int tz_relay_fn_t_relay(tz_msg_t *m, const tz_call_t *c);
 int tz_relay_fn_forward(tz_msg_t *m, const tz_call_t *c);
 int tz_relay_fn_t_on_failure(tz_msg_t *m, const tz_call_t *c);

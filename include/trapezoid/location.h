@@ -1,5 +1,5 @@
 /*
- * tz_location.h - the binding store interface: what a registrar saves and
+ * location.h - the binding store interface: what a registrar saves and
  * what lookup reads (RFC 3261 section 10.3 bindings).
  *
  * A store module (modules/location: memory index + sqlite) implements it

@@ -306,7 +306,7 @@ TZ_API void tz_suspended_drop(tz_suspended_t *s);
 /* ---- services between modules ------------------------------------------- */
 
 /* Modules never call each other: a provider registers a named interface
- * struct (e.g. "location", see tz_location.h) and users look it up at init
+ * struct (e.g. "location", see <trapezoid/location.h>) and users look it up at init
  * after declaring the provider in deps. Registrations are undone when the
  * provider's instance is destroyed. */
 TZ_API int tz_service_register(tz_modinst_t *mod, const char *name,

@@ -3,7 +3,7 @@
  * lookups for the script: save(), lookup(), registered().
  *
  * The registrar decides; the binding store (the "location" service, see
- * tz_location.h) keeps. save() computes the AOR's complete new binding set,
+ * <trapezoid/location.h>) keeps. save() computes the AOR's complete new binding set,
  * hands it to the store, and suspends the request: the 200 OK goes out only
  * once the store reports the change durable.
  */
