@@ -520,48 +520,53 @@ static void relay_maybe_done(tz_tx_t *tx)
     relay_tx_free(tx);
 }
 
-static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
-                             const sip_t *sip)
+/* The response as it may go upstream, or NULL. A response with only our
+ * Via (a UAS that answered with the CANCEL's Via) or over max_msg_size
+ * goes nowhere, but its status still counts: a final one upstream is then
+ * one we make ourselves. *dropped: the reply route dropped it. */
+static msg_t *relay_response_msg(tz_tx_t *tx, nta_outgoing_t *orq,
+                                 const sip_t *sip, int status, int *dropped)
 {
-  txbranch_t *b = (txbranch_t *)magic;
-  tz_tx_t *tx = b->tx;
-  int status = nta_outgoing_status(orq);
-  msg_t *resp = (sip && !nta_sip_is_internal(sip)) ? nta_outgoing_getresponse(orq) : NULL;
+  *dropped = 0;
+  msg_t *resp = sip && !nta_sip_is_internal(sip) ? nta_outgoing_getresponse(orq)
+                                                 : NULL;
   if (resp && (!sip->sip_via->v_next || tz_sip_too_large(resp, tx->gen))) {
-    /* Only our Via (a UAS that answered with the CANCEL's Via), or over
-     * max_msg_size: the status still counts, the message goes nowhere; a
-     * final status upstream is then one we make ourselves. */
     if (sip->sip_via->v_next)
       tz_log(TZ_LOG_NOTICE, "relay: %d response of %lu octets over "
              "max_msg_size: not relayed", status, (unsigned long)msg_size(resp));
     msg_destroy(resp);
-    resp = NULL;
+    return NULL;
   }
-  if (resp && !relay_run_reply_route(tx, resp) && status < 300) {
-    msg_destroy(resp); /* the script dropped a provisional or 2xx */
-    resp = NULL;
-    if (status < 200)
-      return 0;
-  }
-  if (status < 200) {
-    b->status = status;
-    if (resp && !relay_answered(tx))
-      relay_send_upstream(tx, resp);
-    else
+  if (resp && !relay_run_reply_route(tx, resp)) {
+    *dropped = 1;
+    if (status < 300) { /* a dropped 3xx-6xx still decides the branch */
       msg_destroy(resp);
-    return 0;
+      return NULL;
+    }
   }
+  return resp;
+}
+
+/* A module holding the transaction hears its branch's outcome; a failed
+ * branch it replaced no longer competes for the response upstream. */
+static void relay_tell_holder(tz_tx_t *tx, txbranch_t *b, int status)
+{
+  tz_branch_done_f done = b->done;
+  if (!done)
+    return;
+  b->done = NULL;
+  relay_pin(tx);
+  if (done(tx, status, b->done_arg) && status >= 300)
+    b->superseded = 1;
+  relay_unpin(tx);
+}
+
+static void relay_final(tz_tx_t *tx, txbranch_t *b, int status, msg_t *resp)
+{
   if (b->status < 200)
     relay_branch_final(tx);
   b->status = status;
-  if (b->done) {
-    tz_branch_done_f done = b->done;
-    b->done = NULL;
-    relay_pin(tx);
-    if (done(tx, status, b->done_arg) && status >= 300)
-      b->superseded = 1;
-    relay_unpin(tx);
-  }
+  relay_tell_holder(tx, b, status);
   if (status < 300) {
     /* Every 2xx goes upstream (RFC 3261 16.7 step 5); the rest stop. */
     if (resp)
@@ -577,6 +582,25 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
       relay_cancel_pending(tx, (int)(b - tx->br));
   }
   relay_maybe_done(tx);
+}
+
+static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
+                             const sip_t *sip)
+{
+  txbranch_t *b = (txbranch_t *)magic;
+  tz_tx_t *tx = b->tx;
+  int status = nta_outgoing_status(orq), dropped;
+  msg_t *resp = relay_response_msg(tx, orq, sip, status, &dropped);
+  if (status >= 200) {
+    relay_final(tx, b, status, resp);
+    return 0;
+  }
+  if (!dropped) /* a dropped provisional is as if it never came */
+    b->status = status;
+  if (resp && !relay_answered(tx))
+    relay_send_upstream(tx, resp);
+  else
+    msg_destroy(resp);
   return 0;
 }
 
