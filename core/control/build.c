@@ -96,8 +96,10 @@ static int gen_set_listen(tz_gen_t *g, const tz_directive_t *dir,
   return gen_add_listen(g, dir->value.s, d, &dir->value_loc);
 }
 
-static int gen_set_alias(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
+static int gen_set_alias(tz_gen_t *g, const tz_directive_t *dir,
+                         const tz_gen_opts_t *o, tz_diag_t *d)
 {
+  (void)o;
   char *a = NULL;
   if (gen_set_string(&a, dir, d) < 0)
     return -1;
@@ -112,8 +114,10 @@ static int gen_set_alias(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
 }
 
 /* Kamailio numbering: -1 err, 0 warn, 1 notice, 2 info, 3 debug. */
-static int gen_set_debug(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
+static int gen_set_debug(tz_gen_t *g, const tz_directive_t *dir,
+                         const tz_gen_opts_t *o, tz_diag_t *d)
 {
+  (void)o;
   if (dir->value.type != TZ_VAL_INT) {
     tz_diag_error(d, &dir->value_loc,
                   "'debug' takes an integer (-1 errors only .. 3 debug)");
@@ -123,30 +127,35 @@ static int gen_set_debug(tz_gen_t *g, const tz_directive_t *dir, tz_diag_t *d)
   return 0;
 }
 
-/* The settings a script may make; doc/script.md describes each. */
+/* The settings a script may make; doc/script.md describes each. Most
+ * store a typed value at an offset; the others have their own function. */
 typedef enum { SET_STRING, SET_MS, SET_RANGE, SET_OTHER } gen_kind_t;
+
+typedef int (*gen_apply_f)(tz_gen_t *g, const tz_directive_t *dir,
+                           const tz_gen_opts_t *o, tz_diag_t *d);
 
 static const struct gen_setting {
   const char *name;
   gen_kind_t kind;
   size_t offset; /* in tz_gen_t */
   long min, max;
+  gen_apply_f apply; /* SET_OTHER */
 } gen_settings[] = {
-  {"listen", SET_OTHER, 0, 0, 0},
-  {"alias", SET_OTHER, 0, 0, 0},
-  {"debug", SET_OTHER, 0, 0, 0},
-  {"mpath", SET_STRING, offsetof(tz_gen_t, mpath), 0, 0},
-  {"ctl_socket", SET_STRING, offsetof(tz_gen_t, ctl_socket), 0, 0},
-  {"ctl_listen", SET_STRING, offsetof(tz_gen_t, ctl_listen), 0, 0},
-  {"http_listen", SET_STRING, offsetof(tz_gen_t, http_listen), 0, 0},
-  {"tls_dir", SET_STRING, offsetof(tz_gen_t, tls_dir), 0, 0},
-  {"fr_timer", SET_MS, offsetof(tz_gen_t, fr_timer), 1000, 3600000},
-  {"fr_inv_timer", SET_MS, offsetof(tz_gen_t, fr_inv_timer), 1000, 3600000},
-  {"tcp_idle_timeout", SET_MS, offsetof(tz_gen_t, tcp_idle), 1000, 3600000},
-  {"tcp_max_connections", SET_RANGE, offsetof(tz_gen_t, tcp_max), 0, 1000000},
-  {"max_msg_size", SET_RANGE, offsetof(tz_gen_t, max_msg_size), 1024, 1048576},
-  {"udp_rcvbuf", SET_RANGE, offsetof(tz_gen_t, udp_rcvbuf), 0, 1L << 28},
-  {"udp_sndbuf", SET_RANGE, offsetof(tz_gen_t, udp_sndbuf), 0, 1L << 28},
+  {"listen", SET_OTHER, 0, 0, 0, gen_set_listen},
+  {"alias", SET_OTHER, 0, 0, 0, gen_set_alias},
+  {"debug", SET_OTHER, 0, 0, 0, gen_set_debug},
+  {"mpath", SET_STRING, offsetof(tz_gen_t, mpath), 0, 0, NULL},
+  {"ctl_socket", SET_STRING, offsetof(tz_gen_t, ctl_socket), 0, 0, NULL},
+  {"ctl_listen", SET_STRING, offsetof(tz_gen_t, ctl_listen), 0, 0, NULL},
+  {"http_listen", SET_STRING, offsetof(tz_gen_t, http_listen), 0, 0, NULL},
+  {"tls_dir", SET_STRING, offsetof(tz_gen_t, tls_dir), 0, 0, NULL},
+  {"fr_timer", SET_MS, offsetof(tz_gen_t, fr_timer), 1000, 3600000, NULL},
+  {"fr_inv_timer", SET_MS, offsetof(tz_gen_t, fr_inv_timer), 1000, 3600000, NULL},
+  {"tcp_idle_timeout", SET_MS, offsetof(tz_gen_t, tcp_idle), 1000, 3600000, NULL},
+  {"tcp_max_connections", SET_RANGE, offsetof(tz_gen_t, tcp_max), 0, 1000000, NULL},
+  {"max_msg_size", SET_RANGE, offsetof(tz_gen_t, max_msg_size), 1024, 1048576, NULL},
+  {"udp_rcvbuf", SET_RANGE, offsetof(tz_gen_t, udp_rcvbuf), 0, 1L << 28, NULL},
+  {"udp_sndbuf", SET_RANGE, offsetof(tz_gen_t, udp_sndbuf), 0, 1L << 28, NULL},
 };
 #define GEN_NSETTINGS (sizeof gen_settings / sizeof *gen_settings)
 
@@ -183,12 +192,10 @@ static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,
     return gen_set_ms(slot, dir, st->min, d);
   case SET_RANGE:
     return gen_set_range(slot, dir, st->min, st->max, d);
-  default:
+  case SET_OTHER:
     break;
   }
-  return !strcmp(st->name, "listen")  ? gen_set_listen(g, dir, o, d)
-         : !strcmp(st->name, "alias") ? gen_set_alias(g, dir, d)
-                                      : gen_set_debug(g, dir, d);
+  return st->apply(g, dir, o, d);
 }
 
 static const tz_loc_t *gen_loadmodule_loc(const tz_directive_t *dirs,

@@ -101,6 +101,13 @@ static int core_fixup_log(tz_modinst_t *mod, int idx, tz_arg_t *arg,
 
 /* ---- the table ---------------------------------------------------------- */
 
+/* log(level, text) and xlog(level, text): the level a constant, resolved
+ * at load. */
+#define LOG_LEVEL_ARGS                                                       \
+  .handler = core_log_level, .min_args = 2, .max_args = 2,                   \
+  .args = {TZ_ARG_STR, TZ_ARG_FMT}, .const_mask = 1u << 0,                   \
+  .fixup = core_fixup_log
+
 const tz_func_export_t script_funcs[] = {
     {.name = "log",
      .handler = core_log,
@@ -110,12 +117,7 @@ const tz_func_export_t script_funcs[] = {
      .doc = "log(text): log text at info level, prefixed with file:line; "
             "text may contain $pvars."},
     {.name = "log",
-     .handler = core_log_level,
-     .min_args = 2,
-     .max_args = 2,
-     .args = {TZ_ARG_STR, TZ_ARG_FMT},
-     .const_mask = 1u << 0,
-     .fixup = core_fixup_log,
+     LOG_LEVEL_ARGS,
      .doc = "log(level, text): log at a level given as -1..3 (err, warn, "
             "notice, info, dbg) or as a name (\"err\", \"L_WARN\", ...)."},
     {.name = "xlog",
@@ -125,12 +127,7 @@ const tz_func_export_t script_funcs[] = {
      .args = {TZ_ARG_FMT},
      .doc = "xlog(text): Kamailio's spelling; logs at error level."},
     {.name = "xlog",
-     .handler = core_log_level,
-     .min_args = 2,
-     .max_args = 2,
-     .args = {TZ_ARG_STR, TZ_ARG_FMT},
-     .const_mask = 1u << 0,
-     .fixup = core_fixup_log,
+     LOG_LEVEL_ARGS,
      .doc = "xlog(level, text): the same as log(level, text)."},
     {0}};
 

@@ -226,14 +226,15 @@ int tz_msg_append_to_reply(tz_msg_t *m, const char *lines)
   return 0;
 }
 
-/* The script's append_to_reply() lines, then the caller's; NULL if none.
- * Allocated in home (NULL: malloc). */
-static char *msg_reply_headers(su_home_t *home, const char *script,
-                               const char *extra)
+/* The script's append_to_reply() lines, then the caller's. Usually one
+ * of them is absent and the other goes as it is; only both are joined, in
+ * home. */
+static const char *msg_reply_headers(su_home_t *home, const char *script,
+                                     const char *extra)
 {
-  if (!script && !extra)
-    return NULL;
-  return su_sprintf(home, "%s%s", script ? script : "", extra ? extra : "");
+  if (!script || !extra)
+    return script ? script : extra;
+  return su_sprintf(home, "%s%s", script, extra);
 }
 
 int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
@@ -345,10 +346,12 @@ void tz_sip_drain(unsigned max_ms)
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers)
 {
-  char *hdrs = msg_reply_headers(NULL, s->reply_hdrs, extra_headers);
+  su_home_t home[1];
+  su_home_init(home);
+  const char *hdrs = msg_reply_headers(home, s->reply_hdrs, extra_headers);
   int rc = s->irq ? msg_reply(s->irq, status, reason, hdrs)
                   : tz_sip_reply_stateless(s->msg, status, reason, hdrs);
-  su_free(NULL, hdrs);
+  su_home_deinit(home);
   if (rc >= 0)
     tz_stats_reply(status, 0);
   if (status >= 200 || rc < 0)
