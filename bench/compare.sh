@@ -24,8 +24,15 @@ fi
 build "$top/_build/compare-$sha" "$src_old"
 build "$top/_build/bench" "$top"
 
-run() { # BUILD SCRIPT: the trapezoid result lines of one benchmark
+# The kernel's count of datagrams dropped for a full receive buffer, all
+# sockets (only one server runs at a time, so a delta is its run's).
+rcvbuf_errors() { awk '/^Udp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; n = 1 } else print $c }' /proc/net/snmp; }
+
+run() { # BUILD SCRIPT: the trapezoid result lines of one benchmark, then
+  # "drops N" for the kernel drops during it
+  before=$(rcvbuf_errors)
   TZ_BENCH_BUILD=$1 BENCH_ONLY=trapezoid "$top/bench/$2" 2>/dev/null
+  echo "drops $(($(rcvbuf_errors) - before))"
 }
 c_old=$(run "$top/_build/compare-$sha" calls.sh)
 c_new=$(run "$top/_build/bench" calls.sh)
@@ -40,3 +47,5 @@ for k in "record-route on" "record-route off"; do
 done
 o=$(pick "$r_old" "trapezoid (durable") n=$(pick "$r_new" "trapezoid (durable")
 printf '%-34s %10s %10s %6s\n' "durable REGISTER/s" "$o" "$n" "$(ratio "$n" "$o")"
+printf '%-34s %10s %10s\n' "UdpRcvbufErrors, call ramps" "$(pick "$c_old" drops)" "$(pick "$c_new" drops)"
+printf '%-34s %10s %10s\n' "UdpRcvbufErrors, REGISTER ramp" "$(pick "$r_old" drops)" "$(pick "$r_new" drops)"
