@@ -51,6 +51,9 @@ bench_step() {
   stat="$BENCH_WORK/stat.$port.$rate.csv"
   rm -f "$stat"
   n=$((rate * secs))
+  # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
+  # against a saturated server): a hard limit as well.
+  timeout -s KILL $((secs + 60)) \
   sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
     -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 "$@" \
     "127.0.0.1:$port" >/dev/null 2>&1
