@@ -41,22 +41,44 @@ bench_wait_udp() {
   return 1
 }
 
+# The server under test and its child processes (Kamailio forks workers).
+# bench_step measures them when BENCH_SERVER holds the main PID.
+BENCH_SERVER=""
+bench_procs() { echo "$BENCH_SERVER"; pgrep -P "$BENCH_SERVER"; }
+# Proportional set size, MB: shared memory counted once over all processes.
+bench_pss_mb() {
+  for p in $(bench_procs); do cat "/proc/$p/smaps_rollup" 2>/dev/null; done |
+    awk '/^Pss:/ { kb += $2 } END { printf "%d", kb / 1024 }'
+}
+# CPU time used so far, in clock ticks, by all of them.
+bench_cpu_ticks() {
+  for p in $(bench_procs); do cat "/proc/$p/stat" 2>/dev/null; echo; done |
+    awk 'NF > 15 { t += $14 + $15 } END { printf "%d", t }'
+}
+
 # bench_step PORT RATE SECONDS SCENARIO [SIPP-ARGS...]: prints
-# "RATE SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL". A step passes with at
-# most 0.1% failed calls and retransmissions of at most 1% of the calls
-# (more means answers take over T1 = 500 ms: the target is saturated).
+# "RATE SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL PSS-MB CPU-MS-PER-CALL".
+# A step passes with at most 0.1% failed calls and retransmissions of at
+# most 1% of the calls (more means answers take over T1 = 500 ms: the
+# target is saturated). PSS is sampled 5 s before the step's end, when every
+# transaction the step made is still held; CPU is the server's over the step.
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
   stat="$BENCH_WORK/stat.$port.$rate.csv"
-  rm -f "$stat"
+  rm -f "$stat" "$BENCH_WORK/pss"
   n=$((rate * secs))
+  cpu0=$(bench_cpu_ticks)
+  (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
+  sampler=$!
   # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
   # against a saturated server): a hard limit as well.
   timeout -s KILL $((secs + 60)) \
   sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
     -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 "$@" \
     "127.0.0.1:$port" >/dev/null 2>&1
+  cpu1=$(bench_cpu_ticks)
+  wait "$sampler"
   last=$(tail -n 1 "$stat")
   # Columns are named in the header; pick them by name.
   hdr=$(head -n 1 "$stat")
@@ -67,19 +89,24 @@ bench_step() {
   verdict=FAIL
   [ "$ok" -gt 0 ] && [ $((bad * 1000)) -le "$ok" ] && [ $((rtx * 100)) -le "$ok" ] &&
     [ $((ok + bad)) -ge $((n * 99 / 100)) ] && verdict=PASS
-  echo "$rate $ok $bad $rtx $verdict"
+  ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
+    'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
+  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms"
 }
 
 # bench_ramp LABEL PORT SECONDS SCENARIO "RATES" [SIPP-ARGS...]: runs the
-# steps in order and prints the highest passing rate (0 if none).
+# steps in order, keeps their lines in $BENCH_WORK/steps.LABEL (spaces as
+# _) and prints the highest passing step's line ("0" if none passed).
 bench_ramp() {
   label=$1 port=$2 secs=$3 scen=$4 rates=$5
   shift 5
+  log="$BENCH_WORK/steps.$(echo "$label" | tr ' =' '__')"
   best=0
   for r in $rates; do
     line=$(bench_step "$port" "$r" "$secs" "$scen" "$@")
+    echo "$line" >>"$log"
     echo "  $label: rate $line" >&2
-    case "$line" in *PASS) best=$r ;; *) break ;; esac
+    case "$line" in *PASS*) best=$line ;; *) break ;; esac
   done
   echo "$best"
 }

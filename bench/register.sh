@@ -20,7 +20,7 @@ run_trapezoid() {
   "$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
     >"$BENCH_WORK/tz.log" 2>&1 &
   pid=$!
-  BENCH_PIDS="$BENCH_PIDS $pid"
+  BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid
   bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; cat "$BENCH_WORK/tz.log" >&2; return 1; }
   bench_ramp trapezoid "$port" "$SECS" "$SCEN" "$RATES" -inf "$BENCH_WORK/users.csv"
   kill -TERM "$pid"; wait "$pid"
@@ -36,7 +36,7 @@ run_kamailio() { # DBMODE
   kamailio -f "$BENCH_WORK/kam$1.cfg" -DD -E -m 1024 -M 64 -P "$BENCH_WORK/kam$1.pid" \
     >"$BENCH_WORK/kam$1.log" 2>&1 &
   pid=$!
-  BENCH_PIDS="$BENCH_PIDS $pid"
+  BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid
   bench_wait_udp "$port" || { echo "kamailio did not start" >&2; cat "$BENCH_WORK/kam$1.log" >&2; return 1; }
   bench_ramp "kamailio db_mode=$1" "$port" "$SECS" "$SCEN" "$RATES" -inf "$BENCH_WORK/users.csv"
   kill -TERM "$pid"; wait "$pid"
@@ -48,6 +48,8 @@ only() { if [ "${BENCH_ONLY:-}" = trapezoid ]; then echo 0; else "$@"; fi; }
 tz=$(run_trapezoid)
 k1=$(only run_kamailio 1)
 k2=$(only run_kamailio 2)
+# The ramps' result lines start with the rate.
+tz=${tz%% *} k1=${k1%% *} k2=${k2%% *}
 printf '%-36s %8s\n' "target" "REG/s"
 printf '%-36s %8s\n' "trapezoid (durable, group commit)" "$tz"
 printf '%-36s %8s\n' "kamailio usrloc db_mode=1 (durable)" "$k1"

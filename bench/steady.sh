@@ -6,7 +6,11 @@
 # machine; at the end the calls that succeeded, failed and were
 # retransmitted. trapezoid only (Kamailio's side is to come with steady-state
 # steps in calls.sh).
-# Usage: bench/steady.sh RATE SECONDS   (env: RR, UDP_RCVBUF: bytes, 0 = kernel's)
+# Usage: bench/steady.sh RATE SECONDS   (env: RR, UDP_RCVBUF: bytes, 0 = kernel's;
+#   WRAP: a command prefix for the server, e.g. "env LD_PRELOAD=...";
+#   SETTINGS: more "name=value" lines for the server's configuration;
+#   MASSIF=FILE: run the server under valgrind's massif, heap profile to FILE
+#   and its peak printed by ms_print at the end -- keep RATE near 50/s there)
 . "$(dirname "$0")/lib.sh"
 rate=${1:?usage: bench/steady.sh RATE SECONDS}
 secs=${2:?usage: bench/steady.sh RATE SECONDS}
@@ -16,13 +20,16 @@ cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
 
 port=$(bench_port) uas_port=$(bench_port)
 { echo "udp_rcvbuf=${UDP_RCVBUF:-4194304}"
+  printf '%s\n' "${SETTINGS:-}"
   sed -e "s#@DB@#$BENCH_WORK/tz.db#" -e "s#@RR@#${RR:-1}#" "$top/bench/proxy-tz.cfg.in"
 } >"$BENCH_WORK/tz.cfg"
-"$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
+wrap="${WRAP:-}"
+[ -n "${MASSIF:-}" ] && wrap="valgrind --tool=massif --depth=12 --soname-synonyms=somalloc=*jemalloc* --massif-out-file=$MASSIF"
+$wrap "$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
   -s "$BENCH_WORK/ctl" >"$BENCH_WORK/tz.log" 2>&1 &
 tz=$!
 BENCH_PIDS="$BENCH_PIDS $tz"
-bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; exit 1; }
+bench_wait_udp "$port" || bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; exit 1; }
 printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-s%s\nMax-Forwards: 70\nFrom: <sip:bob@example.test>;tag=b\nTo: <sip:bob@example.test>\nCall-ID: steady-bob-%s\nCSeq: 1 REGISTER\nContact: <sip:bob@127.0.0.1:%s>\nExpires: 3600\nContent-Length: 0\n\n' \
   "$RANDOM" "$RANDOM" "$uas_port" | sed 's/$/\r/' | "$BENCH_WORK/sipsend" 127.0.0.1 "$port" |
   head -n 1 | grep -q "^SIP/2.0 200" || { echo "REGISTER failed" >&2; exit 1; }
@@ -31,12 +38,14 @@ BENCH_PIDS="$BENCH_PIDS $!"
 scen="$S/call_uac_rr.xml"
 [ "${RR:-1}" = 0 ] && scen="$S/call_uac_direct.xml"
 stat="$BENCH_WORK/stat.csv"
-sipp -sf "$scen" -s bob -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m $((rate * secs)) \
+timeout -s KILL $((secs + 90)) sipp -sf "$scen" -s bob -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m $((rate * secs)) \
   -l $((rate * 3)) -nostdin -timeout $((secs + 60)) -trace_stat -stf "$stat" -fd 1 \
   "127.0.0.1:$port" >/dev/null 2>&1 &
 uac=$!
 BENCH_PIDS="$BENCH_PIDS $uac"
 
+# CPU seconds the server has used (user + system), from /proc
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$tz/stat"; }
 # the server's own counters, as JSON
 sample() { "$(dirname "$TZ_BIN")/../tools/tzctl" -s "$BENCH_WORK/ctl" --json stats; }
 echo "rate $rate/s for ${secs}s, record-route ${RR:-1}, udp_rcvbuf ${UDP_RCVBUF:-4194304}"
@@ -49,10 +58,15 @@ while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
   g() { printf '%s\n' "$s" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"; }
   echo "t=${t}s loop_lag_ms=$(g core.loop_lag_ms) stalls=$(g core.loop_stalls)" \
     "udp_drops=$(g sip.udp.drops) inflight=$(g tm.inflight)" \
-    "cpu%=$(ps -o %cpu= -p "$tz" | tr -d ' ') rss_kb=$(ps -o rss= -p "$tz" | tr -d ' ')"
+    "cpu_s=$(cpu_s) rss_kb=$(ps -o rss= -p "$tz" | tr -d ' ')"
 done
 hdr=$(head -n 1 "$stat") last=$(tail -n 1 "$stat")
 col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
 echo "calls ok $(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")" \
   "failed $(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")" \
   "retransmissions $(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")"
+if [ -n "${MASSIF:-}" ]; then
+  kill -TERM "$tz"
+  wait "$tz"
+  ms_print "$MASSIF" | sed -n '/^ *n *time/,$p' | head -n 120
+fi

@@ -3,7 +3,7 @@
 
 # Building the daemon and its modules.
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
-  libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3"
+  libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3 libjemalloc-dev"
 # Running the tests: CUnit, and the real SIP peers the tests talk to.
 TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
   clang libclang-rt-14-dev"

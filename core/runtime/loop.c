@@ -55,6 +55,7 @@ void tz_worker_enter(tz_worker_t *w) { current_worker = w; }
 
 #define LAG_TICK_MS 50
 #define LAG_WINDOW_MS 10000
+#define STALL_WARN_MS 500
 
 typedef struct loop_lag {
   su_time_t last;
@@ -70,10 +71,14 @@ static void loop_lag_tick(tz_modinst_t *mod, void *arg)
   su_time_t now = su_now();
   long late = (long)su_duration(now, lag->last) - LAG_TICK_MS;
   lag->last = now;
-  if (late > lag->window_max)
-    lag->window_max = late;
   if (late >= 100)
     tz_stat_add(lag->st_stalls, 1);
+  /* A stall this long overflows a socket buffer at carrier rates: the log
+   * says when, once per new longest stall of the window. */
+  if (late >= STALL_WARN_MS && late > lag->window_max)
+    tz_log(TZ_LOG_WARN, "event loop stalled %ld ms (see sip.udp.drops)", late);
+  if (late > lag->window_max)
+    lag->window_max = late;
   if (++lag->ticks * LAG_TICK_MS >= LAG_WINDOW_MS) {
     tz_stat_set(lag->st_max, lag->window_max);
     lag->window_max = 0;
