@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A fixed call rate held long enough to reach steady state, with what the
 # server says about itself every 5 s: loop lag and stalls, kernel drops on
-# its UDP socket, transactions in flight, CPU and RSS. The seed flow with
-# record-routing (RR=0: without), SIPp caller and callee on the same
-# machine; at the end the calls that succeeded, failed and were
-# retransmitted. trapezoid only (Kamailio's side is to come with steady-state
-# steps in calls.sh).
-# Usage: bench/steady.sh RATE SECONDS   (env: RR, UDP_RCVBUF: bytes, 0 = kernel's;
+# its UDP socket, transactions in flight, CPU seconds used and PSS. The seed
+# flow with record-routing (RR=0: without), SIPp caller and callee on the
+# same machine; at the end the calls that succeeded, failed and were
+# retransmitted, and the PSS range once the 32 s transaction hold is full.
+# trapezoid only (bench/calls.sh has Kamailio beside it).
+# With CHURN=N, every N seconds the script is reloaded and the sanity module
+# unloaded and loaded again, under the load (the live-change soak).
+# Usage: bench/steady.sh RATE SECONDS   (env: RR, CHURN, UDP_RCVBUF: bytes, 0 = kernel's;
 #   WRAP: a command prefix for the server, e.g. "env LD_PRELOAD=...";
 #   SETTINGS: more "name=value" lines for the server's configuration;
 #   MASSIF=FILE: run the server under valgrind's massif, heap profile to FILE
@@ -21,6 +23,7 @@ cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
 port=$(bench_port) uas_port=$(bench_port)
 { echo "udp_rcvbuf=${UDP_RCVBUF:-4194304}"
   printf '%s\n' "${SETTINGS:-}"
+  [ -n "${CHURN:-}" ] && echo 'loadmodule "sanity"'
   sed -e "s#@DB@#$BENCH_WORK/tz.db#" -e "s#@RR@#${RR:-1}#" "$top/bench/proxy-tz.cfg.in"
 } >"$BENCH_WORK/tz.cfg"
 wrap="${WRAP:-}"
@@ -28,7 +31,7 @@ wrap="${WRAP:-}"
 $wrap "$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
   -s "$BENCH_WORK/ctl" >"$BENCH_WORK/tz.log" 2>&1 &
 tz=$!
-BENCH_PIDS="$BENCH_PIDS $tz"
+BENCH_PIDS="$BENCH_PIDS $tz" BENCH_SERVER=$tz
 bench_wait_udp "$port" || bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; exit 1; }
 printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-s%s\nMax-Forwards: 70\nFrom: <sip:bob@example.test>;tag=b\nTo: <sip:bob@example.test>\nCall-ID: steady-bob-%s\nCSeq: 1 REGISTER\nContact: <sip:bob@127.0.0.1:%s>\nExpires: 3600\nContent-Length: 0\n\n' \
   "$RANDOM" "$RANDOM" "$uas_port" | sed 's/$/\r/' | "$BENCH_WORK/sipsend" 127.0.0.1 "$port" |
@@ -47,7 +50,15 @@ BENCH_PIDS="$BENCH_PIDS $uac"
 # CPU seconds the server has used (user + system), from /proc
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$tz/stat"; }
 # the server's own counters, as JSON
-sample() { "$(dirname "$TZ_BIN")/../tools/tzctl" -s "$BENCH_WORK/ctl" --json stats; }
+tzctl() { "$(dirname "$TZ_BIN")/../tools/tzctl" -s "$BENCH_WORK/ctl" "$@"; }
+sample() { tzctl --json stats; }
+# One live change: a reload and a module unload/load; prints the refusals.
+churn() {
+  tzctl script reload >/dev/null || echo "churn: reload refused at t=${t}s"
+  tzctl module unload sanity >/dev/null || echo "churn: unload refused at t=${t}s"
+  tzctl module load sanity >/dev/null || echo "churn: load refused at t=${t}s"
+}
+changes=0 pss_lo="" pss_hi=0
 echo "rate $rate/s for ${secs}s, record-route ${RR:-1}, udp_rcvbuf ${UDP_RCVBUF:-4194304}"
 # Sampling goes on 35 s past the load: the transactions' 32 s hold ends then.
 t=0
@@ -58,8 +69,18 @@ while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
   g() { printf '%s\n' "$s" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"; }
   echo "t=${t}s loop_lag_ms=$(g core.loop_lag_ms) stalls=$(g core.loop_stalls)" \
     "udp_drops=$(g sip.udp.drops) inflight=$(g tm.inflight)" \
-    "cpu_s=$(cpu_s) rss_kb=$(ps -o rss= -p "$tz" | tr -d ' ')"
+    "cpu_s=$(cpu_s) pss_mb=$(bench_pss_mb)"
+  if [ "$t" -ge 45 ] && [ "$t" -le "$secs" ]; then
+    p=$(bench_pss_mb)
+    { [ -z "$pss_lo" ] || [ "$p" -lt "$pss_lo" ]; } && pss_lo=$p
+    [ "$p" -gt "$pss_hi" ] && pss_hi=$p
+  fi
+  if [ -n "${CHURN:-}" ] && [ $((t % CHURN)) -eq 0 ] && [ "$t" -le "$secs" ]; then
+    churn
+    changes=$((changes + 1))
+  fi
 done
+echo "PSS from 45 s to the load's end: ${pss_lo:--} to $pss_hi MB; live changes: $changes"
 hdr=$(head -n 1 "$stat") last=$(tail -n 1 "$stat")
 col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
 echo "calls ok $(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")" \
