@@ -165,12 +165,9 @@ static void gen_unknown_setting(const tz_directive_t *dir, tz_diag_t *d)
   suggest_init(&sg, dir->name);
   for (size_t i = 0; i < GEN_NSETTINGS; i++)
     suggest_add(&sg, gen_settings[i].name);
-  const char *best = suggest_best(&sg);
-  if (best)
-    tz_diag_error(d, &dir->loc, "unknown setting '%s'; did you mean '%s'?",
-                  dir->name, best);
-  else
-    tz_diag_error(d, &dir->loc, "unknown setting '%s'", dir->name);
+  char hint[256];
+  tz_diag_error(d, &dir->loc, "unknown setting '%s'%s", dir->name,
+                suggest_hint(&sg, "", hint, sizeof hint));
 }
 
 static int gen_apply_setting(tz_gen_t *g, const tz_directive_t *dir,

@@ -4,6 +4,7 @@
  */
 #include "lib/suggest.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define SUGGEST_MAX_LEN 64
@@ -60,3 +61,12 @@ const char *suggest_best(const suggest_t *sg)
   return sg->best && sg->dist <= limit ? sg->best : NULL;
 }
 
+const char *suggest_hint(const suggest_t *sg, const char *prefix, char *buf,
+                         size_t len)
+{
+  const char *best = suggest_best(sg);
+  if (!best)
+    return "";
+  snprintf(buf, len, "; did you mean '%s%s'?", prefix, best);
+  return buf;
+}

@@ -79,12 +79,9 @@ static void check_suggest_function(checker_t *ck, const call_t *c)
     suggest_add(&sg, fe->name);
   if (ck->r && ck->r->each)
     ck->r->each(ck->r->ctx, suggest_add, &sg);
-  const char *best = suggest_best(&sg);
-  if (best)
-    check_error(ck, &c->loc, "unknown function '%s'; did you mean '%s'?",
-                c->name, best);
-  else
-    check_error(ck, &c->loc, "unknown function '%s'", c->name);
+  char hint[256];
+  check_error(ck, &c->loc, "unknown function '%s'%s", c->name,
+              suggest_hint(&sg, "", hint, sizeof hint));
 }
 
 /* Finds the export; reports unknown names and wrong arity. */
@@ -136,12 +133,9 @@ static int check_failure_route_arg(checker_t *ck, call_t *c, int i)
   for (size_t k = 0; k < ck->s->nroutes; k++)
     if (ck->s->routes[k]->type == RT_FAILURE)
       suggest_add(&sg, ck->s->routes[k]->name);
-  const char *best = suggest_best(&sg);
-  if (best)
-    check_error(ck, &e->loc, "unknown failure_route '%s'; did you mean '%s'?",
-                a->s, best);
-  else
-    check_error(ck, &e->loc, "unknown failure_route '%s'", a->s);
+  char hint[256];
+  check_error(ck, &e->loc, "unknown failure_route '%s'%s", a->s,
+              suggest_hint(&sg, "", hint, sizeof hint));
   return -1;
 }
 
@@ -273,11 +267,9 @@ static void check_route_call(checker_t *ck, expr_t *e)
   for (size_t i = 0; i < ck->s->nroutes; i++)
     if (ck->s->routes[i]->type == RT_SUB)
       suggest_add(&sg, ck->s->routes[i]->name);
-  const char *best = suggest_best(&sg);
-  if (best)
-    check_error(ck, at, "unknown route '%s'; did you mean '%s'?", name, best);
-  else
-    check_error(ck, at, "unknown route '%s'", name);
+  char hint[256];
+  check_error(ck, at, "unknown route '%s'%s", name,
+              suggest_hint(&sg, "", hint, sizeof hint));
 }
 
 /* ---- the walk ----------------------------------------------------------- */

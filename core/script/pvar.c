@@ -128,14 +128,10 @@ int pvar_resolve(tz_script_t *s, const pvar_span_t *sp, const tz_loc_t *loc,
     suggest_add(&sg, pvar_var.name);
     for (const pvar_def_t *p = s->lang ? s->lang->pvars : NULL; p && p->name; p++)
       suggest_add(&sg, p->name);
-    const char *best = suggest_best(&sg);
-    if (best)
-      tz_diag_error(d, loc,
-                    "unknown pseudo-variable '$%.*s'; did you mean '$%s'?",
-                    (int)sp->namelen, sp->name, best);
-    else
-      tz_diag_error(d, loc, "unknown pseudo-variable '$%.*s'",
-                    (int)sp->namelen, sp->name);
+    char hint[256];
+    tz_diag_error(d, loc, "unknown pseudo-variable '$%.*s'%s",
+                  (int)sp->namelen, sp->name,
+                  suggest_hint(&sg, "$", hint, sizeof hint));
     return -1;
   }
   if (out->def->has_arg && !sp->has_arg) {

@@ -185,24 +185,21 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
                     nta_message_f *on_message)
 {
   int tls = l->proto && strcmp(l->proto, "tls") == 0;
+  /* The transport's settings, the same for every listen address. */
+  tagi_t tp[] = {{TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir))},
+                 {TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle))},
+                 {TAG_IF(g->udp_rcvbuf, TPTAG_UDP_RMEM(g->udp_rcvbuf))},
+                 {TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf))},
+                 {TPTAG_TIMEOUT(32000)},
+                 {TAG_END()}};
   if (!sw->agent) {
     sw->agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
                                  on_message, NULL, NTATAG_UA(0),
                                  NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
-                                 NTATAG_MERGE_482(0),
-                                 TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
-                                 TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
-                                 TAG_IF(g->udp_rcvbuf, TPTAG_UDP_RMEM(g->udp_rcvbuf)),
-                                 TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf)),
-                                 TPTAG_TIMEOUT(32000), TAG_END());
+                                 NTATAG_MERGE_482(0), TAG_NEXT(tp));
     return sw->agent ? 0 : -1;
   }
-  return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url),
-                             TAG_IF(tls, TPTAG_CERTIFICATE(g->tls_dir)),
-                             TAG_IF(g->tcp_idle, TPTAG_IDLE(g->tcp_idle)),
-                             TAG_IF(g->udp_rcvbuf, TPTAG_UDP_RMEM(g->udp_rcvbuf)),
-                             TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf)),
-                             TPTAG_TIMEOUT(32000), TAG_END());
+  return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
 }
 
 static int sip_listen_all(struct tz_sip_worker *sw, const tz_gen_t *g,
