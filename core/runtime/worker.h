@@ -2,7 +2,7 @@
  * worker.h - a worker: one event loop and what belongs to it. Everything
  * of Sofia lives in a worker and is used only from its thread: the su_root
  * (loop.c), the nta agent with its transports (sip/transport.c), the
- * live transactions (sip/relay.c), the suspended requests (sip/msg.c).
+ * live transactions (sip/relay.c, sip/ict.c), the suspended requests (sip/msg.c).
  * Code reaches the calling thread's worker through tz_worker(), never
  * through file-scope globals, so several workers can run side by side.
  *
@@ -18,12 +18,14 @@
 
 struct tz_sip_worker;   /* sip/transport.c */
 struct tz_relay_worker; /* sip/relay.c */
+struct tz_ict_worker;   /* sip/ict.c */
 
 typedef struct tz_worker {
   unsigned id;
   su_root_t *root;
   struct tz_sip_worker *sip;
   struct tz_relay_worker *relay;
+  struct tz_ict_worker *ict;
   unsigned nsuspended; /* suspended requests not yet answered or dropped */
 } tz_worker_t;
 

@@ -4,7 +4,9 @@
  * A relayed request gets one server transaction (irq) and one client
  * transaction (orq) per branch, tied together by a tz_tx. nta does the
  * transaction layer: retransmissions, timers, the hop-by-hop ACK for
- * non-2xx, CANCEL matching and its 200. This file does the proxy's part:
+ * non-2xx, CANCEL matching and its 200 -- except that an INVITE branch
+ * ringing over UDP moves from nta to ict.c, which frees its messages when
+ * it is answered. This file does the proxy's part:
  * preparing each forwarded copy (Max-Forwards, Record-Route, strict
  * routes, a loop-detecting branch), relaying provisionals and every 2xx at
  * once, choosing the best final response when all branches failed, running
@@ -14,6 +16,7 @@
 #include "sip/relay.h"
 #include "runtime/gen.h"
 #include "script/script.h"
+#include "sip/ict.h"
 #include "sip/respsel.h"
 #include "lib/log.h"
 #include "runtime/module.h"
@@ -33,18 +36,23 @@
 #include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 
 #define TX_MAX_BRANCHES 16
 
+/* A branch's client transaction is nta's (orq) until an INVITE rings
+ * over UDP, then ours (ict); neither once the branch is final. */
 typedef struct txbranch {
   struct tz_tx *tx;
   nta_outgoing_t *orq;
+  tz_ict_t *ict;
   int status;   /* last status seen; >= 200 once final */
   msg_t *final; /* final response kept for selection; NULL if local */
   tz_branch_done_f done; /* the holder's failover hook, or NULL */
   void *done_arg;
   unsigned superseded : 1; /* failed over: not a candidate response */
+  unsigned cancelled : 1;  /* CANCEL sent */
 } txbranch_t;
 
 /* Where a transaction is in its life. Only relay_set_phase() moves it:
@@ -95,9 +103,14 @@ static struct tz_relay_worker *relay_w(void)
 int tz_relay_start(void)
 {
   tz_worker_t *w = tz_worker();
-  if (!w->relay)
-    w->relay = calloc(1, sizeof *w->relay);
-  return w->relay ? 0 : -1;
+  assert(!w->relay);
+  if (!(w->relay = calloc(1, sizeof *w->relay)))
+    return -1;
+  if (tz_ict_start() == 0)
+    return 0;
+  free(w->relay);
+  w->relay = NULL;
+  return -1;
 }
 
 static void relay_set_phase(tz_tx_t *tx, tx_phase_t to)
@@ -416,11 +429,22 @@ static void relay_reply_local(tz_tx_t *tx, int status)
   nta_incoming_treply(tx->irq, status, NULL, TAG_END());
 }
 
+static void relay_cancel_branch(txbranch_t *b)
+{
+  if (b->status >= 200 || b->cancelled)
+    return;
+  if (b->ict)
+    tz_ict_cancel(b->ict);
+  else if (b->orq)
+    nta_outgoing_tcancel(b->orq, NULL, NULL, TAG_END());
+  b->cancelled = 1;
+}
+
 static void relay_cancel_pending(tz_tx_t *tx, int except)
 {
   for (unsigned i = 0; i < tx->nbr; i++)
-    if ((int)i != except && tx->br[i].orq && tx->br[i].status < 200)
-      nta_outgoing_tcancel(tx->br[i].orq, NULL, NULL, TAG_END());
+    if ((int)i != except)
+      relay_cancel_branch(&tx->br[i]);
 }
 
 static void relay_tx_free(tz_tx_t *tx)
@@ -430,6 +454,8 @@ static void relay_tx_free(tz_tx_t *tx)
   for (unsigned i = 0; i < tx->nbr; i++) {
     if (tx->br[i].orq)
       nta_outgoing_destroy(tx->br[i].orq);
+    if (tx->br[i].ict)
+      tz_ict_release(tx->br[i].ict);
     msg_destroy(tx->br[i].final);
   }
   nta_incoming_destroy(tx->irq);
@@ -520,16 +546,16 @@ static void relay_maybe_done(tz_tx_t *tx)
     relay_tx_free(tx);
 }
 
-/* The response as it may go upstream, or NULL. A response with only our
- * Via (a UAS that answered with the CANCEL's Via) or over max_msg_size
- * goes nowhere, but its status still counts: a final one upstream is then
- * one we make ourselves. *dropped: the reply route dropped it. */
-static msg_t *relay_response_msg(tz_tx_t *tx, nta_outgoing_t *orq,
-                                 const sip_t *sip, int status, int *dropped)
+/* The response (resp: as received, NULL for one of nta's or ict's own)
+ * as it may go upstream, or NULL. A response with only our Via (a UAS
+ * that answered with the CANCEL's Via) or over max_msg_size goes nowhere,
+ * but its status still counts: a final one upstream is then one we make
+ * ourselves. *dropped: the reply route dropped it. */
+static msg_t *relay_response_msg(tz_tx_t *tx, msg_t *resp, int status,
+                                 int *dropped)
 {
   *dropped = 0;
-  msg_t *resp = sip && !nta_sip_is_internal(sip) ? nta_outgoing_getresponse(orq)
-                                                 : NULL;
+  const sip_t *sip = resp ? sip_object(resp) : NULL;
   if (resp && (!sip->sip_via->v_next || tz_sip_too_large(resp, tx->gen))) {
     if (sip->sip_via->v_next)
       tz_log(TZ_LOG_NOTICE, "relay: %d response of %lu octets over "
@@ -584,16 +610,14 @@ static void relay_final(tz_tx_t *tx, txbranch_t *b, int status, msg_t *resp)
   relay_maybe_done(tx);
 }
 
-static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
-                             const sip_t *sip)
+static void relay_branch_response(txbranch_t *b, msg_t *raw, int status)
 {
-  txbranch_t *b = (txbranch_t *)magic;
   tz_tx_t *tx = b->tx;
-  int status = nta_outgoing_status(orq), dropped;
-  msg_t *resp = relay_response_msg(tx, orq, sip, status, &dropped);
+  int dropped;
+  msg_t *resp = relay_response_msg(tx, raw, status, &dropped);
   if (status >= 200) {
     relay_final(tx, b, status, resp);
-    return 0;
+    return;
   }
   if (!dropped) /* a dropped provisional is as if it never came */
     b->status = status;
@@ -601,6 +625,43 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
     relay_send_upstream(tx, resp);
   else
     msg_destroy(resp);
+}
+
+static void relay_on_ict(void *arg, msg_t *resp, int status)
+{
+  txbranch_t *b = arg;
+  if (status >= 200)
+    b->ict = NULL; /* it calls no more */
+  relay_branch_response(b, resp, status);
+}
+
+/* An INVITE branch that rings over UDP, not cancelled, goes to ict.c and
+ * nta frees its transaction now, not 32 s after the answer. Over TCP and
+ * TLS nta ends it on the final response itself. */
+static void relay_adopt(tz_tx_t *tx, txbranch_t *b, const sip_t *sip)
+{
+  if (tx->method != sip_method_invite || b->cancelled || b->status >= 200 ||
+      !sip->sip_via || !su_casematch(sip->sip_via->v_protocol, sip_transport_udp))
+    return;
+  tz_ict_t *ict = tz_ict_adopt(b->orq, relay_on_ict, b, tx->gen->fr_inv_timer,
+                               tx->gen->fr_timer);
+  if (!ict)
+    return;
+  nta_outgoing_destroy(b->orq);
+  b->orq = NULL;
+  b->ict = ict;
+}
+
+static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
+                             const sip_t *sip)
+{
+  txbranch_t *b = (txbranch_t *)magic;
+  int status = nta_outgoing_status(orq);
+  msg_t *raw = sip && !nta_sip_is_internal(sip) ? nta_outgoing_getresponse(orq)
+                                                : NULL;
+  if (raw && status > 100 && status < 200)
+    relay_adopt(b->tx, b, sip);
+  relay_branch_response(b, raw, status);
   return 0;
 }
 
@@ -651,6 +712,7 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
                                  NTATAG_BRANCH_KEY(branch), TAG_END());
   relay_unpin(tx);
   if (!br->orq) {
+    msg_destroy(fwd); /* nta keeps it only once it made the transaction */
     tz_log(TZ_LOG_ERR, "relay: cannot send to %s", b->uri ? b->uri : "R-URI");
     relay_branch_final(tx);
     tx->nbr--;
@@ -837,6 +899,7 @@ void tz_relay_shutdown(void)
       relay_reply_local(tx, 503);
     relay_tx_free(tx);
   }
+  tz_ict_stop();
   free(rw);
   tz_worker()->relay = NULL;
 }
@@ -893,8 +956,13 @@ int tz_forward(tz_msg_t *m)
 void tz_relay_stray_response(msg_t *msg)
 {
   sip_t *sip = sip_object(msg);
-  if (!sip || !sip->sip_via || !sip->sip_via->v_next ||
-      !tz_sip_via_is_ours(sip->sip_via)) {
+  if (!sip || !sip->sip_via || !tz_sip_via_is_ours(sip->sip_via)) {
+    msg_destroy(msg);
+    return;
+  }
+  if (tz_ict_response(msg))
+    return;
+  if (!sip->sip_via->v_next) {
     msg_destroy(msg);
     return;
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed call flow through the stateful proxy with real SIPp peers, in
 # both record-route variants, and the RFC 3261 section 16 cases around it:
-# CANCEL while ringing, silent callee (408), unknown user (404),
+# CANCEL while ringing, Timer C, silent callee (408), unknown user (404),
 # Max-Forwards 0 (483), a loop (482), parallel forking, serial forking
 # through a failure route.
 . "${TZ_TESTDIR}/sip/lib.sh"
@@ -11,9 +11,10 @@ S="$TZ_TESTDIR/sip/scenarios"
 set -- $(ports 5)
 P=$1 U1=$2 U2=$3 VM=$4 C=$5
 
-start_proxy() { # NAME RR
-  sed -e "s#@DB@#$TZ_WORK/$1.db#" -e "s#@RR@#$2#" -e "s#@PORT@#$P#" -e "s#@VMPORT@#$VM#" \
-    "$TZ_TESTDIR/sip/scripts/proxy.cfg.in" >"$TZ_WORK/$1.cfg"
+start_proxy() { # NAME RR [SETTING]
+  { [ -z "${3:-}" ] || echo "$3"
+    sed -e "s#@DB@#$TZ_WORK/$1.db#" -e "s#@RR@#$2#" -e "s#@PORT@#$P#" -e "s#@VMPORT@#$VM#" \
+      "$TZ_TESTDIR/sip/scripts/proxy.cfg.in"; } >"$TZ_WORK/$1.cfg"
   tz_start "$1" "$TZ_WORK/$1.cfg" -l "udp:127.0.0.1:$P"
 }
 
@@ -104,6 +105,30 @@ uac alice4 call_uac_rr.xml busy || fail "caller (voicemail): $(tail -30 "$TZ_WOR
 wait_uas busy
 wait_uas vm
 pass "486 from the callee -> failure_route relays to voicemail, call completes"
+
+# A rejection after ringing: the proxy's own INVITE transaction (ict.c)
+# ACKs it with the INVITE's branch, and the failure route still runs.
+uas busy2 ring_reject_uas.xml "$U1" -key status "SIP/2.0 486 Busy Here" -key hdr "X-Callee: busy"
+uas vm2 call_uas.xml "$VM"
+uac alice6 call_uac_rr.xml busy || fail "caller (ring, busy): $(tail -30 "$TZ_WORK/alice6.msg")"
+wait_uas busy2
+wait_uas vm2
+inv=$(grep -m1 -A1 "^INVITE" "$TZ_WORK/busy2.msg" | sed -n 's/^Via: .*branch=//p')
+ack=$(grep -m1 -A1 "^ACK" "$TZ_WORK/busy2.msg" | sed -n 's/^Via: .*branch=//p')
+[ -n "$inv" ] && [ "$inv" = "$ack" ] || fail "ACK for the 486 has branch '$ack', INVITE '$inv'"
+pass "180 then 486 -> ACK on the INVITE's branch, failure_route to voicemail"
+tz_stop "$TZ_PID" || fail "stop: status $?"
+
+# ---- Timer C: a call that rings past fr_inv_timer is cancelled ---------------------
+start_proxy timerc 1 fr_inv_timer=1000
+register bob "$U1"
+uas bob7 cancel_uas.xml "$U1"
+t0=$(date +%s%N)
+uac alice7 ring_uac.xml bob || fail "caller (Timer C): $(tail -30 "$TZ_WORK/alice7.msg")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait_uas bob7
+[ "$ms" -ge 1000 ] && [ "$ms" -lt 3000 ] || fail "Timer C fired after $ms ms, fr_inv_timer 1000"
+pass "ringing past fr_inv_timer (1 s): the proxy CANCELs the callee, the caller gets 487 ($ms ms)"
 tz_stop "$TZ_PID" || fail "stop: status $?"
 
 # ---- record-route off: ACK and BYE bypass the proxy -------------------------------
