@@ -79,18 +79,18 @@ t1=$(trapezoid 1)
 k1=$(only kamailio_proxy 1)
 t0=$(trapezoid 0)
 k0=$(only kamailio_proxy 0)
-# A ramp's result line: RATE OK FAILED RETRANS VERDICT PSS-MB CPU-MS.
+# A ramp's result line: RATE OK FAILED RETRANS VERDICT PSS-MB CPU-MS DROPS.
 f() { echo "$1" | awk -v i="$2" '{ print (NF >= i) ? $i : "-" }'; }
 # trapezoid's PSS at the rate Kamailio reached (the same step of its ramp).
 pss_at() { # RR RATE
   awk -v r="$2" '$1 == r { print $6 }' "$BENCH_WORK/steps.trapezoid_rr_$1" 2>/dev/null | grep . || echo -
 }
 row() { # LABEL TZ-LINE KAM-LINE RR
-  printf '%-22s %9s %9s %6s | %7s %7s %9s | %6s %6s\n' "$1" "$(f "$2" 1)" "$(f "$3" 1)" \
+  printf '%-22s %9s %9s %6s | %7s %7s %9s | %6s %6s | %6s %6s\n' "$1" "$(f "$2" 1)" "$(f "$3" 1)" \
     "$(bench_ratio "$(f "$2" 1)" "$(f "$3" 1)")" "$(f "$2" 6)" "$(f "$3" 6)" \
-    "$(pss_at "$4" "$(f "$3" 1)")" "$(f "$2" 7)" "$(f "$3" 7)"
+    "$(pss_at "$4" "$(f "$3" 1)")" "$(f "$2" 7)" "$(f "$3" 7)" "$(f "$2" 8)" "$(f "$3" 8)"
 }
-printf '%-22s %9s %9s %6s | %7s %7s %9s | %6s %6s\n' "calls/s, steady" "trapezoid" "kamailio" \
-  "ratio" "PSS MB" "(kam)" "(tz@kam)" "ms/call" "(kam)"
+printf '%-22s %9s %9s %6s | %7s %7s %9s | %6s %6s | %6s %6s\n' "calls/s, steady" "trapezoid" "kamailio" \
+  "ratio" "PSS MB" "(kam)" "(tz@kam)" "ms/call" "(kam)" "drops" "(kam)"
 row "record-route on" "$t1" "$k1" 1
 row "record-route off" "$t0" "$k0" 0

@@ -4,7 +4,9 @@
 # revision REV and for the working tree, both optimised builds, one after
 # the other on the same machine. For a change that must not make the
 # server slower (a restructuring): the ratio after/before should be ~1.
-# Usage: bench/compare.sh REV   (env: RATES, SECS as for calls.sh/register.sh)
+# Usage: bench/compare.sh REV   (env: CALL_RATES and CALL_SECS for calls.sh,
+#   REG_RATES and REG_SECS for register.sh, each script's defaults when unset;
+#   AT: the call rate whose PSS and CPU per call are compared, default 2000)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tools/deps.sh"
@@ -28,22 +30,35 @@ build "$top/_build/bench" "$top"
 # sockets (only one server runs at a time, so a delta is its run's).
 rcvbuf_errors() { awk '/^Udp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; n = 1 } else print $c }' /proc/net/snmp; }
 
-run() { # BUILD SCRIPT: the trapezoid result lines of one benchmark, then
-  # "drops N" for the kernel drops during it
+run() { # BUILD SCRIPT RATES SECS LOG: the trapezoid result lines of one
+  # benchmark, then "drops N" for the kernel drops during it; steps to LOG
   before=$(rcvbuf_errors)
-  TZ_BENCH_BUILD=$1 BENCH_ONLY=trapezoid "$top/bench/$2" 2>/dev/null
+  env TZ_BENCH_BUILD="$1" BENCH_ONLY=trapezoid ${3:+"RATES=$3"} ${4:+"SECS=$4"} \
+    "$top/bench/$2" 2>"$5"
   echo "drops $(($(rcvbuf_errors) - before))"
 }
-c_old=$(run "$top/_build/compare-$sha" calls.sh)
-c_new=$(run "$top/_build/bench" calls.sh)
-r_old=$(run "$top/_build/compare-$sha" register.sh)
-r_new=$(run "$top/_build/bench" register.sh)
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+calls() { run "$1" calls.sh "${CALL_RATES:-}" "${CALL_SECS:-}" "$2"; }
+registers() { run "$1" register.sh "${REG_RATES:-}" "${REG_SECS:-}" /dev/null; }
+c_old=$(calls "$top/_build/compare-$sha" "$logs/old")
+c_new=$(calls "$top/_build/bench" "$logs/new")
+r_old=$(registers "$top/_build/compare-$sha")
+r_new=$(registers "$top/_build/bench")
 pick() { printf '%s\n' "$1" | grep "$2" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) {print $i; exit}}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 printf '%-34s %10s %10s %6s\n' "benchmark" "$sha" "now" "ratio"
 for k in "record-route on" "record-route off"; do
   o=$(pick "$c_old" "$k") n=$(pick "$c_new" "$k")
   printf '%-34s %10s %10s %6s\n' "calls/s, $k" "$o" "$n" "$(ratio "$n" "$o")"
+done
+# at LOG RR FIELD: PSS MB (9) or CPU ms per call (10) of the step at $AT
+at() { awk -v rr="rr=$2:" -v r="${AT:-2000}" -v i="$3" \
+  '$1 == "trapezoid" && $2 == rr && $4 == r { print $i }' "$logs/$1" | grep . || echo -; }
+for rr in 1 0; do
+  k="record-route $([ $rr = 1 ] && echo on || echo off)"
+  printf '%-34s %10s %10s\n' "PSS MB at ${AT:-2000}/s, $k" "$(at old $rr 9)" "$(at new $rr 9)"
+  printf '%-34s %10s %10s\n' "CPU ms/call at ${AT:-2000}/s, $k" "$(at old $rr 10)" "$(at new $rr 10)"
 done
 o=$(pick "$r_old" "trapezoid (durable") n=$(pick "$r_new" "trapezoid (durable")
 printf '%-34s %10s %10s %6s\n' "durable REGISTER/s" "$o" "$n" "$(ratio "$n" "$o")"

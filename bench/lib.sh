@@ -55,20 +55,30 @@ bench_cpu_ticks() {
   for p in $(bench_procs); do cat "/proc/$p/stat" 2>/dev/null; echo; done |
     awk 'NF > 15 { t += $14 + $15 } END { printf "%d", t }'
 }
+# Datagrams the kernel dropped so far on the server's own UDP sockets: the
+# drops column of /proc/net/udp{,6} for the sockets its processes hold
+# (SIPp's losses are not the server's).
+bench_drops() {
+  for p in $(bench_procs); do ls -l "/proc/$p/fd" 2>/dev/null; done |
+    sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | sort -u >"$BENCH_WORK/inodes"
+  cat /proc/net/udp /proc/net/udp6 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next }
+    ($10 in want) { d += $NF } END { printf "%d", d }' "$BENCH_WORK/inodes" -
+}
 
-# bench_step PORT RATE SECONDS SCENARIO [SIPP-ARGS...]: prints
-# "RATE SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL PSS-MB CPU-MS-PER-CALL".
+# bench_step PORT RATE SECONDS SCENARIO [SIPP-ARGS...]: prints "RATE
+# SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL PSS-MB CPU-MS-PER-CALL DROPS".
 # A step passes with at most 0.1% failed calls and retransmissions of at
 # most 1% of the calls (more means answers take over T1 = 500 ms: the
 # target is saturated). PSS is sampled 5 s before the step's end, when every
-# transaction the step made is still held; CPU is the server's over the step.
+# transaction the step made is still held; CPU is the server's over the step,
+# and so are the kernel's receive-buffer drops.
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
   stat="$BENCH_WORK/stat.$port.$rate.csv"
   rm -f "$stat" "$BENCH_WORK/pss"
   n=$((rate * secs))
-  cpu0=$(bench_cpu_ticks)
+  cpu0=$(bench_cpu_ticks) drops0=$(bench_drops)
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
   # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
@@ -77,7 +87,7 @@ bench_step() {
   sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
     -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 "$@" \
     "127.0.0.1:$port" >/dev/null 2>&1
-  cpu1=$(bench_cpu_ticks)
+  cpu1=$(bench_cpu_ticks) drops1=$(bench_drops)
   wait "$sampler"
   last=$(tail -n 1 "$stat")
   # Columns are named in the header; pick them by name.
@@ -91,7 +101,7 @@ bench_step() {
     [ $((ok + bad)) -ge $((n * 99 / 100)) ] && verdict=PASS
   ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
     'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
-  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms"
+  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms $((drops1 - drops0))"
 }
 
 # bench_ramp LABEL PORT SECONDS SCENARIO "RATES" [SIPP-ARGS...]: runs the

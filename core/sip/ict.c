@@ -1,9 +1,10 @@
 /*
- * ict.c - a relayed INVITE's client transaction once it rings over UDP.
+ * ict.c - a relayed INVITE's client transaction once it has a provisional
+ * response over UDP.
  *
- * nta runs every INVITE branch until its first provisional response: it
- * retransmits over UDP, fails over between DNS targets and reports
- * transport errors. From there a client transaction only matches
+ * nta runs every INVITE branch until its first provisional response (100
+ * included): it retransmits over UDP, fails over between DNS targets and
+ * reports transport errors. From there a client transaction only matches
  * responses, cancels, and ACKs a rejection, so relay.c hands it here and
  * nta frees its own. Left to nta, each relayed INVITE kept its forwarded
  * request and its 2xx for Timer D, a fixed 32 s in Sofia 1.12 whatever the
@@ -43,7 +44,7 @@
 #define ICT_MIN_BUCKETS 1024
 
 typedef enum ict_state {
-  ICT_PROCEEDING, /* ringing: Timer C, or the CANCEL's wait once cancelled */
+  ICT_PROCEEDING, /* Timer C, or the CANCEL's wait once cancelled */
   ICT_COMPLETED   /* rejected and ACKed: Timer D */
 } ict_state_t;
 

@@ -1,8 +1,8 @@
 /*
- * ict.h - a relayed INVITE's client transaction once it rings over UDP
- * (RFC 3261 17.1.1 Proceeding and Completed, 16.7-16.10 Timer C and
- * CANCEL), taken over from nta so the call's messages are freed when it is
- * answered (ict.c says why).
+ * ict.h - a relayed INVITE's client transaction once it has a provisional
+ * response over UDP (RFC 3261 17.1.1 Proceeding and Completed, 16.7-16.10
+ * Timer C and CANCEL), taken over from nta so the call's messages are
+ * freed when it is answered (ict.c says why).
  */
 #ifndef TZ_ICT_H
 #define TZ_ICT_H

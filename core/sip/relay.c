@@ -5,8 +5,8 @@
  * transaction (orq) per branch, tied together by a tz_tx. nta does the
  * transaction layer: retransmissions, timers, the hop-by-hop ACK for
  * non-2xx, CANCEL matching and its 200 -- except that an INVITE branch
- * ringing over UDP moves from nta to ict.c, which frees its messages when
- * it is answered. This file does the proxy's part:
+ * with a provisional response over UDP moves from nta to ict.c, which
+ * frees its messages when it is answered. This file does the proxy's part:
  * preparing each forwarded copy (Max-Forwards, Record-Route, strict
  * routes, a loop-detecting branch), relaying provisionals and every 2xx at
  * once, choosing the best final response when all branches failed, running
@@ -635,9 +635,10 @@ static void relay_on_ict(void *arg, msg_t *resp, int status)
   relay_branch_response(b, resp, status);
 }
 
-/* An INVITE branch that rings over UDP, not cancelled, goes to ict.c and
- * nta frees its transaction now, not 32 s after the answer. Over TCP and
- * TLS nta ends it on the final response itself. */
+/* An INVITE branch answered provisionally over UDP (100 too: nta passes
+ * it to us for this), not cancelled, goes to ict.c, and nta frees its
+ * transaction now, not 32 s after the answer. Over TCP and TLS nta ends it
+ * on the final response itself. */
 static void relay_adopt(tz_tx_t *tx, txbranch_t *b, const sip_t *sip)
 {
   if (tx->method != sip_method_invite || b->cancelled || b->status >= 200 ||
@@ -659,8 +660,12 @@ static int relay_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   int status = nta_outgoing_status(orq);
   msg_t *raw = sip && !nta_sip_is_internal(sip) ? nta_outgoing_getresponse(orq)
                                                 : NULL;
-  if (raw && status > 100 && status < 200)
+  if (raw && status < 200)
     relay_adopt(b->tx, b, sip);
+  if (status == 100) { /* hop by hop: wanted only for the adoption */
+    msg_destroy(raw);
+    return 0;
+  }
   relay_branch_response(b, raw, status);
   return 0;
 }
@@ -709,7 +714,10 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   br->orq = nta_outgoing_mcreate(tz_sip_agent(), relay_on_response,
                                  (nta_outgoing_magic_t *)br,
                                  (const url_string_t *)dst, fwd,
-                                 NTATAG_BRANCH_KEY(branch), TAG_END());
+                                 NTATAG_BRANCH_KEY(branch),
+                                 TAG_IF(tx->method == sip_method_invite,
+                                        NTATAG_PASS_100(1)),
+                                 TAG_END());
   relay_unpin(tx);
   if (!br->orq) {
     msg_destroy(fwd); /* nta keeps it only once it made the transaction */

@@ -106,27 +106,32 @@ wait_uas busy
 wait_uas vm
 pass "486 from the callee -> failure_route relays to voicemail, call completes"
 
-# A rejection after ringing: the proxy's own INVITE transaction (ict.c)
-# ACKs it with the INVITE's branch, and the failure route still runs.
-uas busy2 ring_reject_uas.xml "$U1" -key status "SIP/2.0 486 Busy Here" -key hdr "X-Callee: busy"
-uas vm2 call_uas.xml "$VM"
-uac alice6 call_uac_rr.xml busy || fail "caller (ring, busy): $(tail -30 "$TZ_WORK/alice6.msg")"
-wait_uas busy2
-wait_uas vm2
-inv=$(grep -m1 -A1 "^INVITE" "$TZ_WORK/busy2.msg" | sed -n 's/^Via: .*branch=//p')
-ack=$(grep -m1 -A1 "^ACK" "$TZ_WORK/busy2.msg" | sed -n 's/^Via: .*branch=//p')
-[ -n "$inv" ] && [ "$inv" = "$ack" ] || fail "ACK for the 486 has branch '$ack', INVITE '$inv'"
-pass "180 then 486 -> ACK on the INVITE's branch, failure_route to voicemail"
+# A rejection after a provisional: the proxy's own INVITE transaction
+# (ict.c) ACKs it with the INVITE's branch, and the failure route runs.
+k=6
+for ring in "180 Ringing" "100 Trying"; do
+  uas busy$k ring_reject_uas.xml "$U1" -key ring "SIP/2.0 $ring" \
+    -key status "SIP/2.0 486 Busy Here" -key hdr "X-Callee: busy"
+  uas vm$k call_uas.xml "$VM"
+  uac alice$k call_uac_rr.xml busy || fail "caller ($ring, busy): $(tail -30 "$TZ_WORK/alice$k.msg")"
+  wait_uas busy$k
+  wait_uas vm$k
+  inv=$(grep -m1 -A1 "^INVITE" "$TZ_WORK/busy$k.msg" | sed -n 's/^Via: .*branch=//p')
+  ack=$(grep -m1 -A1 "^ACK" "$TZ_WORK/busy$k.msg" | sed -n 's/^Via: .*branch=//p')
+  [ -n "$inv" ] && [ "$inv" = "$ack" ] || fail "ACK for the 486 has branch '$ack', INVITE '$inv'"
+  pass "$ring then 486 -> ACK on the INVITE's branch, failure_route to voicemail"
+  k=$((k + 1))
+done
 tz_stop "$TZ_PID" || fail "stop: status $?"
 
 # ---- Timer C: a call that rings past fr_inv_timer is cancelled ---------------------
 start_proxy timerc 1 fr_inv_timer=1000
 register bob "$U1"
-uas bob7 cancel_uas.xml "$U1"
+uas bob8 cancel_uas.xml "$U1"
 t0=$(date +%s%N)
-uac alice7 ring_uac.xml bob || fail "caller (Timer C): $(tail -30 "$TZ_WORK/alice7.msg")"
+uac alice8 ring_uac.xml bob || fail "caller (Timer C): $(tail -30 "$TZ_WORK/alice8.msg")"
 ms=$((($(date +%s%N) - t0) / 1000000))
-wait_uas bob7
+wait_uas bob8
 [ "$ms" -ge 1000 ] && [ "$ms" -lt 3000 ] || fail "Timer C fired after $ms ms, fr_inv_timer 1000"
 pass "ringing past fr_inv_timer (1 s): the proxy CANCELs the callee, the caller gets 487 ($ms ms)"
 tz_stop "$TZ_PID" || fail "stop: status $?"
