@@ -35,7 +35,7 @@ run_target() {
   label=$1 rr=$2 port=$3
   uas_port=$(bench_port)
   register_bob "$port" "$uas_port" || { echo "$label: REGISTER failed" >&2; echo 0; return; }
-  sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 \
+  sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 $(bench_sipp_buf) \
     >/dev/null 2>&1 &
   uas=$!
   BENCH_PIDS="$BENCH_PIDS $uas"

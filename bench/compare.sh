@@ -7,9 +7,8 @@
 # Usage: bench/compare.sh REV   (env: CALL_RATES and CALL_SECS for calls.sh,
 #   REG_RATES and REG_SECS for register.sh, each script's defaults when unset;
 #   AT: the call rate whose PSS and CPU per call are compared, default 2000)
-set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/tools/deps.sh"
+set -e
+. "$(dirname "$0")/lib.sh"
 rev=${1:?usage: bench/compare.sh REV}
 sha=$(git -C "$top" rev-parse --short "$rev")
 
@@ -26,19 +25,16 @@ fi
 build "$top/_build/compare-$sha" "$src_old"
 build "$top/_build/bench" "$top"
 
-# The kernel's count of datagrams dropped for a full receive buffer, all
-# sockets (only one server runs at a time, so a delta is its run's).
-rcvbuf_errors() { awk '/^Udp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; n = 1 } else print $c }' /proc/net/snmp; }
 
 run() { # BUILD SCRIPT RATES SECS LOG: the trapezoid result lines of one
-  # benchmark, then "drops N" for the kernel drops during it; steps to LOG
-  before=$(rcvbuf_errors)
+  # benchmark, then "drops N" for the kernel's drops on all sockets during
+  # it (one server runs at a time: its and its SIPp's); steps to LOG
+  before=$(bench_all_drops)
   env TZ_BENCH_BUILD="$1" BENCH_ONLY=trapezoid ${3:+"RATES=$3"} ${4:+"SECS=$4"} \
     "$top/bench/$2" 2>"$5"
-  echo "drops $(($(rcvbuf_errors) - before))"
+  echo "drops $(($(bench_all_drops) - before))"
 }
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+logs=$BENCH_WORK
 calls() { run "$1" calls.sh "${CALL_RATES:-}" "${CALL_SECS:-}" "$2"; }
 registers() { run "$1" register.sh "${REG_RATES:-}" "${REG_SECS:-}" /dev/null; }
 c_old=$(calls "$top/_build/compare-$sha" "$logs/old")

@@ -55,6 +55,17 @@ bench_cpu_ticks() {
   for p in $(bench_procs); do cat "/proc/$p/stat" 2>/dev/null; echo; done |
     awk 'NF > 15 { t += $14 + $15 } END { printf "%d", t }'
 }
+# SIPp's own sockets ask for 4 MB buffers (the kernel caps them at
+# net.core.rmem_max): with SIPp's 64 KB default, a callee descheduled for
+# a few ms on this 2-core box lost datagrams the server had sent, and calls
+# failed on the harness's losses. SIPP_BUF=0 keeps SIPp's default.
+bench_sipp_buf() { [ "${SIPP_BUF:-4194304}" = 0 ] || echo "-buff_size ${SIPP_BUF:-4194304}"; }
+# The kernel's receive-buffer drops so far on every UDP socket.
+bench_all_drops() {
+  awk '/^Udp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; n = 1 }
+    else print $c }' /proc/net/snmp
+}
+
 # Datagrams the kernel dropped so far on the server's own UDP sockets: the
 # drops column of /proc/net/udp{,6} for the sockets its processes hold
 # (SIPp's losses are not the server's).
@@ -85,7 +96,7 @@ bench_step() {
   # against a saturated server): a hard limit as well.
   timeout -s KILL $((secs + 60)) \
   sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
-    -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 "$@" \
+    -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 $(bench_sipp_buf) "$@" \
     "127.0.0.1:$port" >/dev/null 2>&1
   cpu1=$(bench_cpu_ticks) drops1=$(bench_drops)
   wait "$sampler"

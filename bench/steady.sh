@@ -36,14 +36,16 @@ bench_wait_udp "$port" || bench_wait_udp "$port" || { echo "trapezoid did not st
 printf 'REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-s%s\nMax-Forwards: 70\nFrom: <sip:bob@example.test>;tag=b\nTo: <sip:bob@example.test>\nCall-ID: steady-bob-%s\nCSeq: 1 REGISTER\nContact: <sip:bob@127.0.0.1:%s>\nExpires: 3600\nContent-Length: 0\n\n' \
   "$RANDOM" "$RANDOM" "$uas_port" | sed 's/$/\r/' | "$BENCH_WORK/sipsend" 127.0.0.1 "$port" |
   head -n 1 | grep -q "^SIP/2.0 200" || { echo "REGISTER failed" >&2; exit 1; }
-sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 >/dev/null 2>&1 &
+all_drops0=$(bench_all_drops)
+sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 $(bench_sipp_buf) \
+  -trace_err -error_file "$BENCH_WORK/uas_errors.log" >/dev/null 2>&1 &
 BENCH_PIDS="$BENCH_PIDS $!"
 scen="$S/call_uac_rr.xml"
 [ "${RR:-1}" = 0 ] && scen="$S/call_uac_direct.xml"
 stat="$BENCH_WORK/stat.csv"
 timeout -s KILL $((secs + 90)) sipp -sf "$scen" -s bob -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m $((rate * secs)) \
   -l $((rate * 3)) -nostdin -timeout $((secs + 60)) -trace_stat -stf "$stat" -fd 1 \
-  "127.0.0.1:$port" >/dev/null 2>&1 &
+  -trace_err -error_file "$BENCH_WORK/uac_errors.log" $(bench_sipp_buf) "127.0.0.1:$port" >/dev/null 2>&1 &
 uac=$!
 BENCH_PIDS="$BENCH_PIDS $uac"
 
@@ -86,6 +88,15 @@ col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
 echo "calls ok $(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")" \
   "failed $(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")" \
   "retransmissions $(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")"
+echo "kernel receive-buffer drops: server $(bench_drops), all UDP sockets $(($(bench_all_drops) - all_drops0))"
+# Why calls failed, as caller and callee saw it: their error lines with
+# the Call-IDs taken out, counted; KEEP=DIR keeps both logs.
+for side in uac uas; do
+  sed -E "s/'[^']*'/'...'/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+//" \
+    "$BENCH_WORK/${side}_errors.log" 2>/dev/null | grep -E "call|message|timeout" |
+    sort | uniq -c | sort -rn | head -n 4 | sed "s/^/$side: /"
+  [ -z "${KEEP:-}" ] || cp "$BENCH_WORK/${side}_errors.log" "$KEEP/" 2>/dev/null
+done
 if [ -n "${MASSIF:-}" ]; then
   kill -TERM "$tz"
   wait "$tz"
