@@ -14,7 +14,7 @@ sha=$(git -C "$top" rev-parse --short "$rev")
 
 # build DIR SRC: an optimised build of the tree SRC in DIR
 build() {
-  [ -f "$1/Makefile" ] || { (cd "$2" && autoreconf -fi >/dev/null 2>&1) && tz_configure "$1" --quiet CFLAGS="-O2 -g"; } >&2
+  [ -f "$1/Makefile" ] || { (cd "$2" && autoreconf -fi >/dev/null 2>&1) && mkdir -p "$1" && (cd "$1" && "$2/configure" --quiet CFLAGS="-O2 -g"); } >&2
   make -C "$1" -j"$(nproc)" --quiet >&2
 }
 src_old="$top/_build/compare-src-$sha"

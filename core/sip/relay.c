@@ -41,8 +41,9 @@
 
 #define TX_MAX_BRANCHES 16
 
-/* A branch's client transaction is nta's (orq) until an INVITE rings
- * over UDP, then ours (ict); neither once the branch is final. */
+/* A branch's client transaction is nta's (orq) until an INVITE's first
+ * provisional response over UDP (100 included), then ours (ict); neither
+ * once the branch is final. */
 typedef struct txbranch {
   struct tz_tx *tx;
   nta_outgoing_t *orq;
