@@ -1,6 +1,8 @@
 /*
  * interpose.c - libc's accept() and close() as Sofia's tport calls them,
- * wrapped for the TCP connection cap (tcplimit.c decides).
+ * wrapped for the TCP connection cap (tcplimit.c decides), and bind(),
+ * wrapped so that workers share a listen port (SO_REUSEPORT: tport has no
+ * option for it and takes no ready-made socket; transport.c decides).
  *
  * Linked into the daemon only, and the two names are the only symbols
  * the daemon exports besides the module API: libsofia's calls resolve to
@@ -10,7 +12,11 @@
 #define _GNU_SOURCE
 #include "sip/tcplimit.h"
 
+#include "sip/transport.h"
+
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -18,6 +24,7 @@
 
 typedef int (*accept_f)(int, struct sockaddr *, socklen_t *);
 typedef int (*close_f)(int);
+typedef int (*bind_f)(int, const struct sockaddr *, socklen_t);
 
 static int interpose_close(int fd)
 {
@@ -38,6 +45,57 @@ TZ_INTERPOSE int accept(int s, struct sockaddr *addr, socklen_t *len)
   interpose_close(fd);
   errno = ECONNABORTED;
   return -1;
+}
+
+static int interpose_bind(int s, const struct sockaddr *a, socklen_t len)
+{
+  static bind_f real;
+  if (!real)
+    real = (bind_f)dlsym(RTLD_NEXT, "bind");
+  return real(s, a, len);
+}
+
+static unsigned interpose_port(const struct sockaddr *a)
+{
+  if (a->sa_family == AF_INET)
+    return ntohs(((const struct sockaddr_in *)a)->sin_port);
+  if (a->sa_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+  return 0;
+}
+
+/* SO_REUSEPORT lets any process of our user join the port: the first
+ * worker makes sure nobody has it yet, which is what a plain bind would
+ * have said (tport's SO_REUSEADDR on TCP, so a restart is not refused). */
+static int interpose_port_free(int s, const struct sockaddr *a, socklen_t len)
+{
+  int type = 0, one = 1;
+  socklen_t tl = sizeof type;
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+    return -1;
+  int probe = socket(a->sa_family, type, 0);
+  if (probe < 0)
+    return -1;
+  if (type == SOCK_STREAM)
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = interpose_bind(probe, a, len);
+  int saved = errno;
+  interpose_close(probe);
+  errno = saved;
+  return rc;
+}
+
+TZ_INTERPOSE int bind(int s, const struct sockaddr *a, socklen_t len)
+{
+  tz_bind_mode_t mode = tz_sip_bind_mode();
+  int one = 1;
+  if (mode != TZ_BIND_PLAIN && interpose_port(a) != 0) {
+    if (mode == TZ_BIND_SHARED_FIRST && interpose_port_free(s, a, len) < 0)
+      return -1;
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+      return -1;
+  }
+  return interpose_bind(s, a, len);
 }
 
 TZ_INTERPOSE int close(int fd)

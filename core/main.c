@@ -11,6 +11,7 @@
 #include "control/control.h"
 #include "control/ctl.h"
 #include "sip/dispatch.h"
+#include "runtime/worker.h"
 #include "sip/msg.h"
 #include "sip/transport.h"
 #include "lib/stats.h"
@@ -205,26 +206,29 @@ static void main_stop_control(void)
 static int main_serve(const opts_t *o, tz_gen_t *g)
 {
   char err[512];
-  if (tz_dispatch_start(g, err, sizeof err) < 0) {
+  if (tz_dispatch_start(g, err, sizeof err) < 0 ||
+      tz_dispatch_start_workers(g->workers, err, sizeof err) < 0) {
     tz_log(TZ_LOG_ERR, "%s", err);
     if (!o->to_stderr) /* syslog alone would hide it from the operator */
       fprintf(stderr, "trapezoid: %s\n", err);
+    tz_dispatch_stop();
     return 1;
   }
-  tz_sip_apply(g);
   if (tz_loop_catch_signals(main_on_signal) < 0 || main_start_control(o, g) < 0) {
     tz_log(TZ_LOG_ERR, "start-up failed");
     main_stop_control();
+    tz_workers_stop();
     tz_dispatch_stop();
     return 1;
   }
   if (o->pidfile && main_write_pidfile(o->pidfile) < 0)
     tz_log(TZ_LOG_WARN, "cannot write pid file %s: %s", o->pidfile,
            strerror(errno));
-  tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s (generation %u)",
-         PACKAGE_VERSION, o->cfg, g->id);
+  tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s (generation %u, %u worker%s)",
+         PACKAGE_VERSION, o->cfg, g->id, g->workers, g->workers > 1 ? "s" : "");
   main_daemon_ready();
   tz_loop_run();
+  tz_workers_stop(); /* each drains and ends its own transactions */
   tz_sip_drain(3000);
   main_stop_control();
   tz_dispatch_stop();

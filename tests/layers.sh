@@ -33,9 +33,9 @@ missing=$(comm -23 <(printf '%s\n' "$api") <(printf '%s\n' "$ours"))
 [ -z "$extra" ] || fail "the daemon exports internals: $extra"
 [ -z "$missing" ] || fail "TZ_API functions the daemon does not export: $missing"
 other=$(printf '%s\n' "$exported" | grep -v -E '^(tz_|_|data_start$|std(in|out|err)$|opt(arg|ind|err|opt)$)' || true)
-[ "$(printf '%s\n' "$other" | tr '\n' ' ')" = "accept close " ] ||
+[ "$(printf '%s\n' "$other" | tr '\n' ' ')" = "accept bind close " ] ||
   fail "unexpected exports besides the module API: $other"
-pass "nm -D: the daemon exports the $(printf '%s\n' "$api" | wc -l) TZ_API functions, plus accept/close (interpose.c)"
+pass "nm -D: the daemon exports the $(printf '%s\n' "$api" | wc -l) TZ_API functions, plus accept/bind/close (interpose.c)"
 
 # ---- 3. the layers ---------------------------------------------------------------------
 # core/lib -> runtime -> script -> sip -> control -> the daemon (core/*.c):

@@ -12,6 +12,7 @@
 #include "control/build.h"
 #include "lib/log.h"
 #include "runtime/module.h"
+#include "runtime/worker.h"
 #include "script/script.h"
 #include "sip/lang.h"
 #include "lib/suggest.h"
@@ -156,6 +157,7 @@ static const struct gen_setting {
   {"max_msg_size", SET_RANGE, offsetof(tz_gen_t, max_msg_size), 1024, 1048576, NULL},
   {"udp_rcvbuf", SET_RANGE, offsetof(tz_gen_t, udp_rcvbuf), 0, 1L << 28, NULL},
   {"udp_sndbuf", SET_RANGE, offsetof(tz_gen_t, udp_sndbuf), 0, 1L << 28, NULL},
+  {"workers", SET_RANGE, offsetof(tz_gen_t, workers), 1, TZ_MAX_WORKERS, NULL},
 };
 #define GEN_NSETTINGS (sizeof gen_settings / sizeof *gen_settings)
 
@@ -221,6 +223,24 @@ static int gen_is_skipped(const tz_gen_opts_t *o, const char *name)
   return 0;
 }
 
+/* The workers that will run g: those running, or at start the setting
+ * (a reload cannot change their number). */
+static unsigned gen_workers(const tz_gen_t *g)
+{
+  return tz_worker_count() > 1 ? tz_worker_count() : g->workers;
+}
+
+static int gen_check_workers(const tz_gen_t *g, const tz_modinst_t *mi,
+                             const tz_directive_t *dir, tz_diag_t *d)
+{
+  if (gen_workers(g) < 2 || (tz_modinst_export(mi)->flags & TZ_MOD_WORKERS))
+    return 0;
+  tz_diag_error(d, dir->loc.src ? &dir->loc : NULL,
+                "module '%s' is not written for several workers (this "
+                "server runs %u): set workers=1", tz_mod_name(mi), gen_workers(g));
+  return -1;
+}
+
 static int gen_load_module(tz_gen_t *g, const tz_directive_t *dir,
                            tz_diag_t *d)
 {
@@ -233,6 +253,10 @@ static int gen_load_module(tz_gen_t *g, const tz_directive_t *dir,
   if (tz_gen_find_module(g, tz_mod_name(mi))) {
     tz_diag_error(d, &dir->loc, "module '%s' is already loaded",
                   tz_mod_name(mi));
+    tz_module_destroy(mi);
+    return -1;
+  }
+  if (gen_check_workers(g, mi, dir, d) < 0) {
     tz_module_destroy(mi);
     return -1;
   }

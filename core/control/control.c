@@ -113,9 +113,12 @@ static void control_swap(tz_gen_t *g)
   unsigned old_id = old ? old->id : 0;
   if (old && g->nlistens && g->nlistens != old->nlistens)
     tz_log(TZ_LOG_WARN, "listen addresses change only with a restart");
+  if (old && g->workers != old->workers)
+    tz_log(TZ_LOG_WARN, "workers changes only with a restart (%u run)",
+           tz_worker_count());
+  tz_sip_apply_all(g);
   tz_gen_set_current(g);
   tz_gen_unref(g);
-  tz_sip_apply(g);
   tz_log(TZ_LOG_NOTICE, "generation %u serving (was %u)", g->id, old_id);
 }
 
@@ -389,45 +392,47 @@ static int cmd_script_check(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *ou
   return 0;
 }
 
+static void ctl_stat_json(const tz_stat_t *st, void *arg)
+{
+  tz_jw_key(arg, tz_stat_name(st));
+  tz_jw_int(arg, tz_stat_value(st));
+}
+
 static int cmd_stats(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
 {
   (void)mod;
   (void)p;
   (void)err;
   (void)len;
-  const tz_stat_t *const *st;
   tz_udp_stats_refresh(); /* the kernel's counts, read when asked */
-  size_t n = tz_stats_snapshot(&st);
   tz_jw_obj_begin(out);
   tz_jw_key(out, "counters");
   tz_jw_obj_begin(out);
-  for (size_t i = 0; i < n; i++) {
-    tz_jw_key(out, tz_stat_name(st[i]));
-    tz_jw_int(out, tz_stat_value(st[i]));
-  }
+  tz_stats_each(ctl_stat_json, out);
   tz_jw_obj_end(out);
   tz_jw_obj_end(out);
   return 0;
 }
 
+static void ctl_stat_prometheus(const tz_stat_t *st, void *arg)
+{
+  tz_jbuf_t *out = arg;
+  /* "sip.replies.local.404" -> "trapezoid_sip_replies_local_404" */
+  char pn[160];
+  int len = snprintf(pn, sizeof pn, "trapezoid_%s", tz_stat_name(st));
+  for (int k = 0; k < len && (size_t)k < sizeof pn; k++)
+    if (pn[k] == '.' || pn[k] == '-')
+      pn[k] = '_';
+  if (tz_stat_help(st))
+    tz_jbuf_printf(out, "# HELP %s %s\n", pn, tz_stat_help(st));
+  tz_jbuf_printf(out, "# TYPE %s %s\n%s %ld\n", pn,
+                 tz_stat_is_gauge(st) ? "gauge" : "counter", pn, tz_stat_value(st));
+}
+
 void tz_control_prometheus(tz_jbuf_t *out)
 {
-  const tz_stat_t *const *st;
   tz_udp_stats_refresh(); /* the kernel's counts, read when asked */
-  size_t n = tz_stats_snapshot(&st);
-  for (size_t i = 0; i < n; i++) {
-    /* "sip.replies.local.404" -> "trapezoid_sip_replies_local_404" */
-    char pn[160];
-    int len = snprintf(pn, sizeof pn, "trapezoid_%s", tz_stat_name(st[i]));
-    for (int k = 0; k < len && (size_t)k < sizeof pn; k++)
-      if (pn[k] == '.' || pn[k] == '-')
-        pn[k] = '_';
-    if (tz_stat_help(st[i]))
-      tz_jbuf_printf(out, "# HELP %s %s\n", pn, tz_stat_help(st[i]));
-    tz_jbuf_printf(out, "# TYPE %s %s\n%s %ld\n", pn,
-                   tz_stat_is_gauge(st[i]) ? "gauge" : "counter", pn,
-                   tz_stat_value(st[i]));
-  }
+  tz_stats_each(ctl_stat_prometheus, out);
 }
 
 static int ctl_trace_result(tz_jbuf_t *out)

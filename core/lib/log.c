@@ -7,12 +7,13 @@
 #define _DEFAULT_SOURCE
 #include "lib/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = TZ_LOG_NOTICE;
+static atomic_int log_level = TZ_LOG_NOTICE; /* read by every worker */
 static int log_stderr = 1;
 
 static const char *const log_names[] = {

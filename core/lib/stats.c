@@ -2,10 +2,16 @@
  * stats.c - named counters and gauges: one sorted table for the whole
  * process, looked up by name only when a counter is created, never per
  * message (callers keep the pointer).
+ *
+ * Threads: values are atomic (relaxed: a counter orders nothing), so any
+ * worker counts without a lock. The table is guarded by stats_lock, taken
+ * only to create a counter and to read them all.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lib/stats.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +19,11 @@
 struct tz_stat {
   char *name;
   char *help;
-  long value;
-  int gauge;
+  atomic_long value;
+  atomic_int gauge;
 };
 
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static tz_stat_t **stats; /* sorted by name */
 static size_t nstats, capstats;
 
@@ -25,8 +32,18 @@ tz_stat_t *tz_st_requests_in, *tz_st_replies_local, *tz_st_replies_relayed,
     *tz_st_too_large;
 
 /* Per-status and per-method counters are made on first use; cache the
- * common ones so the hot path does not search. */
-static tz_stat_t *reply_local[700], *reply_relayed[700], *requests[64];
+ * common ones so the hot path does not search. Two workers may make the
+ * same one at once: both get the same counter from the table. */
+typedef _Atomic(tz_stat_t *) stat_slot_t;
+static stat_slot_t reply_local[700], reply_relayed[700], requests[64];
+
+static tz_stat_t *stats_cached(stat_slot_t *slot, const char *name)
+{
+  tz_stat_t *st = atomic_load_explicit(slot, memory_order_acquire);
+  if (!st && (st = tz_stat_get(name, NULL)))
+    atomic_store_explicit(slot, st, memory_order_release);
+  return st;
+}
 
 static size_t stats_find(const char *name, int *found)
 {
@@ -47,7 +64,7 @@ static size_t stats_find(const char *name, int *found)
   return lo;
 }
 
-tz_stat_t *tz_stat_get(const char *name, const char *help)
+static tz_stat_t *stats_get_locked(const char *name, const char *help)
 {
   int found;
   size_t at = stats_find(name, &found);
@@ -75,17 +92,25 @@ tz_stat_t *tz_stat_get(const char *name, const char *help)
   return st;
 }
 
+tz_stat_t *tz_stat_get(const char *name, const char *help)
+{
+  pthread_mutex_lock(&stats_lock);
+  tz_stat_t *st = stats_get_locked(name, help);
+  pthread_mutex_unlock(&stats_lock);
+  return st;
+}
+
 void tz_stat_add(tz_stat_t *st, long delta)
 {
   if (st)
-    st->value += delta;
+    atomic_fetch_add_explicit(&st->value, delta, memory_order_relaxed);
 }
 
 void tz_stat_set(tz_stat_t *st, long value)
 {
   if (st) {
-    st->value = value;
-    st->gauge = 1;
+    atomic_store_explicit(&st->value, value, memory_order_relaxed);
+    atomic_store_explicit(&st->gauge, 1, memory_order_relaxed);
   }
 }
 
@@ -117,9 +142,11 @@ void tz_stats_deinit(void)
   free(stats);
   stats = NULL;
   nstats = capstats = 0;
-  memset(reply_local, 0, sizeof reply_local);
-  memset(reply_relayed, 0, sizeof reply_relayed);
-  memset(requests, 0, sizeof requests);
+  stat_slot_t *slots[] = {reply_local, reply_relayed, requests};
+  size_t lens[] = {700, 700, 64};
+  for (size_t k = 0; k < 3; k++)
+    for (size_t i = 0; i < lens[k]; i++)
+      atomic_store(&slots[k][i], NULL);
 }
 
 void tz_stats_request(int method, const char *name)
@@ -129,38 +156,43 @@ void tz_stats_request(int method, const char *name)
    * share one: their names come from the network, and a counter per name
    * would let anyone grow the table without bound. */
   int known = method > 0 && method < (int)(sizeof requests / sizeof *requests);
-  int slot = known ? method : 0;
-  if (!requests[slot]) {
-    char full[80];
+  stat_slot_t *slot = &requests[known ? method : 0];
+  char full[80] = "";
+  if (!atomic_load_explicit(slot, memory_order_relaxed))
     snprintf(full, sizeof full, "sip.requests.%s", known ? name : "other");
-    requests[slot] = tz_stat_get(full, NULL);
-  }
-  tz_stat_add(requests[slot], 1);
+  tz_stat_add(stats_cached(slot, full), 1);
 }
 
 void tz_stats_reply(int status, int relayed)
 {
   if (status < 100 || status > 699)
     return;
-  tz_stat_t **cache = relayed ? reply_relayed : reply_local;
-  if (!cache[status]) {
-    char name[64];
+  stat_slot_t *slot = &(relayed ? reply_relayed : reply_local)[status];
+  char name[64] = "";
+  if (!atomic_load_explicit(slot, memory_order_relaxed))
     snprintf(name, sizeof name, "sip.replies.%s.%d",
              relayed ? "relayed" : "local", status);
-    cache[status] = tz_stat_get(name, NULL);
-  }
   tz_stat_add(relayed ? tz_st_replies_relayed : tz_st_replies_local, 1);
-  tz_stat_add(cache[status], 1);
+  tz_stat_add(stats_cached(slot, name), 1);
 }
 
-size_t tz_stats_snapshot(const tz_stat_t *const **out)
+void tz_stats_each(void (*fn)(const tz_stat_t *st, void *arg), void *arg)
 {
-  *out = (const tz_stat_t *const *)stats;
-  return nstats;
+  pthread_mutex_lock(&stats_lock);
+  for (size_t i = 0; i < nstats; i++)
+    fn(stats[i], arg);
+  pthread_mutex_unlock(&stats_lock);
 }
 
 const char *tz_stat_name(const tz_stat_t *st) { return st->name; }
 const char *tz_stat_help(const tz_stat_t *st) { return st->help; }
-long tz_stat_value(const tz_stat_t *st) { return st->value; }
-int tz_stat_is_gauge(const tz_stat_t *st) { return st->gauge; }
+long tz_stat_value(const tz_stat_t *st)
+{
+  return atomic_load_explicit(&st->value, memory_order_relaxed);
+}
+
+int tz_stat_is_gauge(const tz_stat_t *st)
+{
+  return atomic_load_explicit(&st->gauge, memory_order_relaxed);
+}
 

@@ -22,8 +22,9 @@ void tz_stats_request(int method, const char *name); /* sip_method_t */
 void tz_stats_reply(int status, int relayed);
 
 
-/* Every counter, in name order. */
-size_t tz_stats_snapshot(const tz_stat_t *const **out);
+/* Calls fn for every counter, in name order, with the table locked (fn
+ * must not create counters). */
+void tz_stats_each(void (*fn)(const tz_stat_t *st, void *arg), void *arg);
 const char *tz_stat_name(const tz_stat_t *st);
 const char *tz_stat_help(const tz_stat_t *st);
 long tz_stat_value(const tz_stat_t *st);

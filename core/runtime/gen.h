@@ -15,10 +15,12 @@
 #include "lib/addr.h"
 #include "lib/owner.h"
 
+#include <stdatomic.h>
+
 struct tz_script;
 
 typedef struct tz_gen {
-  unsigned refs;
+  atomic_uint refs;
   unsigned id;
   struct tz_script *script;
   tz_owner_t owner;    /* released first when the generation goes */
@@ -41,6 +43,7 @@ typedef struct tz_gen {
   unsigned max_msg_size; /* octets; a larger message is refused (513/drop) */
   unsigned udp_rcvbuf;   /* bytes asked for each UDP socket; 0: the kernel's */
   unsigned udp_sndbuf;
+  unsigned workers;      /* event loops (threads); fixed at start */
 } tz_gen_t;
 
 /* A new generation with the default settings, one reference, no script

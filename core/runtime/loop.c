@@ -12,6 +12,7 @@
 #include "lib/stats.h"
 #include "runtime/module.h"
 #include "lib/owner.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,11 +44,20 @@ struct tz_fdwatch {
 static int sig_pipe[2] = {-1, -1};
 static tz_signal_f sig_cb;
 
-static tz_worker_t first_worker;
-static _Thread_local tz_worker_t *current_worker = &first_worker;
-
-tz_worker_t *tz_worker(void) { return current_worker; }
-void tz_worker_enter(tz_worker_t *w) { current_worker = w; }
+/* Whose cleanup list a registration joins. A module's timers and watches
+ * live in worker 0, where its instance is made and destroyed; the core's
+ * own in the worker that made them, released when that worker closes. */
+static tz_owner_t *loop_owner(tz_modinst_t *mod)
+{
+  tz_worker_t *w = tz_worker();
+  if (mod && w->id != 0) {
+    tz_log(TZ_LOG_ERR, "module %s: timers and fd watches are made in worker 0 "
+           "(init, their own callbacks, commands), not from a request",
+           tz_mod_name(mod));
+    return NULL;
+  }
+  return mod ? tz_modinst_owner(mod) : w->id ? &w->owner : tz_core_owner();
+}
 
 /* ---- loop lag: how late a periodic tick runs, i.e. how long the loop was
  * busy with something else. A loop stalled longer than the socket buffer
@@ -100,11 +110,7 @@ static void loop_lag_start(void)
 
 int tz_loop_init(void)
 {
-  tz_worker_t *w = tz_worker();
-  if (su_init() != 0)
-    return -1;
-  w->root = su_root_create(NULL);
-  if (!w->root)
+  if (su_init() != 0 || tz_worker_open(tz_worker()) < 0)
     return -1;
   loop_lag_start();
   return 0;
@@ -112,11 +118,8 @@ int tz_loop_init(void)
 
 void tz_loop_deinit(void)
 {
-  tz_worker_t *w = tz_worker();
   tz_owner_release(tz_core_owner(), NULL);
-  if (w->root)
-    su_root_destroy(w->root);
-  w->root = NULL;
+  tz_worker_close(tz_worker());
   for (int i = 0; i < 2; i++)
     if (sig_pipe[i] >= 0)
       close(sig_pipe[i]);
@@ -159,7 +162,8 @@ static void loop_timer_fire(su_root_magic_t *magic, su_timer_t *st,
 tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
                            tz_timer_f cb, void *arg)
 {
-  tz_timer_t *t = calloc(1, sizeof *t);
+  tz_owner_t *owner = loop_owner(mod);
+  tz_timer_t *t = owner ? calloc(1, sizeof *t) : NULL;
   if (!t)
     return NULL;
   t->t = su_timer_create(su_root_task(tz_loop_root()), ms);
@@ -179,7 +183,7 @@ tz_timer_t *tz_timer_start(tz_modinst_t *mod, unsigned ms, int periodic,
     free(t);
     return NULL;
   }
-  if (!(t->cl = tz_cleanup_add(tz_modinst_owner(mod), loop_timer_free, t, "timer"))) {
+  if (!(t->cl = tz_cleanup_add(owner, loop_timer_free, t, "timer"))) {
     loop_timer_free(t);
     return NULL;
   }
@@ -215,7 +219,8 @@ static void loop_fd_free(void *obj)
 tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
                           tz_fd_f cb, void *arg)
 {
-  tz_fdwatch_t *fw = calloc(1, sizeof *fw);
+  tz_owner_t *owner = loop_owner(mod);
+  tz_fdwatch_t *fw = owner ? calloc(1, sizeof *fw) : NULL;
   if (!fw)
     return NULL;
   su_wait_t w[1];
@@ -235,7 +240,7 @@ tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
     free(fw);
     return NULL;
   }
-  if (!(fw->cl = tz_cleanup_add(tz_modinst_owner(mod), loop_fd_free, fw, "fd watch"))) {
+  if (!(fw->cl = tz_cleanup_add(owner, loop_fd_free, fw, "fd watch"))) {
     loop_fd_free(fw);
     return NULL;
   }

@@ -15,6 +15,7 @@
 #include "sip/relay.h"
 #include "sip/transport.h"
 #include "sip/udp.h"
+#include "runtime/worker.h"
 
 #include <stdio.h>
 
@@ -44,6 +45,7 @@ static void sip_run_request(msg_t *msg, sip_t *sip)
   tz_msg_t m;
   tz_msg_open(&m, tz_gen_current(), msg, NULL, TZ_ROUTE_REQUEST);
   sip_via_received(&m);
+  tz_stat_add(tz_worker()->st_requests, 1);
   tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
   if (tz_relay_preprocess(&m) < 0)
     tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
@@ -119,8 +121,43 @@ int tz_dispatch_start(const tz_gen_t *g, char *err, size_t errlen)
     tz_relay_shutdown();
     return -1;
   }
-  tz_udp_report(g);
+  tz_sip_apply(g);
+  char name[48];
+  snprintf(name, sizeof name, "core.worker.%u.requests", tz_worker()->id);
+  tz_worker()->st_requests = tz_stat_get(name, "new requests this worker ran "
+                                         "the script for");
+  if (tz_worker()->id == 0)
+    tz_udp_report(g);
   return 0;
+}
+
+/* A worker thread serves worker 0's generation until its mailbox brings
+ * another (worker 0 waits in tz_workers_start meanwhile). */
+static int dispatch_worker_start(tz_worker_t *w, char *err, size_t errlen)
+{
+  w->gen = tz_gen_ref(tz_worker_at(0)->gen);
+  if (tz_dispatch_start(w->gen, err, errlen) == 0)
+    return 0;
+  tz_gen_unref(w->gen);
+  w->gen = NULL;
+  return -1;
+}
+
+static int dispatch_worker_stop(tz_worker_t *w, char *err, size_t errlen)
+{
+  (void)err;
+  (void)errlen;
+  tz_sip_drain(3000);
+  tz_dispatch_stop();
+  tz_gen_unref(w->gen);
+  w->gen = NULL;
+  return 0;
+}
+
+int tz_dispatch_start_workers(unsigned n, char *err, size_t errlen)
+{
+  return tz_workers_start(n, dispatch_worker_start, dispatch_worker_stop, err,
+                          errlen);
 }
 
 /* Transactions first: they answer their callers while the transports are

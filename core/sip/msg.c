@@ -269,12 +269,64 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
 
 /* ---- suspended requests ------------------------------------------------- */
 
+/* Belongs to the worker the request arrived in: a module that finishes
+ * it elsewhere (the location writer's completions run in worker 0) has
+ * its reply or drop handed over there. */
 struct tz_suspended {
   nta_incoming_t *irq;
   msg_t *msg;
   tz_gen_t *gen;
   char *reply_hdrs; /* the script's append_to_reply() lines, or NULL */
+  unsigned worker;
 };
+
+/* A reply (or, with status 0, a drop) on its way to the owning worker. */
+typedef struct suspended_job {
+  tz_suspended_t *s;
+  int status;
+  char *reason, *hdrs;
+} suspended_job_t;
+
+static void suspended_job_run(void *arg)
+{
+  suspended_job_t *j = arg;
+  assert(j->s->worker == tz_worker()->id);
+  if (j->status)
+    tz_suspended_reply(j->s, j->status, j->reason, j->hdrs);
+  else
+    tz_suspended_drop(j->s);
+  free(j->reason);
+  free(j->hdrs);
+  free(j);
+}
+
+static char *suspended_dup(const char *s, int *failed)
+{
+  char *d = s ? strdup(s) : NULL;
+  *failed |= s && !d;
+  return d;
+}
+
+/* Out of memory here leaves the request waiting: it is logged, and the
+ * client's retransmission gets an answer from the script again. */
+static int suspended_hand_over(tz_suspended_t *s, int status,
+                               const char *reason, const char *hdrs)
+{
+  int failed = 0;
+  suspended_job_t *j = malloc(sizeof *j);
+  if (j)
+    *j = (suspended_job_t){s, status, suspended_dup(reason, &failed),
+                           suspended_dup(hdrs, &failed)};
+  if (j && !failed && tz_worker_post(s->worker, suspended_job_run, j) == 0)
+    return 0;
+  if (j) {
+    free(j->reason);
+    free(j->hdrs);
+  }
+  free(j);
+  tz_log(TZ_LOG_ERR, "out of memory: a suspended request's reply is lost");
+  return -1;
+}
 
 
 /* Makes the request stateful: retransmissions now reach the transaction
@@ -307,6 +359,7 @@ tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
   if (!s)
     return NULL;
   s->irq = m->irq;
+  s->worker = tz_worker()->id;
   s->msg = msg_ref_create(m->msg);
   s->gen = tz_gen_ref(m->gen);
   tz_msg_dispose(m, TZ_DISP_SUSPENDED);
@@ -320,6 +373,10 @@ void tz_suspended_drop(tz_suspended_t *s)
 {
   if (!s)
     return;
+  if (s->worker != tz_worker()->id) {
+    suspended_hand_over(s, 0, NULL, NULL);
+    return;
+  }
   if (s->irq)
     nta_incoming_destroy(s->irq);
   msg_destroy(s->msg);
@@ -346,6 +403,9 @@ void tz_sip_drain(unsigned max_ms)
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers)
 {
+  assert(status >= 100);
+  if (s->worker != tz_worker()->id)
+    return suspended_hand_over(s, status, reason, extra_headers);
   su_home_t home[1];
   su_home_init(home);
   const char *hdrs = msg_reply_headers(home, s->reply_hdrs, extra_headers);

@@ -27,6 +27,7 @@
 #include "sip/trace.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,14 +147,19 @@ typedef struct relay_hook {
   tz_relay_hook_f fn;
 } relay_hook_t;
 
+/* Modules add and remove hooks in worker 0 (init, destroy) while every
+ * worker runs them: hooks_lock, read-held while they run. */
 static relay_hook_t *relay_hooks;
+static pthread_rwlock_t hooks_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 /* The hook's instance goes: so does the hook. */
 static void relay_hook_free(void *obj)
 {
   relay_hook_t *h = obj;
+  pthread_rwlock_wrlock(&hooks_lock);
   if ((*h->prevp = h->next))
     h->next->prevp = h->prevp;
+  pthread_rwlock_unlock(&hooks_lock);
   free(h);
 }
 
@@ -164,10 +170,12 @@ int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn)
     return -1;
   h->mod = mod;
   h->fn = fn;
+  pthread_rwlock_wrlock(&hooks_lock);
   if ((h->next = relay_hooks))
     relay_hooks->prevp = &h->next;
   h->prevp = &relay_hooks;
   relay_hooks = h;
+  pthread_rwlock_unlock(&hooks_lock);
   if (!tz_cleanup_add(tz_modinst_owner(mod), relay_hook_free, h, NULL)) {
     relay_hook_free(h);
     return -1;
@@ -833,9 +841,11 @@ static tz_tx_t *relay_open(tz_msg_t *m)
   sip_t *sip = m->sip;
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
     return relay_refuse(m, 483, "Too Many Hops"), NULL;
+  pthread_rwlock_rdlock(&hooks_lock);
   for (relay_hook_t *h = relay_hooks; h; h = h->next)
     if (tz_gen_has_module(m->gen, h->mod)) /* not a retiring generation's */
       h->fn(h->mod, m);
+  pthread_rwlock_unlock(&hooks_lock);
   if (relay_is_loop(sip, relay_loop_hash(m)))
     return relay_refuse(m, 482, "Loop Detected"), NULL;
   tz_tx_t *tx = relay_tx_new(m);

@@ -13,20 +13,25 @@
  * that never sends anything would stay forever. At the cap, the
  * connection idle longest makes room for the new one.
  *
- * Owns the table of accepted descriptors; used from the event loop
- * thread, except tz_tcp_forget(), which any thread's close() may call.
+ * Owns the table of accepted descriptors. Every worker accepts and closes
+ * (and any thread's close() lands in tz_tcp_forget): tcp_lock guards the
+ * table and the counts; close() of a descriptor that was never ours reads
+ * its atomic slot and takes no lock. The sweep runs in worker 0 only.
  */
 #define _GNU_SOURCE
 #include "sip/tcplimit.h"
 #include <trapezoid/trapezoid.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static unsigned tcp_cap;  /* 0 = no cap */
+static pthread_mutex_t tcp_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint tcp_cap;  /* 0 = no cap */
 static unsigned tcp_idle_ms;
 static int tcp_maxfd = -1; /* highest descriptor ever tracked */
 static unsigned tcp_open; /* connections accepted and not yet closed */
@@ -37,7 +42,7 @@ static unsigned long tcp_refused;
  * the loop thread accepts, or after shutdown. Untouched pages cost no
  * memory. */
 #define TCP_MAX_FD (1 << 20)
-static unsigned char tcp_fds[TCP_MAX_FD];
+static atomic_uchar tcp_fds[TCP_MAX_FD];
 
 int tz_tcp_limit_set(unsigned max_connections, unsigned idle_ms)
 {
@@ -56,8 +61,16 @@ int tz_tcp_limit_set(unsigned max_connections, unsigned idle_ms)
   return (int)tcp_cap;
 }
 
-unsigned long tz_tcp_refused(void) { return tcp_refused; }
-unsigned tz_tcp_open(void) { return tcp_open; }
+static unsigned long tcp_locked_read(const void *v, int is_long)
+{
+  pthread_mutex_lock(&tcp_lock);
+  unsigned long r = is_long ? *(const unsigned long *)v : *(const unsigned *)v;
+  pthread_mutex_unlock(&tcp_lock);
+  return r;
+}
+
+unsigned long tz_tcp_refused(void) { return tcp_locked_read(&tcp_refused, 1); }
+unsigned tz_tcp_open(void) { return (unsigned)tcp_locked_read(&tcp_open, 0); }
 
 static int tcp_track(int fd)
 {
@@ -111,6 +124,7 @@ static int tcp_most_idle(unsigned min_ms, unsigned *idle_out)
 unsigned tz_tcp_sweep(void)
 {
   unsigned n = 0;
+  pthread_mutex_lock(&tcp_lock);
   for (int fd = 0; tcp_idle_ms && fd <= tcp_maxfd; fd++) {
     if (tcp_fds[fd] != 1)
       continue;
@@ -120,6 +134,7 @@ unsigned tz_tcp_sweep(void)
       n++;
     }
   }
+  pthread_mutex_unlock(&tcp_lock);
   return n;
 }
 
@@ -136,21 +151,27 @@ static int tcp_make_room(void)
 
 int tz_tcp_admit(int fd)
 {
-  if (!tcp_cap)
+  unsigned cap = atomic_load(&tcp_cap);
+  if (!cap)
     return 1;
-  if ((tcp_open >= tcp_cap && tcp_make_room() < 0) || tcp_track(fd) < 0) {
+  pthread_mutex_lock(&tcp_lock);
+  int ok = !((tcp_open >= cap && tcp_make_room() < 0) || tcp_track(fd) < 0);
+  if (!ok)
     tcp_refused++;
-    return 0;
-  }
-  return 1;
+  pthread_mutex_unlock(&tcp_lock);
+  return ok;
 }
 
 void tz_tcp_forget(int fd)
 {
-  if (fd >= 0 && fd < TCP_MAX_FD && tcp_fds[fd]) { /* ours, open or shut */
+  if (fd < 0 || fd >= TCP_MAX_FD || !atomic_load_explicit(&tcp_fds[fd], memory_order_relaxed))
+    return;
+  pthread_mutex_lock(&tcp_lock);
+  if (tcp_fds[fd]) { /* ours, open or shut */
     tcp_fds[fd] = 0;
     tcp_open--;
   }
+  pthread_mutex_unlock(&tcp_lock);
 }
 
-void tz_tcp_limit_deinit(void) { tcp_cap = 0; }
+void tz_tcp_limit_deinit(void) { atomic_store(&tcp_cap, 0); }

@@ -4,6 +4,14 @@
  * URI), the agent-wide settings (timers, message size) and the sweep of
  * idle TCP connections. Messages that match no transaction go to the
  * callback its starter gives (dispatch.c).
+ *
+ * With several workers, every worker binds every listen address with
+ * SO_REUSEPORT (the kernel spreads sources over them; interpose.c sets the
+ * option while tz_sip_bind_mode() says so), and first a private UDP port
+ * of its own: nta sends client transactions through the first primary
+ * transport, so that port is in the worker's Via and responses come back
+ * to the worker that holds the transaction. Record-Route and is_myself
+ * use the shared addresses only.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip/transport.h"
@@ -21,6 +29,8 @@
 
 #include <sofia-sip/nta.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/nta_tport.h>
+#include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 
 /* The calling worker's transports. */
@@ -28,7 +38,13 @@ struct tz_sip_worker {
   nta_agent_t *agent;
   tz_listen_t *listens; /* what we actually bound */
   size_t nlistens;
+  tz_listen_t *privates; /* this worker's own UDP ports, in its Via only */
+  size_t nprivates;
 };
+
+static _Thread_local tz_bind_mode_t sip_bind_mode;
+
+tz_bind_mode_t tz_sip_bind_mode(void) { return sip_bind_mode; }
 
 /* An empty set before tz_sip_start (nothing is ours yet). */
 static struct tz_sip_worker *sip_w(void)
@@ -86,10 +102,13 @@ int tz_sip_too_large(msg_t *msg, const tz_gen_t *g)
 
 nta_agent_t *tz_sip_agent(void) { return sip_w()->agent; }
 
-size_t tz_sip_listens(const tz_listen_t **out)
+static int sip_listed(const tz_listen_t *l, size_t n, const char *host,
+                      unsigned port)
 {
-  *out = sip_w()->listens;
-  return sip_w()->nlistens;
+  for (size_t i = 0; i < n; i++)
+    if (l[i].port == port && (!host || tz_host_eq(l[i].host, host)))
+      return 1;
+  return 0;
 }
 
 int tz_sip_via_is_ours(const sip_via_t *v)
@@ -99,9 +118,20 @@ int tz_sip_via_is_ours(const sip_via_t *v)
     return 0;
   int tls = v->v_protocol && strcasecmp(v->v_protocol, "SIP/2.0/TLS") == 0;
   unsigned port = sip_port(v->v_port, tls ? 5061 : 5060);
-  for (size_t i = 0; i < sw->nlistens; i++)
-    if (sw->listens[i].port == port && tz_host_eq(sw->listens[i].host, v->v_host))
+  return sip_listed(sw->listens, sw->nlistens, v->v_host, port) ||
+         sip_listed(sw->privates, sw->nprivates, v->v_host, port);
+}
+
+/* Workers' ports are set before the others start and fixed until they
+ * stop, so worker 0 may read them all. */
+int tz_sip_is_udp_port(unsigned port)
+{
+  for (unsigned i = 0; port && i < tz_worker_count(); i++) {
+    const struct tz_sip_worker *sw = tz_worker_at(i)->sip;
+    if (sw && (sip_listed(sw->listens, sw->nlistens, NULL, port) ||
+               sip_listed(sw->privates, sw->nprivates, NULL, port)))
       return 1;
+  }
   return 0;
 }
 
@@ -177,6 +207,33 @@ static int sip_copy_listens(struct tz_sip_worker *sw, const tz_gen_t *g)
   return 0;
 }
 
+static int sip_listen_is_udp(const tz_listen_t *l)
+{
+  return !l->proto || strcmp(l->proto, "udp") == 0;
+}
+
+/* The UDP primaries that are none of the listen addresses: ours alone. */
+static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
+{
+  sw->privates = calloc(g->nlistens, sizeof *sw->privates);
+  if (!sw->privates)
+    return -1;
+  for (tport_t *tp = tport_primaries(nta_agent_tports(sw->agent)); tp;
+       tp = tport_next(tp)) {
+    const tp_name_t *n = tport_name(tp);
+    unsigned port = tz_port_parse(n->tpn_port);
+    if (strcasecmp(n->tpn_proto, "udp") != 0 ||
+        sip_listed(g->listens, g->nlistens, n->tpn_host, port) ||
+        sw->nprivates == g->nlistens)
+      continue;
+    tz_listen_t *l = &sw->privates[sw->nprivates++];
+    l->port = port;
+    if (!(l->host = strdup(n->tpn_host)) || !(l->proto = strdup("udp")))
+      return -1;
+  }
+  return 0;
+}
+
 /* The first address makes the agent, the others add transports to it. An
  * incomplete message on a connection may take up to T1x64, as a
  * transaction would; a connection idle for tcp_idle is closed. */
@@ -202,10 +259,34 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
   return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
 }
 
+/* With workers, a private port on each UDP listen host, bound first. */
+static int sip_bind_privates(struct tz_sip_worker *sw, const tz_gen_t *g,
+                             nta_message_f *on_message, char *err, size_t errlen)
+{
+  char url[300];
+  for (size_t i = 0; g->workers > 1 && i < g->nlistens; i++) {
+    const tz_listen_t *l = &g->listens[i];
+    int v6 = strchr(l->host, ':') != NULL;
+    if (!sip_listen_is_udp(l))
+      continue;
+    snprintf(url, sizeof url, "sip:%s%s%s:0;transport=udp", v6 ? "[" : "",
+             l->host, v6 ? "]" : "");
+    errno = 0;
+    if (sip_bind(sw, g, l, url, on_message) < 0) {
+      snprintf(err, errlen, "cannot bind a worker's own port on %s: %s", url,
+               errno ? strerror(errno) : "transport setup failed");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int sip_listen_all(struct tz_sip_worker *sw, const tz_gen_t *g,
                           nta_message_f *on_message, char *err, size_t errlen)
 {
   char url[300];
+  if (sip_bind_privates(sw, g, on_message, err, errlen) < 0)
+    return -1;
   for (size_t i = 0; i < g->nlistens; i++) {
     const tz_listen_t *l = &g->listens[i];
     if (l->proto && strcmp(l->proto, "tls") == 0 && !g->tls_dir) {
@@ -218,12 +299,17 @@ static int sip_listen_all(struct tz_sip_worker *sw, const tz_gen_t *g,
       return -1;
     }
     errno = 0;
-    if (sip_bind(sw, g, l, url, on_message) < 0) {
+    sip_bind_mode = g->workers < 2 ? TZ_BIND_PLAIN
+                    : tz_worker()->id == 0 ? TZ_BIND_SHARED_FIRST : TZ_BIND_SHARED;
+    int rc = sip_bind(sw, g, l, url, on_message);
+    sip_bind_mode = TZ_BIND_PLAIN;
+    if (rc < 0) {
       snprintf(err, errlen, "cannot listen on %s: %s", url,
                errno ? strerror(errno) : "transport setup failed");
       return -1;
     }
-    tz_log(TZ_LOG_INFO, "listening on %s", url);
+    if (tz_worker()->id == 0)
+      tz_log(TZ_LOG_INFO, "listening on %s", url);
   }
   return 0;
 }
@@ -236,19 +322,20 @@ int tz_sip_start(const tz_gen_t *g, nta_message_f *on_message, char *err,
     snprintf(err, errlen, "no listen address: add listen=... to the script or use -l");
     return -1;
   }
-  int cap = tz_tcp_limit_set(g->tcp_max, g->tcp_idle);
-  if (g->tcp_max && (unsigned)cap < g->tcp_max)
+  int first = tz_worker()->id == 0; /* the process-wide parts */
+  int cap = first ? tz_tcp_limit_set(g->tcp_max, g->tcp_idle) : 0;
+  if (first && g->tcp_max && (unsigned)cap < g->tcp_max)
     tz_log(TZ_LOG_WARN, "tcp_max_connections lowered to %d by the descriptor limit", cap);
   struct tz_sip_worker *sw = calloc(1, sizeof *sw);
   tz_worker()->sip = sw;
-  if (!sw || (g->tcp_idle &&
+  if (!sw || (first && g->tcp_idle &&
               !tz_timer_start(NULL, g->tcp_idle / 2, 1, sip_sweep_tcp, NULL))) {
     snprintf(err, errlen, "out of memory");
     tz_sip_stop();
     return -1;
   }
   if (sip_listen_all(sw, g, on_message, err, errlen) < 0 ||
-      sip_copy_listens(sw, g) < 0) {
+      sip_copy_listens(sw, g) < 0 || sip_find_privates(sw, g) < 0) {
     if (!err[0])
       snprintf(err, errlen, "out of memory");
     tz_sip_stop();
@@ -276,17 +363,39 @@ void tz_sip_apply(const tz_gen_t *g)
                        TAG_END());
 }
 
+static void sip_apply_job(void *arg)
+{
+  tz_sip_apply(arg);
+  tz_gen_unref(arg);
+}
+
+void tz_sip_apply_all(tz_gen_t *g)
+{
+  for (unsigned i = 0; i < tz_worker_count(); i++)
+    if (tz_worker_post(i, sip_apply_job, tz_gen_ref(g)) < 0) {
+      tz_log(TZ_LOG_ERR, "worker %u keeps its timers: out of memory", i);
+      tz_gen_unref(g);
+    }
+}
+
+static void sip_free_listens(tz_listen_t *l, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    tz_listen_free(&l[i]);
+  free(l);
+}
+
 void tz_sip_stop(void)
 {
   struct tz_sip_worker *sw = tz_worker()->sip;
-  tz_tcp_limit_deinit();
+  if (tz_worker()->id == 0)
+    tz_tcp_limit_deinit();
   if (!sw)
     return;
   if (sw->agent)
     nta_agent_destroy(sw->agent);
-  for (size_t i = 0; i < sw->nlistens; i++)
-    tz_listen_free(&sw->listens[i]);
-  free(sw->listens);
+  sip_free_listens(sw->listens, sw->nlistens);
+  sip_free_listens(sw->privates, sw->nprivates);
   free(sw);
   tz_worker()->sip = NULL;
 }

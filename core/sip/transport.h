@@ -18,11 +18,21 @@ void tz_sip_stop(void);
 
 nta_agent_t *tz_sip_agent(void);
 
-/* The listen addresses bound (none before tz_sip_start). */
-size_t tz_sip_listens(const tz_listen_t **out);
-
-/* Applies g's agent-wide settings: transaction timers, message size. */
+/* Applies g's agent-wide settings: transaction timers, message size, to
+ * the calling worker's agent; _all: to every worker's, in its thread. */
 void tz_sip_apply(const tz_gen_t *g);
+void tz_sip_apply_all(tz_gen_t *g);
+
+/* How the calling thread's next bind() of a listen address goes (the
+ * daemon's bind wrapper asks): alone, or sharing the port with the other
+ * workers (SO_REUSEPORT), the first of them making sure no other process
+ * has it. */
+typedef enum { TZ_BIND_PLAIN, TZ_BIND_SHARED_FIRST, TZ_BIND_SHARED } tz_bind_mode_t;
+tz_bind_mode_t tz_sip_bind_mode(void);
+
+/* True if port is one of our UDP ports, shared or a worker's own (worker
+ * 0, while workers run). */
+int tz_sip_is_udp_port(unsigned port);
 
 /* True if msg is over g's max_msg_size and must not be processed. */
 int tz_sip_too_large(msg_t *msg, const tz_gen_t *g);

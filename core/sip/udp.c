@@ -40,16 +40,6 @@ static unsigned udp_port_of(int fd)
   return 0;
 }
 
-static int udp_is_listen_port(unsigned port)
-{
-  const tz_listen_t *l;
-  size_t n = tz_sip_listens(&l);
-  for (size_t i = 0; port && i < n; i++)
-    if (l[i].port == port && (!l[i].proto || strcmp(l[i].proto, "udp") == 0))
-      return 1;
-  return 0;
-}
-
 /* Calls cb for every descriptor that is one of our UDP listen sockets. */
 static void udp_each(void (*cb)(void *arg, int fd, unsigned port), void *arg)
 {
@@ -59,7 +49,7 @@ static void udp_each(void (*cb)(void *arg, int fd, unsigned port), void *arg)
   for (struct dirent *e; (e = readdir(d));) {
     int fd = atoi(e->d_name);
     unsigned port = e->d_name[0] != '.' && fd != dirfd(d) ? udp_port_of(fd) : 0;
-    if (udp_is_listen_port(port))
+    if (tz_sip_is_udp_port(port))
       cb(arg, fd, port);
   }
   closedir(d);

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct below changes layout or meaning. */
-#define TZ_API_VERSION 1
+#define TZ_API_VERSION 2
 
 #define TZ_MAX_ARGS 6
 
@@ -188,7 +188,12 @@ typedef struct tz_module {
   /* Releases everything init made. Timers and fd watches still registered
    * are removed by the core after this returns. */
   void (*destroy)(tz_modinst_t *mod);
+  unsigned flags; /* TZ_MOD_* */
 } tz_module_t;
+
+/* The module is written for several workers (see "workers" below): with
+ * workers > 1 the core refuses a script that loads a module without it. */
+#define TZ_MOD_WORKERS 1u
 
 /* A module named NAME exports `const tz_module_t NAME_LTX_module`. */
 #define TZ_MODULE_SYMBOL "_LTX_module"
@@ -358,6 +363,25 @@ typedef void (*tz_fd_f)(tz_modinst_t *mod, int fd, unsigned revents,
 TZ_API tz_fdwatch_t *tz_fd_watch(tz_modinst_t *mod, int fd, unsigned events,
                           tz_fd_f cb, void *arg);
 TZ_API void tz_fd_unwatch(tz_fdwatch_t *w);
+
+/* ---- workers --------------------------------------------------------------- */
+
+/* The core runs `workers` event loops, one per thread, each with its own
+ * transactions (doc/architecture.md, "Workers"). The rules for a module
+ * with TZ_MOD_WORKERS:
+ * - its script functions, and the functions of services it provides, run
+ *   in every worker at once: state they share needs its own lock;
+ * - init, destroy, commands, its timers and fd watches run in worker 0
+ *   (tz_timer_start and tz_fd_watch refuse from another worker);
+ * - a request, a held relay (tz_relay_*) and a suspended request belong to
+ *   the worker the request arrived in: work finished elsewhere goes back
+ *   there with tz_worker_post. tz_suspended_reply and tz_suspended_drop
+ *   may be called from any worker; the core hands them over. */
+TZ_API unsigned tz_worker_self(void);  /* the calling thread's worker, 0.. */
+TZ_API unsigned tz_worker_count(void);
+/* Runs fn(arg) in worker id: at once if that is the caller's, else queued
+ * to it, in order. -1 when out of memory (fn will not run). */
+TZ_API int tz_worker_post(unsigned id, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

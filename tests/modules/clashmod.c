@@ -24,4 +24,5 @@ const tz_module_t clashmod_LTX_module = {
   .size = sizeof(tz_module_t),
   .name = "clashmod",
   .funcs = clashmod_funcs,
+  .flags = TZ_MOD_WORKERS, /* stateless */
 };

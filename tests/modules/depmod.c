@@ -27,4 +27,5 @@ const tz_module_t depmod_LTX_module = {
   .name = "depmod",
   .deps = depmod_deps,
   .funcs = depmod_funcs,
+  .flags = TZ_MOD_WORKERS, /* stateless */
 };

@@ -138,4 +138,5 @@ const tz_module_t testmod_LTX_module = {
   .params = testmod_params,
   .funcs = testmod_funcs,
   .init = testmod_init,
+  .flags = TZ_MOD_WORKERS, /* stateless */
 };

@@ -229,6 +229,21 @@ static void test_gen_good(void)
   tz_diag_clear(&d);
 }
 
+/* One worker runs any module; the setting is kept for the start. */
+static void test_workers_setting(void)
+{
+  tz_diag_t d = {0};
+  tz_gen_t *g = build("workers=1\nloadmodule \"solomod\"\n", &d);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  CU_ASSERT_EQUAL(g->workers, 1);
+  tz_gen_unref(g);
+  g = build("workers=3\nloadmodule \"testmod\"\n", &d);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  CU_ASSERT_EQUAL(g->workers, 3);
+  tz_gen_unref(g);
+  tz_diag_clear(&d);
+}
+
 static void test_gen_errors(void)
 {
   expect_error("loadmodule \"depmod\"\nrequest_route { }\n", "t.cfg:1:",
@@ -241,6 +256,9 @@ static void test_gen_errors(void)
                "t.cfg:2:", "between 0 and 100");
   expect_error("loadmodule \"testmod\"\nloadmodule \"testmod\"\n", "t.cfg:2:",
                "already loaded");
+  expect_error("workers=2\nloadmodule \"solomod\"\n", "t.cfg:2:",
+               "module 'solomod' is not written for several workers");
+  expect_error("workers=0\n", "t.cfg:1:", "from 1 to 64");
   expect_error("loadmodule \"testmod\"\nmodparam(\"testmod\", \"answer\", 13)\n",
                "t.cfg:1:", "13 is unlucky");
   expect_error("loadmodule \"nosuch\"\n", "t.cfg:1:", "cannot load module");
@@ -331,6 +349,7 @@ static const tz_unit_test_t loader_tests[] = {
 static const tz_unit_test_t gen_tests[] = {
   {"generation builds", test_gen_good},
   {"generation errors", test_gen_errors},
+  {"workers setting", test_workers_setting},
   {"-o overrides", test_overrides},
   {"listen addresses", test_listen_parse},
   {NULL, NULL}
