@@ -76,6 +76,49 @@ bench_drops() {
     ($10 in want) { d += $NF } END { printf "%d", d }' "$BENCH_WORK/inodes" -
 }
 
+# Callers: BENCH_CALLERS SIPp processes (4 by default), each from its own
+# port at RATE/BENCH_CALLERS. A server whose workers share the port with
+# SO_REUSEPORT (trapezoid; Kamailio's children read one socket) gets one
+# worker per source address, and a phone network has many sources; one
+# caller would measure one worker.
+BENCH_CALLERS=${BENCH_CALLERS:-4}
+
+# bench_callers STATPREFIX RATE CALLS TIMEOUT SCENARIO TARGET [SIPP-ARGS...]:
+# runs the callers to the end; their statistics go to STATPREFIX.N.csv, their
+# errors to STATPREFIX.N.err.
+bench_callers() {
+  prefix=$1 rate=$2 n=$3 tmo=$4 scen=$5 target=$6
+  shift 6
+  pids=""
+  for i in $(seq 1 "$BENCH_CALLERS"); do
+    rm -f "$prefix.$i.csv"
+    # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
+    # against a saturated server): a hard limit as well.
+    timeout -s KILL $((tmo + 45)) \
+    sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$(bench_share "$rate" "$i")" \
+      -m "$(bench_share "$n" "$i")" -l $((rate * 3 / BENCH_CALLERS + 1)) -nostdin \
+      -timeout "$tmo" -trace_stat -stf "$prefix.$i.csv" -fd 1 -trace_err \
+      -error_file "$prefix.$i.err" $(bench_sipp_buf) "$@" \
+      "$target" >/dev/null 2>&1 &
+    pids="$pids $!"
+  done
+  BENCH_PIDS="$BENCH_PIDS $pids"
+  for p in $pids; do wait "$p"; done
+}
+# caller I's part of TOTAL (the first ones take the remainder)
+bench_share() { echo $(($1 / BENCH_CALLERS + ($2 <= $1 % BENCH_CALLERS ? 1 : 0))); }
+
+# bench_sum STATPREFIX: "SUCCESSFUL FAILED RETRANSMISSIONS" over the callers'
+# last statistics lines (columns picked by name).
+bench_sum() {
+  for f in "$1".*.csv; do
+    [ -f "$f" ] || continue
+    hdr=$(head -n 1 "$f") last=$(tail -n 1 "$f")
+    col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
+    echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)'),$(col 'FailedCall(C)'),$(col 'Retransmissions(C)')"
+  done | awk -F';' '{ ok += $1; bad += $2; rtx += $3 } END { printf "%d %d %d", ok, bad, rtx }'
+}
+
 # bench_step PORT RATE SECONDS SCENARIO [SIPP-ARGS...]: prints "RATE
 # SUCCESSFUL FAILED RETRANSMISSIONS PASS|FAIL PSS-MB CPU-MS-PER-CALL DROPS".
 # A step passes with at most 0.1% failed calls and retransmissions of at
@@ -86,27 +129,16 @@ bench_drops() {
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
-  stat="$BENCH_WORK/stat.$port.$rate.csv"
-  rm -f "$stat" "$BENCH_WORK/pss"
+  stat="$BENCH_WORK/stat.$port.$rate"
+  rm -f "$BENCH_WORK/pss"
   n=$((rate * secs))
   cpu0=$(bench_cpu_ticks) drops0=$(bench_drops)
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
-  # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
-  # against a saturated server): a hard limit as well.
-  timeout -s KILL $((secs + 60)) \
-  sipp -sf "$scen" -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m "$n" -l $((rate * 3)) \
-    -nostdin -timeout $((secs + 15)) -trace_stat -stf "$stat" -fd 1 $(bench_sipp_buf) "$@" \
-    "127.0.0.1:$port" >/dev/null 2>&1
+  bench_callers "$stat" "$rate" "$n" $((secs + 15)) "$scen" "127.0.0.1:$port" "$@"
   cpu1=$(bench_cpu_ticks) drops1=$(bench_drops)
   wait "$sampler"
-  last=$(tail -n 1 "$stat")
-  # Columns are named in the header; pick them by name.
-  hdr=$(head -n 1 "$stat")
-  col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
-  ok=$(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
-  bad=$(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")
-  rtx=$(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")
+  read -r ok bad rtx <<<"$(bench_sum "$stat")"
   verdict=FAIL
   [ "$ok" -gt 0 ] && [ $((bad * 1000)) -le "$ok" ] && [ $((rtx * 100)) -le "$ok" ] &&
     [ $((ok + bad)) -ge $((n * 99 / 100)) ] && verdict=PASS

@@ -42,10 +42,8 @@ sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -timeout 3600 $(
 BENCH_PIDS="$BENCH_PIDS $!"
 scen="$S/call_uac_rr.xml"
 [ "${RR:-1}" = 0 ] && scen="$S/call_uac_direct.xml"
-stat="$BENCH_WORK/stat.csv"
-timeout -s KILL $((secs + 90)) sipp -sf "$scen" -s bob -i 127.0.0.1 -p "$(bench_port)" -r "$rate" -m $((rate * secs)) \
-  -l $((rate * 3)) -nostdin -timeout $((secs + 60)) -trace_stat -stf "$stat" -fd 1 \
-  -trace_err -error_file "$BENCH_WORK/uac_errors.log" $(bench_sipp_buf) "127.0.0.1:$port" >/dev/null 2>&1 &
+stat="$BENCH_WORK/stat"
+bench_callers "$stat" "$rate" $((rate * secs)) $((secs + 60)) "$scen" "127.0.0.1:$port" -s bob &
 uac=$!
 BENCH_PIDS="$BENCH_PIDS $uac"
 
@@ -71,7 +69,8 @@ while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
   g() { printf '%s\n' "$s" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"; }
   echo "t=${t}s loop_lag_ms=$(g core.loop_lag_ms) stalls=$(g core.loop_stalls)" \
     "udp_drops=$(g sip.udp.drops) inflight=$(g tm.inflight)" \
-    "cpu_s=$(cpu_s) pss_mb=$(bench_pss_mb)"
+    "cpu_s=$(cpu_s) pss_mb=$(bench_pss_mb)" \
+    "requests_per_worker=$(printf '%s\n' "$s" | sed -n 's/.*"core.worker.[0-9]*.requests":\([0-9]*\).*/\1/p' | paste -sd/)"
   if [ "$t" -ge 45 ] && [ "$t" -le "$secs" ]; then
     p=$(bench_pss_mb)
     { [ -z "$pss_lo" ] || [ "$p" -lt "$pss_lo" ]; } && pss_lo=$p
@@ -83,14 +82,12 @@ while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
   fi
 done
 echo "PSS from 45 s to the load's end: ${pss_lo:--} to $pss_hi MB; live changes: $changes"
-hdr=$(head -n 1 "$stat") last=$(tail -n 1 "$stat")
-col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
-echo "calls ok $(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")" \
-  "failed $(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")" \
-  "retransmissions $(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")"
+read -r ok bad rtx <<<"$(bench_sum "$stat")"
+echo "calls ok $ok failed $bad retransmissions $rtx ($BENCH_CALLERS callers)"
 echo "kernel receive-buffer drops: server $(bench_drops), all UDP sockets $(($(bench_all_drops) - all_drops0))"
 # Why calls failed, as caller and callee saw it: their error lines with
 # the Call-IDs taken out, counted; KEEP=DIR keeps both logs.
+cat "$stat".*.err >"$BENCH_WORK/uac_errors.log" 2>/dev/null
 for side in uac uas; do
   sed -E "s/'[^']*'/'...'/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+//" \
     "$BENCH_WORK/${side}_errors.log" 2>/dev/null | grep -E "call|message|timeout" |

@@ -32,7 +32,8 @@ struct tz_mailbox {
   pthread_mutex_t lock;
   mjob_t *head, **tail;
   int fd;    /* eventfd: readable while jobs wait */
-  int index; /* its registration on the root */
+  int index; /* its registration on the root; 0 once sealed */
+  int sealed; /* no more jobs (under lock) */
 };
 
 /* Worker 0 is an element like the others, so pointers into it stay valid
@@ -97,9 +98,16 @@ int tz_worker_post(unsigned id, void (*fn)(void *), void *arg)
   *j = (mjob_t){NULL, fn, arg};
   struct tz_mailbox *mb = w->mbox;
   pthread_mutex_lock(&mb->lock);
-  *mb->tail = j;
-  mb->tail = &j->next;
+  int sealed = mb->sealed;
+  if (!sealed) {
+    *mb->tail = j;
+    mb->tail = &j->next;
+  }
   pthread_mutex_unlock(&mb->lock);
+  if (sealed) {
+    free(j);
+    return -1;
+  }
   uint64_t one = 1;
   /* EAGAIN: the counter is full, so the worker is due to wake anyway. */
   if (write(mb->fd, &one, sizeof one) < 0 && errno != EAGAIN)
@@ -130,13 +138,27 @@ static int mbox_open(tz_worker_t *w)
 }
 
 /* Jobs still queued run here: each frees what it carries. */
-static void mbox_close(tz_worker_t *w)
+void tz_worker_seal(tz_worker_t *w)
+{
+  struct tz_mailbox *mb = w->mbox;
+  assert(w == current_worker);
+  if (!mb || mb->sealed)
+    return;
+  pthread_mutex_lock(&mb->lock);
+  mb->sealed = 1;
+  pthread_mutex_unlock(&mb->lock);
+  mbox_run(mb);
+  su_root_deregister(w->root, mb->index);
+  mb->index = 0;
+}
+
+/* A worker thread's mailbox stays until it is joined: others may still
+ * try to post to it (and be refused). */
+static void mbox_free(tz_worker_t *w)
 {
   struct tz_mailbox *mb = w->mbox;
   if (!mb)
     return;
-  mbox_run(mb);
-  su_root_deregister(w->root, mb->index);
   close(mb->fd);
   pthread_mutex_destroy(&mb->lock);
   free(mb);
@@ -160,12 +182,13 @@ int tz_worker_open(tz_worker_t *w)
 
 void tz_worker_close(tz_worker_t *w)
 {
-  assert(w == current_worker);
-  mbox_close(w);
+  tz_worker_seal(w);
   tz_owner_release(&w->owner, NULL);
   if (w->root)
     su_root_destroy(w->root);
   w->root = NULL;
+  if (w->id == 0)
+    mbox_free(w);
 }
 
 /* ---- threads -------------------------------------------------------------- */
@@ -225,15 +248,16 @@ int tz_workers_start(unsigned n, tz_worker_hook_f start, tz_worker_hook_f stop,
   hook_stop = stop;
   nstarted = 0;
   atomic_store(&nrunning, n - 1);
+  nworkers = n; /* before any thread reads it */
   unsigned made = 1;
   for (; made < n; made++) {
     workers[made] = (tz_worker_t){.id = made};
     if (pthread_create(&workers[made].thread, NULL, worker_main, &workers[made]))
       break;
   }
-  nworkers = made;
   atomic_fetch_sub(&nrunning, n - made);
   workers_wait_started(made);
+  nworkers = made; /* the threads have read it (start_lock) */
   int failed = made < n;
   for (unsigned i = 1; i < made; i++)
     failed |= workers[i].start_rc < 0;
@@ -255,7 +279,9 @@ void tz_workers_stop(void)
       tz_worker_post(i, worker_break, &workers[i]);
   while (atomic_load(&nrunning) > 0)
     su_root_step(workers[0].root, 10);
-  for (unsigned i = 1; i < nworkers; i++)
+  for (unsigned i = 1; i < nworkers; i++) {
     pthread_join(workers[i].thread, NULL);
+    mbox_free(&workers[i]);
+  }
   nworkers = 1;
 }

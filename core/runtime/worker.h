@@ -46,6 +46,7 @@ typedef struct tz_worker {
   struct tz_relay_worker *relay;
   struct tz_ict_worker *ict;
   unsigned nsuspended; /* suspended requests not yet answered or dropped */
+  unsigned nheld;      /* relays a module holds (tz_relay_hold), unreleased */
   struct tz_stat *st_requests; /* how the kernel spreads the load */
   pthread_t thread;    /* workers 1..n-1 */
   int opened;          /* has its root and mailbox (threads) */
@@ -59,8 +60,11 @@ tz_worker_t *tz_worker_at(unsigned i);
 
 /* Makes the calling thread's root and mailbox (worker 0: tz_loop_init). */
 int tz_worker_open(tz_worker_t *w);
-/* Runs what is still in the mailbox, releases the worker's owner and
- * destroys its root. */
+/* Runs what is still in the mailbox and refuses new jobs from then on
+ * (tz_worker_post returns -1): a stopping worker seals it while its
+ * transactions can still take what others send them. */
+void tz_worker_seal(tz_worker_t *w);
+/* Seals the mailbox, releases the worker's owner and destroys its root. */
 void tz_worker_close(tz_worker_t *w);
 
 /* What a worker thread runs after its loop exists and before it ends. */

@@ -148,6 +148,7 @@ static int dispatch_worker_stop(tz_worker_t *w, char *err, size_t errlen)
   (void)err;
   (void)errlen;
   tz_sip_drain(3000);
+  tz_worker_seal(w); /* what others sent meets live transactions */
   tz_dispatch_stop();
   tz_gen_unref(w->gen);
   w->gen = NULL;

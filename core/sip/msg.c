@@ -387,17 +387,20 @@ void tz_suspended_drop(tz_suspended_t *s)
   tz_worker()->nsuspended--;
 }
 
-/* A suspended request pins its generation, and only its module (e.g. a
- * database commit) can finish it: run the loop until they are answered,
- * while the transports are still up, so no acknowledged work is lost and
- * the generations can be freed. */
+/* A suspended request or a held relay pins its generation, and only its
+ * module (a database commit, a DNS answer, perhaps from worker 0) can
+ * finish it: run the loop until they are done, while the transports are
+ * still up, so no acknowledged work is lost and the generations can be
+ * freed. */
 void tz_sip_drain(unsigned max_ms)
 {
-  for (unsigned waited = 0; tz_worker()->nsuspended && waited < max_ms; waited += 20)
+  tz_worker_t *w = tz_worker();
+  for (unsigned waited = 0; (w->nsuspended || w->nheld) && waited < max_ms;
+       waited += 20)
     su_root_step(tz_loop_root(), 20);
-  if (tz_worker()->nsuspended)
-    tz_log(TZ_LOG_WARN, "%u suspended request(s) not answered at shutdown",
-           tz_worker()->nsuspended);
+  if (w->nsuspended || w->nheld)
+    tz_log(TZ_LOG_WARN, "%u suspended request(s) not answered, %u held "
+           "relay(s) not released at shutdown", w->nsuspended, w->nheld);
 }
 
 int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,

@@ -90,7 +90,8 @@ nta_incoming_t *tz_sip_transaction(tz_msg_t *m);
 int tz_sip_reply_stateless(msg_t *req, int status, const char *reason,
                            const char *extra_headers);
 
-/* Shutdown: lets suspended requests finish for up to max_ms. */
+/* Shutdown: lets suspended requests and held relays finish for up to
+ * max_ms. */
 void tz_sip_drain(unsigned max_ms);
 
 #endif

@@ -456,8 +456,11 @@ static void relay_cancel_pending(tz_tx_t *tx, int except)
       relay_cancel_branch(&tx->br[i]);
 }
 
+static void relay_unhold(tz_tx_t *tx);
+
 static void relay_tx_free(tz_tx_t *tx)
 {
+  relay_unhold(tx); /* shutdown: its holder had its time (tz_sip_drain) */
   if ((*tx->prevp = tx->next))
     tx->next->prevp = tx->prevp;
   for (unsigned i = 0; i < tx->nbr; i++) {
@@ -930,8 +933,10 @@ tz_relay_t *tz_relay_hold(tz_msg_t *m)
       m->sip->sip_request->rq_method == sip_method_cancel)
     return NULL;
   tz_tx_t *tx = relay_open(m);
-  if (tx)
+  if (tx) {
     tx->held = 1;
+    tz_worker()->nheld++;
+  }
   return tx;
 }
 
@@ -951,9 +956,18 @@ int tz_relay_branch(tz_relay_t *tx, const char *dst, tz_branch_done_f done,
 
 int tz_relay_cancelled(const tz_relay_t *tx) { return tx->cancelled; }
 
+static void relay_unhold(tz_tx_t *tx)
+{
+  if (!tx->held)
+    return;
+  tx->held = 0;
+  assert(tz_worker()->nheld > 0);
+  tz_worker()->nheld--;
+}
+
 void tz_relay_release(tz_relay_t *tx, int status)
 {
-  tx->held = 0;
+  relay_unhold(tx);
   if (tx->nbr == 0) {
     /* a local branch, so selection and the failure route see status */
     tx->br[0].tx = tx;
