@@ -9,12 +9,22 @@
  * algorithm not offered), -2 wrong password, -3 unknown user, -4 stale
  * nonce, -5 no credentials, -6 nonce reused, -8 user is not the one the
  * request claims to be.
+ *
+ * Locking rule: the script functions run in every worker at once. The
+ * nonce table locks itself (auth_nonce.c). An instance's subscriber cache
+ * is read under its subs_lock by requests and changed under it by the
+ * commands, in worker 0; worker 0, its only writer, reads it unlocked.
+ * auth_insts and the nonce table's reference count belong to worker 0
+ * (init, destroy, commands). What consume_credentials() needs is per
+ * thread. Everything else of an instance is fixed at init.
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include <trapezoid/trapezoid.h>
 #include <trapezoid/json.h>
 #include "auth.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,20 +65,29 @@ typedef struct auth_inst {
   auth_alg_t offer[AUTH_NALGS]; /* algorithms challenged with, preferred first */
   size_t noffer;
   auth_trusted_t trusted;
+  pthread_rwlock_t subs_lock; /* guards subs; see the locking rule */
   auth_subs_t subs;
-  /* The credentials the last successful *_authorize() used, for
-   * consume_credentials(); checked against the message before use. */
-  const sip_t *used_sip;
-  msg_header_t *used;
   tz_stat_t *st_ok, *st_challenges, *st_failed, *st_stale;
 } auth_inst_t;
 
+/* The credentials the last successful *_authorize() in this thread used,
+ * for consume_credentials(): a request runs in one worker's thread from
+ * start to end, so this is the request's. Checked against the instance
+ * and the message before use. */
+static _Thread_local struct auth_used {
+  const auth_inst_t *in;
+  const sip_t *sip;
+  msg_header_t *hdr;
+} auth_used;
+
 /* Every live instance: a subscriber change updates each cache on its
- * db_path, whichever generation it serves. */
+ * db_path, whichever generation it serves. Worker 0's alone. */
 static auth_inst_t *auth_insts;
 
 /* Nonce state, shared by all instances so that a script reload does not
- * make every outstanding nonce unknown. Made by the first instance. */
+ * make every outstanding nonce unknown, and by all workers so that a
+ * retry may reach another worker than its challenge. Made by the first
+ * instance; the table locks itself, the count is worker 0's. */
 static auth_nonces_t auth_nonces;
 static unsigned auth_nonces_refs;
 
@@ -244,6 +263,20 @@ static int auth_identity_ok(const auth_inst_t *in, tz_msg_t *m, int proxy,
          (a && a->a_url->url_user && strcmp(a->a_url->url_user, username) == 0);
 }
 
+/* The subscriber and the response checked against its password, under
+ * the cache's read lock: a command may replace the entry meanwhile. */
+static int auth_password_ok(auth_inst_t *in, tz_msg_t *m,
+                            const auth_creds_t *cr, const char *realm)
+{
+  pthread_rwlock_rdlock(&in->subs_lock);
+  const auth_sub_t *sub = auth_subs_find(&in->subs, cr->ar.ar_username, realm);
+  int rc = !sub                                    ? AUTH_USER_UNKNOWN
+           : auth_response_ok(in, m, cr, sub, realm) ? AUTH_OK
+                                                     : AUTH_BAD_PASSWORD;
+  pthread_rwlock_unlock(&in->subs_lock);
+  return rc;
+}
+
 static int auth_verify(auth_inst_t *in, tz_msg_t *m, int proxy,
                        const char *realm, int commit, auth_creds_t *cr)
 {
@@ -251,12 +284,9 @@ static int auth_verify(auth_inst_t *in, tz_msg_t *m, int proxy,
     return AUTH_NO_CREDENTIALS;
   if (auth_creds_valid(in, m, cr) < 0)
     return AUTH_ERROR;
-  const auth_sub_t *sub = auth_subs_find(&in->subs, cr->ar.ar_username, realm);
-  if (!sub)
-    return AUTH_USER_UNKNOWN;
-  if (!auth_response_ok(in, m, cr, sub, realm))
-    return AUTH_BAD_PASSWORD;
-  int rc = auth_nonce_ok(in, m, cr, commit);
+  int rc = auth_password_ok(in, m, cr, realm);
+  if (rc == AUTH_OK)
+    rc = auth_nonce_ok(in, m, cr, commit);
   if (rc == AUTH_OK && !auth_identity_ok(in, m, proxy, cr->ar.ar_username))
     return AUTH_USER_MISMATCH;
   return rc;
@@ -271,8 +301,7 @@ static int auth_authorize(tz_msg_t *m, const tz_call_t *c, int proxy)
   auth_creds_t cr;
   int rc = realm ? auth_verify(in, m, proxy, realm, 1, &cr) : AUTH_ERROR;
   if (rc == AUTH_OK) {
-    in->used_sip = tz_msg_sip(m);
-    in->used = cr.hdr;
+    auth_used = (struct auth_used){in, tz_msg_sip(m), cr.hdr};
     tz_stat_add(in->st_ok, 1);
   } else if (rc != AUTH_NO_CREDENTIALS) {
     tz_stat_add(rc == AUTH_STALE ? in->st_stale : in->st_failed, 1);
@@ -352,14 +381,14 @@ static int auth_consume_credentials(tz_msg_t *m, const tz_call_t *c)
 {
   auth_inst_t *in = auth_inst(c->mod);
   sip_t *sip = tz_msg_sip(m);
-  if (in->used_sip != sip || !in->used)
+  if (auth_used.in != in || auth_used.sip != sip || !auth_used.hdr)
     return -1;
   for (int proxy = 0; proxy < 2; proxy++)
     for (msg_auth_t *au = proxy ? sip->sip_proxy_authorization
                                 : sip->sip_authorization;
          au; au = au->au_next)
-      if ((msg_header_t *)au == in->used) {
-        in->used = NULL;
+      if ((msg_header_t *)au == auth_used.hdr) {
+        auth_used.hdr = NULL;
         return msg_header_remove(tz_msg_sofia(m), (msg_pub_t *)sip,
                                  (msg_header_t *)au) == 0
                    ? 1
@@ -376,6 +405,25 @@ static int auth_is_trusted(tz_msg_t *m, const tz_call_t *c)
 }
 
 /* ---- control commands --------------------------------------------------------- */
+
+/* Commands run in worker 0 and change a cache only under its write lock. */
+static int auth_cache_put(auth_inst_t *in, const auth_sub_t *sub)
+{
+  assert(tz_worker_self() == 0);
+  pthread_rwlock_wrlock(&in->subs_lock);
+  int rc = auth_subs_put(&in->subs, sub);
+  pthread_rwlock_unlock(&in->subs_lock);
+  return rc;
+}
+
+static void auth_cache_remove(auth_inst_t *in, const char *user,
+                              const char *domain)
+{
+  assert(tz_worker_self() == 0);
+  pthread_rwlock_wrlock(&in->subs_lock);
+  auth_subs_remove(&in->subs, user, domain);
+  pthread_rwlock_unlock(&in->subs_lock);
+}
 
 static const char *auth_rpc_str(const tz_json_t *params, const char *key)
 {
@@ -401,7 +449,7 @@ static int auth_rpc_add(tz_modinst_t *mod, const tz_json_t *params,
     return -32000;
   for (auth_inst_t *in = auth_insts; in; in = in->next)
     if (strcmp(in->cfg->db_path, path) == 0 &&
-        auth_subs_put(&in->subs, &n.sub) < 0) {
+        auth_cache_put(in, &n.sub) < 0) {
       snprintf(err, errlen, "stored in %s, but out of memory for the cache",
                path);
       return -32000;
@@ -430,7 +478,7 @@ static int auth_rpc_remove(tz_modinst_t *mod, const tz_json_t *params,
     return -32000;
   for (auth_inst_t *in = auth_insts; in; in = in->next)
     if (strcmp(in->cfg->db_path, path) == 0)
-      auth_subs_remove(&in->subs, user, domain);
+      auth_cache_remove(in, user, domain);
   tz_jw_obj_begin(out);
   tz_jw_key(out, "removed");
   tz_jw_int(out, removed);
@@ -446,10 +494,12 @@ static int auth_sub_cmp(const void *a, const void *b)
   return d ? d : strcmp(x->username, y->username);
 }
 
-/* Subscribers from the cache, sorted by domain and user; never secrets. */
+/* Subscribers from the cache, sorted by domain and user; never secrets.
+ * Unlocked: this is worker 0, the only one that changes the cache. */
 static int auth_rpc_list(tz_modinst_t *mod, const tz_json_t *params,
                          tz_jbuf_t *out, char *err, size_t errlen)
 {
+  assert(tz_worker_self() == 0);
   const auth_subs_t *s = &auth_inst(mod)->subs;
   const char *domain = auth_rpc_str(params, "domain");
   const auth_sub_t **v = calloc(s->count + 1, sizeof *v);
@@ -508,6 +558,7 @@ static int auth_offer_parse(auth_inst_t *in, char *err, size_t errlen)
 static int auth_nonces_hold(uint32_t nslots, char *err, size_t errlen)
 {
   unsigned char secret[AUTH_SHA256_LEN];
+  assert(tz_worker_self() == 0);
   if (auth_nonces_refs) {
     auth_nonces_refs++;
     return 0;
@@ -531,7 +582,20 @@ static void auth_inst_free(auth_inst_t *in)
 {
   auth_trusted_free(&in->trusted);
   auth_subs_free(&in->subs);
+  pthread_rwlock_destroy(&in->subs_lock);
   free(in);
+}
+
+/* Writers first: a command must not wait for a moment when no worker is
+ * reading, which under load may never come. */
+static void auth_subs_lock_init(pthread_rwlock_t *l)
+{
+  pthread_rwlockattr_t a;
+  pthread_rwlockattr_init(&a);
+  pthread_rwlockattr_setkind_np(&a,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(l, &a);
+  pthread_rwlockattr_destroy(&a);
 }
 
 static int auth_rpcs_register(tz_modinst_t *mod)
@@ -553,6 +617,7 @@ static int auth_init(tz_modinst_t *mod, char *err, size_t errlen)
     return -1;
   in->mod = mod;
   in->cfg = tz_mod_cfg(mod);
+  auth_subs_lock_init(&in->subs_lock);
   if (auth_offer_parse(in, err, errlen) < 0 ||
       auth_trusted_parse(&in->trusted, in->cfg->trusted, err, errlen) < 0 ||
       auth_subs_init(&in->subs) < 0 ||
@@ -707,4 +772,5 @@ const tz_module_t auth_LTX_module = {
   .funcs = auth_funcs,
   .init = auth_init,
   .destroy = auth_destroy,
+  .flags = TZ_MOD_WORKERS,
 };

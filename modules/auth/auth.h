@@ -3,11 +3,15 @@
  * digest computation (auth_digest.c), nonces and their replay table
  * (auth_nonce.c), trusted address lists (auth_trusted.c) and the
  * subscriber store (auth_db.c). All but auth_db.c are pure code that the
- * unit test compiles in directly.
+ * unit test compiles in directly. The nonce table is shared by the workers
+ * and locks itself; the rest is either read-only once made or, for the
+ * subscriber cache, locked by its owner (auth.c).
  */
 #ifndef AUTH_H
 #define AUTH_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,21 +71,35 @@ int auth_calc_equal(const char *a, const char *b);
  * only we can have made it. The index names a slot of a fixed table that
  * remembers the highest nonce-count used, so a nonce cannot be replayed and
  * memory stays bounded; a slot reused by a newer nonce makes the old one
- * stale. */
+ * stale.
+ *
+ * One table serves every worker, so a nonce issued by one is good in all.
+ * Locking rule: the secret and nslots are fixed after init; next is an
+ * atomic counter; a slot's nc and req, and writes to its index, are
+ * guarded by the stripe lock of its slot number (slot % AUTH_NONCE_LOCKS).
+ * index is atomic as well, so auth_nonce_check reads it without a lock. */
 #define AUTH_NONCE_RAW 36
 #define AUTH_NONCE_LEN 48 /* base64 of the raw bytes, no padding */
+/* Enough stripes that workers seldom meet on one; each on its own cache
+ * line, so taking one does not slow another worker's. */
+#define AUTH_NONCE_LOCKS 64
 
 typedef struct auth_nonce_slot {
-  uint32_t index; /* of the nonce that owns the slot */
-  uint32_t nc;    /* highest nonce-count accepted; 0 = none yet */
-  uint32_t req;   /* fingerprint of the request that used nc */
+  _Atomic uint32_t index; /* of the nonce that owns the slot */
+  uint32_t nc;            /* highest nonce-count accepted; 0 = none yet */
+  uint32_t req;           /* fingerprint of the request that used nc */
 } auth_nonce_slot_t;
+
+typedef struct auth_nonce_lock {
+  _Alignas(64) pthread_mutex_t mu;
+} auth_nonce_lock_t;
 
 typedef struct auth_nonces {
   unsigned char secret[AUTH_SHA256_LEN];
-  uint32_t next;
+  _Atomic uint32_t next;
   uint32_t nslots;
   auth_nonce_slot_t *slots;
+  auth_nonce_lock_t locks[AUTH_NONCE_LOCKS];
 } auth_nonces_t;
 
 typedef enum {
@@ -140,7 +158,8 @@ typedef struct auth_sub {
 } auth_sub_t;
 
 /* The in-memory copy of the subscriber table: lookups on the event loop
- * never touch the disk. */
+ * never touch the disk. It has no lock of its own: its owner (auth.c)
+ * guards it. */
 typedef struct auth_subs {
   auth_sub_t **buckets;
   size_t nbuckets, count;
@@ -157,7 +176,8 @@ int auth_subs_remove(auth_subs_t *s, const char *username, const char *domain);
 
 /* The sqlite table (db/sqlite/subscriber.sql). Each call opens the file,
  * does its work and closes it: only start-up and operator commands come
- * here. Return 0 or -1 with err set. */
+ * here, in worker 0, so no connection is ever shared between threads.
+ * Return 0 or -1 with err set. */
 int auth_db_load(const char *path, auth_subs_t *subs, char *err,
                  size_t errlen);
 /* A row made from a password: HA1s with realm = domain (lowercased), and

@@ -4,6 +4,10 @@
  * window and refuses the source for block_time once it crosses
  * reqs_density; pike.list shows who is blocked. The table itself is in
  * pike_table.c.
+ *
+ * Locking rule: pike_check_req() runs in every worker at once against the
+ * instance's one table, which locks itself (pike_table.h); the sweep timer
+ * and pike.list run in worker 0. The rest of the state is fixed at init.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
@@ -93,24 +97,31 @@ static void pike_on_sweep(tz_modinst_t *mod, void *arg)
   pike_state_t *st = arg;
   (void)mod;
   pike_table_sweep(&st->table, pike_now_ms());
-  tz_stat_set(st->st_sources, (long)st->table.used);
+  tz_stat_set(st->st_sources, (long)pike_table_used(&st->table));
 }
 
-static void pike_list_entry(tz_jbuf_t *out, const pike_table_t *t,
-                            const pike_entry_t *e, uint64_t now)
+/* What pike.list writes each blocked source with. */
+typedef struct pike_list {
+  tz_jbuf_t *out;
+  const pike_table_t *table;
+  uint64_t now;
+} pike_list_t;
+
+static void pike_list_entry(const pike_entry_t *e, void *arg)
 {
+  const pike_list_t *l = arg;
   char ip[64];
   pike_addr_format(&e->addr, ip, sizeof ip);
-  tz_jw_obj_begin(out);
-  tz_jw_key(out, "source");
-  tz_jw_str(out, ip);
-  tz_jw_key(out, "remaining");
-  tz_jw_num(out, (double)(e->blocked_until - now) / 1000.0);
-  tz_jw_key(out, "rate");
-  tz_jw_int(out, pike_entry_rate(t, e, now));
-  tz_jw_key(out, "dropped");
-  tz_jw_int(out, (long long)e->dropped);
-  tz_jw_obj_end(out);
+  tz_jw_obj_begin(l->out);
+  tz_jw_key(l->out, "source");
+  tz_jw_str(l->out, ip);
+  tz_jw_key(l->out, "remaining");
+  tz_jw_num(l->out, (double)(e->blocked_until - l->now) / 1000.0);
+  tz_jw_key(l->out, "rate");
+  tz_jw_int(l->out, pike_entry_rate(l->table, e, l->now));
+  tz_jw_key(l->out, "dropped");
+  tz_jw_int(l->out, (long long)e->dropped);
+  tz_jw_obj_end(l->out);
 }
 
 /* The blocked sources: [{"source","remaining" (s),"rate","dropped"}]. */
@@ -120,14 +131,10 @@ static int pike_rpc_list(tz_modinst_t *mod, const tz_json_t *params,
   (void)params;
   (void)err;
   (void)errlen;
-  const pike_state_t *st = tz_mod_data(mod);
-  uint64_t now = pike_now_ms();
+  pike_state_t *st = tz_mod_data(mod);
+  pike_list_t l = {out, &st->table, pike_now_ms()};
   tz_jw_arr_begin(out);
-  for (size_t i = 0; i <= st->table.mask; i++) {
-    const pike_entry_t *e = &st->table.slots[i];
-    if (e->used && e->blocked_until > now)
-      pike_list_entry(out, &st->table, e, now);
-  }
+  pike_table_each_blocked(&st->table, l.now, pike_list_entry, &l);
   tz_jw_arr_end(out);
   return 0;
 }
@@ -260,4 +267,5 @@ const tz_module_t pike_LTX_module = {
   .funcs = pike_funcs,
   .init = pike_init,
   .destroy = pike_destroy,
+  .flags = TZ_MOD_WORKERS,
 };

@@ -3,11 +3,17 @@
  * open addressing with a bounded probe range, so a packet costs a hash
  * and at most PIKE_PROBE slot compares, and nothing is ever allocated
  * after init.
+ *
+ * Locking rule (see pike_table.h): the probe range is an aligned group of
+ * PIKE_PROBE slots, so one stripe lock covers all a hit touches; it is
+ * held for the compares and the count, never across a call out.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "pike_table.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +21,14 @@
 /* Lookups scan the whole probe range rather than stopping at an empty
  * slot, so the sweep may empty any slot without tombstones. */
 #define PIKE_PROBE 16
+/* Stripes: enough that workers seldom meet on one. */
+#define PIKE_LOCKS 256
+
+/* On its own cache line, so workers on other stripes do not slow it. */
+struct pike_lock {
+  _Alignas(64) pthread_mutex_t mu;
+  size_t used; /* used slots in the groups of this stripe */
+};
 
 static uint64_t pike_mix(uint64_t x)
 {
@@ -34,6 +48,45 @@ static size_t pike_hash(const pike_table_t *t, const pike_addr_t *a)
   return (size_t)pike_mix(pike_mix(hi ^ t->seed) ^ lo);
 }
 
+/* The first slot of addr's group. */
+static size_t pike_group(const pike_table_t *t, const pike_addr_t *a)
+{
+  return pike_hash(t, a) & t->mask & ~(size_t)(PIKE_PROBE - 1);
+}
+
+/* The stripe of the group starting at slot g. */
+static struct pike_lock *pike_lock_of(const pike_table_t *t, size_t g)
+{
+  assert(g % PIKE_PROBE == 0 && g <= t->mask);
+  return &t->locks[(g / PIKE_PROBE) & t->lock_mask];
+}
+
+/* Adaptive: a hit holds its lock for a few compares and stores, so a
+ * worker that finds it taken spins a little instead of sleeping. */
+static void pike_mutex_init(pthread_mutex_t *mu)
+{
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+  pthread_mutex_init(mu, &a);
+  pthread_mutexattr_destroy(&a);
+}
+
+/* One stripe per group up to PIKE_LOCKS; groups is a power of two. */
+static int pike_locks_new(pike_table_t *t, size_t groups)
+{
+  size_t n = groups < PIKE_LOCKS ? groups : PIKE_LOCKS;
+  t->locks = aligned_alloc(_Alignof(struct pike_lock), n * sizeof *t->locks);
+  if (!t->locks)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    pike_mutex_init(&t->locks[i].mu);
+    t->locks[i].used = 0;
+  }
+  t->lock_mask = n - 1;
+  return 0;
+}
+
 int pike_table_init(pike_table_t *t, size_t max_sources, uint32_t window_ms,
                     uint32_t density, uint32_t block_ms, uint64_t seed)
 {
@@ -41,10 +94,11 @@ int pike_table_init(pike_table_t *t, size_t max_sources, uint32_t window_ms,
   while (n < max_sources && n < ((size_t)1 << 30))
     n <<= 1;
   memset(t, 0, sizeof *t);
+  if (!window_ms || pike_locks_new(t, n / PIKE_PROBE) < 0)
+    return -1;
   t->slots = calloc(n, sizeof *t->slots);
-  if (!t->slots || !window_ms) {
-    free(t->slots);
-    t->slots = NULL;
+  if (!t->slots) {
+    pike_table_free(t);
     return -1;
   }
   t->mask = n - 1;
@@ -57,9 +111,11 @@ int pike_table_init(pike_table_t *t, size_t max_sources, uint32_t window_ms,
 
 void pike_table_free(pike_table_t *t)
 {
+  for (size_t i = 0; t->locks && i <= t->lock_mask; i++)
+    pthread_mutex_destroy(&t->locks[i].mu);
+  free(t->locks);
   free(t->slots);
-  t->slots = NULL;
-  t->used = 0;
+  memset(t, 0, sizeof *t);
 }
 
 static int pike_entry_blocked(const pike_entry_t *e, uint64_t now)
@@ -67,15 +123,16 @@ static int pike_entry_blocked(const pike_entry_t *e, uint64_t now)
   return e->blocked_until > now;
 }
 
-/* The slot holding addr, or the one to take for it: an empty slot, else
- * the least recently seen unblocked source, else the least recently seen. */
-static pike_entry_t *pike_table_slot(pike_table_t *t, const pike_addr_t *addr,
-                                     uint64_t now, int *found)
+/* The slot of group g holding addr, or the one to take for it: an empty
+ * slot, else the least recently seen unblocked source, else the least
+ * recently seen. */
+static pike_entry_t *pike_table_slot(pike_table_t *t, size_t g,
+                                     const pike_addr_t *addr, uint64_t now,
+                                     int *found)
 {
-  size_t h = pike_hash(t, addr);
   pike_entry_t *empty = NULL, *idle = NULL, *oldest = NULL;
   for (size_t i = 0; i < PIKE_PROBE; i++) {
-    pike_entry_t *e = &t->slots[(h + i) & t->mask];
+    pike_entry_t *e = &t->slots[g + i];
     if (!e->used) {
       if (!empty)
         empty = e;
@@ -94,7 +151,28 @@ static pike_entry_t *pike_table_slot(pike_table_t *t, const pike_addr_t *addr,
   return empty ? empty : idle ? idle : oldest;
 }
 
-/* Moves the window forward to the one containing now. */
+/* addr's entry in group g, made (or taken from another source) if it has
+ * none. Called with the group's stripe l locked. */
+static pike_entry_t *pike_entry_take(pike_table_t *t, struct pike_lock *l,
+                                     size_t g, const pike_addr_t *addr,
+                                     uint64_t now)
+{
+  int found;
+  pike_entry_t *e = pike_table_slot(t, g, addr, now, &found);
+  if (!found) {
+    if (!e->used)
+      l->used++;
+    memset(e, 0, sizeof *e);
+    e->used = 1;
+    e->addr = *addr;
+    e->win_start = now;
+  }
+  return e;
+}
+
+/* Moves the window forward to the one containing now. Workers read the
+ * clock each on its own, so now may lag the window's start a little: the
+ * request then counts in the current window. */
 static void pike_entry_roll(const pike_table_t *t, pike_entry_t *e,
                             uint64_t now)
 {
@@ -118,51 +196,105 @@ uint32_t pike_entry_rate(const pike_table_t *t, const pike_entry_t *e,
          e->cur;
 }
 
-pike_verdict_t pike_table_hit(pike_table_t *t, const pike_addr_t *addr,
-                              uint64_t now, uint64_t *until)
+/* Counts one request on e and judges it. Called with e's stripe locked. */
+static pike_verdict_t pike_entry_count(const pike_table_t *t, pike_entry_t *e,
+                                       uint64_t now)
 {
-  int found;
-  pike_entry_t *e = pike_table_slot(t, addr, now, &found);
-  if (!found) {
-    if (!e->used)
-      t->used++;
-    memset(e, 0, sizeof *e);
-    e->used = 1;
-    e->addr = *addr;
-    e->win_start = now;
-  }
   pike_entry_roll(t, e, now);
   if (e->cur < UINT32_MAX)
     e->cur++;
   e->last_seen = now;
-  pike_verdict_t v = PIKE_PASS;
   if (pike_entry_blocked(e, now)) {
     e->dropped++;
-    v = PIKE_BLOCKED;
-  } else if (pike_entry_rate(t, e, now) > t->density) {
+    return PIKE_BLOCKED;
+  }
+  if (pike_entry_rate(t, e, now) > t->density) {
     e->blocked_until = now + t->block_ms;
     e->dropped = 1;
-    v = PIKE_BLOCK;
-  } else {
-    e->blocked_until = 0;
+    return PIKE_BLOCK;
   }
+  e->blocked_until = 0;
+  return PIKE_PASS;
+}
+
+pike_verdict_t pike_table_hit(pike_table_t *t, const pike_addr_t *addr,
+                              uint64_t now, uint64_t *until)
+{
+  size_t g = pike_group(t, addr);
+  struct pike_lock *l = pike_lock_of(t, g);
+  pthread_mutex_lock(&l->mu);
+  pike_entry_t *e = pike_entry_take(t, l, g, addr, now);
+  pike_verdict_t v = pike_entry_count(t, e, now);
   *until = e->blocked_until;
+  pthread_mutex_unlock(&l->mu);
   return v;
 }
 
-size_t pike_table_sweep(pike_table_t *t, uint64_t now)
+/* The sweep of group g, with its stripe l locked. A worker may have seen
+ * a source after the sweep read the clock: last_seen can exceed now. */
+static size_t pike_group_sweep(pike_table_t *t, struct pike_lock *l, size_t g,
+                               uint64_t now)
 {
   size_t n = 0;
   uint64_t idle = 2 * (uint64_t)t->window_ms;
-  for (size_t i = 0; i <= t->mask; i++) {
-    pike_entry_t *e = &t->slots[i];
-    if (e->used && !pike_entry_blocked(e, now) && now - e->last_seen >= idle) {
+  for (size_t i = 0; i < PIKE_PROBE; i++) {
+    pike_entry_t *e = &t->slots[g + i];
+    if (e->used && !pike_entry_blocked(e, now) && e->last_seen + idle <= now) {
       memset(e, 0, sizeof *e);
-      t->used--;
+      l->used--;
       n++;
     }
   }
   return n;
+}
+
+/* One group at a time, so a hit never waits for more than one group. */
+size_t pike_table_sweep(pike_table_t *t, uint64_t now)
+{
+  size_t n = 0;
+  for (size_t g = 0; g <= t->mask; g += PIKE_PROBE) {
+    struct pike_lock *l = pike_lock_of(t, g);
+    pthread_mutex_lock(&l->mu);
+    n += pike_group_sweep(t, l, g, now);
+    pthread_mutex_unlock(&l->mu);
+  }
+  return n;
+}
+
+size_t pike_table_used(pike_table_t *t)
+{
+  size_t n = 0;
+  for (size_t i = 0; i <= t->lock_mask; i++) {
+    pthread_mutex_lock(&t->locks[i].mu);
+    n += t->locks[i].used;
+    pthread_mutex_unlock(&t->locks[i].mu);
+  }
+  return n;
+}
+
+/* Copies group g's sources blocked at now into out; returns how many. */
+static size_t pike_group_blocked(pike_table_t *t, size_t g, uint64_t now,
+                                 pike_entry_t out[PIKE_PROBE])
+{
+  struct pike_lock *l = pike_lock_of(t, g);
+  size_t n = 0;
+  pthread_mutex_lock(&l->mu);
+  for (size_t i = 0; i < PIKE_PROBE; i++)
+    if (t->slots[g + i].used && pike_entry_blocked(&t->slots[g + i], now))
+      out[n++] = t->slots[g + i];
+  pthread_mutex_unlock(&l->mu);
+  return n;
+}
+
+void pike_table_each_blocked(pike_table_t *t, uint64_t now, pike_each_f fn,
+                             void *arg)
+{
+  pike_entry_t copy[PIKE_PROBE];
+  for (size_t g = 0; g <= t->mask; g += PIKE_PROBE) {
+    size_t n = pike_group_blocked(t, g, now, copy);
+    for (size_t i = 0; i < n; i++)
+      fn(&copy[i], arg);
+  }
 }
 
 int pike_addr_parse(const char *s, pike_addr_t *a)

@@ -3,6 +3,13 @@
  * a fixed-size open-addressing hash of source addresses, each with a
  * two-bucket sliding-window counter and a block deadline. Pure code (no
  * core calls), so the unit tests drive it with their own clock.
+ *
+ * Every worker counts its requests in the one table, so a flood spread
+ * over workers is still seen whole. Locking rule: slots come in aligned
+ * groups and an address lives in the group its hash names; a group's
+ * slots, and the used count of its stripe, are guarded by its stripe's
+ * lock (one of up to 256). Everything else is fixed at init. Entries seen
+ * outside the table are copies.
  */
 #ifndef PIKE_TABLE_H
 #define PIKE_TABLE_H
@@ -25,10 +32,13 @@ typedef struct pike_entry {
   uint64_t dropped;        /* requests refused in the current block */
 } pike_entry_t;
 
+struct pike_lock; /* pike_table.c */
+
 typedef struct pike_table {
   pike_entry_t *slots;
   size_t mask;             /* slot count - 1 (a power of two) */
-  size_t used;
+  struct pike_lock *locks;
+  size_t lock_mask;        /* lock count - 1 (a power of two) */
   uint64_t seed;
   uint32_t window_ms, density, block_ms;
 } pike_table_t;
@@ -58,6 +68,14 @@ uint32_t pike_entry_rate(const pike_table_t *t, const pike_entry_t *e,
 /* Forgets sources idle for two windows whose block (if any) has ended.
  * Returns how many were forgotten. */
 size_t pike_table_sweep(pike_table_t *t, uint64_t now);
+
+/* How many sources are tracked. */
+size_t pike_table_used(pike_table_t *t);
+
+/* Calls fn with a copy of each source blocked at now, no lock held. */
+typedef void (*pike_each_f)(const pike_entry_t *e, void *arg);
+void pike_table_each_blocked(pike_table_t *t, uint64_t now, pike_each_f fn,
+                             void *arg);
 
 /* Parses "192.0.2.1" or "2001:db8::1" (no brackets). Returns 0 or -1. */
 int pike_addr_parse(const char *s, pike_addr_t *a);

@@ -2,6 +2,10 @@
  * rr.c - record-routing and loose routing (RFC 3261 sections 16.4, 16.6,
  * 16.12): record_route(), loose_route(), and the "always" toggle that
  * record-routes every initial INVITE without a script change.
+ *
+ * Locking rule: none needed. The functions and the relay hook run in every
+ * worker at once and touch only the request and the configuration, which
+ * is read only after load.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
@@ -77,4 +81,5 @@ const tz_module_t rr_LTX_module = {
   .params = rr_params,
   .funcs = rr_funcs,
   .init = rr_init,
+  .flags = TZ_MOD_WORKERS,
 };

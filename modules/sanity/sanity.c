@@ -3,6 +3,10 @@
  * sanity_check.c and answers a failing request 400 (416 for an unknown
  * R-URI scheme) with the precise reason, except an ACK, which is never
  * answered.
+ *
+ * Locking rule: none needed. sanity_check() runs in every worker at once
+ * and touches only the request, its own stack and the configuration (read
+ * only after load); the checks to run were fixed into the argument at load.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
@@ -85,4 +89,5 @@ const tz_module_t sanity_LTX_module = {
   .cfg_size = sizeof(sanity_cfg_t),
   .params = sanity_params,
   .funcs = sanity_funcs,
+  .flags = TZ_MOD_WORKERS,
 };

@@ -2,13 +2,15 @@
  * test_auth.c - the auth module's pure parts: SHA-256 and HMAC-SHA256 test
  * vectors, MD5 through the digest hash, digest responses from RFC 2617 and
  * RFC 7616 3.9.1, nonces (make, verify, expiry, tampering), the nonce-count
- * replay table, and trusted address lists.
+ * replay table, the table shared by threads as workers share it, and
+ * trusted address lists.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
 #include "auth.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +271,107 @@ static void test_nonce_table_bounded(void)
   auth_nonces_free(&t);
 }
 
+/* ---- nonces shared by workers ------------------------------------------------- */
+
+/* Threads stand for workers; assertions are made after they are joined,
+ * as CUnit's are not thread-safe. */
+#define WORKERS 4
+#define PER_WORKER 2000
+#define CONTESTED 200
+
+static auth_nonces_t shared;
+static char contested[CONTESTED][AUTH_NONCE_LEN + 1];
+static pthread_barrier_t start;
+
+typedef struct nonce_worker {
+  pthread_t thread;
+  uint32_t id;
+  uint32_t idx[PER_WORKER]; /* of the nonces it made */
+  unsigned refused;         /* of its own nonces, used once each */
+  unsigned won[CONTESTED];  /* 1 where its use of a contested nonce passed */
+} nonce_worker_t;
+
+static nonce_worker_t workers[WORKERS];
+
+/* Challenges and their one retry each, all in the same table at once. */
+static void *nonce_make_use(void *arg)
+{
+  nonce_worker_t *w = arg;
+  char n[AUTH_NONCE_LEN + 1];
+  pthread_barrier_wait(&start);
+  for (unsigned i = 0; i < PER_WORKER; i++) {
+    auth_nonce_make(&shared, 10, w->id, n);
+    if (auth_nonce_check(&shared, n, 10, 300, &w->idx[i]) != AUTH_NONCE_OK ||
+        auth_nonce_use(&shared, w->idx[i], 1, w->id, 1) != AUTH_NONCE_OK)
+      w->refused++;
+  }
+  return NULL;
+}
+
+/* Every worker tries each contested nonce with nonce-count 1 from its own
+ * request, as a replayed request reaching several workers would. */
+static void *nonce_contend(void *arg)
+{
+  nonce_worker_t *w = arg;
+  uint32_t idx;
+  pthread_barrier_wait(&start);
+  for (unsigned i = 0; i < CONTESTED; i++)
+    w->won[i] = auth_nonce_check(&shared, contested[i], 10, 300, &idx) ==
+                    AUTH_NONCE_OK &&
+                auth_nonce_use(&shared, idx, 1, w->id, 1) == AUTH_NONCE_OK;
+  return NULL;
+}
+
+static void workers_run(void *(*fn)(void *))
+{
+  CU_ASSERT_EQUAL_FATAL(pthread_barrier_init(&start, NULL, WORKERS), 0);
+  for (uint32_t i = 0; i < WORKERS; i++) {
+    workers[i] = (nonce_worker_t){.id = i + 1};
+    CU_ASSERT_EQUAL_FATAL(
+        pthread_create(&workers[i].thread, NULL, fn, &workers[i]), 0);
+  }
+  for (int i = 0; i < WORKERS; i++)
+    pthread_join(workers[i].thread, NULL);
+  pthread_barrier_destroy(&start);
+}
+
+/* Nonces made at once by several workers are all distinct and each usable
+ * once: no index is handed out twice. */
+static void test_nonce_workers_make(void)
+{
+  static unsigned char seen[WORKERS * PER_WORKER];
+  memset(seen, 0, sizeof seen);
+  CU_ASSERT_EQUAL_FATAL(auth_nonces_init(&shared, WORKERS * PER_WORKER, secret),
+                        0);
+  workers_run(nonce_make_use);
+  for (int i = 0; i < WORKERS; i++) {
+    CU_ASSERT_EQUAL(workers[i].refused, 0);
+    for (int j = 0; j < PER_WORKER; j++) {
+      uint32_t idx = workers[i].idx[j];
+      CU_ASSERT_FATAL(idx < WORKERS * PER_WORKER);
+      CU_ASSERT_EQUAL(seen[idx]++, 0);
+    }
+  }
+  auth_nonces_free(&shared);
+}
+
+/* A nonce issued by one worker is good in every other, and its nonce-count
+ * is taken exactly once however many workers race for it. */
+static void test_nonce_workers_contend(void)
+{
+  CU_ASSERT_EQUAL_FATAL(auth_nonces_init(&shared, 1024, secret), 0);
+  for (int i = 0; i < CONTESTED; i++)
+    auth_nonce_make(&shared, 10, 0, contested[i]);
+  workers_run(nonce_contend);
+  for (int i = 0; i < CONTESTED; i++) {
+    unsigned won = 0;
+    for (int j = 0; j < WORKERS; j++)
+      won += workers[j].won[i];
+    CU_ASSERT_EQUAL(won, 1);
+  }
+  auth_nonces_free(&shared);
+}
+
 /* ---- trusted lists ---------------------------------------------------------------- */
 
 static void test_trusted_match(void)
@@ -340,6 +443,8 @@ static const tz_unit_test_t nonce_tests[] = {
   {"tampered and foreign nonces", test_nonce_tamper},
   {"nonce-count replay", test_nonce_count_replay},
   {"bounded table", test_nonce_table_bounded},
+  {"made by several workers at once", test_nonce_workers_make},
+  {"one use across workers", test_nonce_workers_contend},
   {NULL, NULL}};
 
 static const tz_unit_test_t trusted_tests[] = {

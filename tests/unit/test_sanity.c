@@ -1,12 +1,13 @@
 /*
  * test_sanity.c - unit tests of the sanity checks on messages parsed by
- * Sofia: each check's failure and reason phrase, the flag names, and
- * messages that must pass.
+ * Sofia: each check's failure and reason phrase, the flag names,
+ * messages that must pass, and checks run by several threads at once.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sanity_check.h"
 #include "tzunit.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <sofia-sip/msg.h>
@@ -174,6 +175,39 @@ static void test_flag_names(void)
   CU_ASSERT_EQUAL(sanity_flags_parse(" , ", err, sizeof err), 0);
 }
 
+/* Workers check requests side by side: the checks share nothing, so each
+ * gets its own verdict. Threads count mismatches; CUnit asserts after. */
+#define WORKERS 4
+
+static const sip_t *shared_sip;
+
+static void *check_repeatedly(void *arg)
+{
+  unsigned *wrong = arg;
+  sanity_opts_t o = {SANITY_ALL, 1, "sec-agree"};
+  sanity_verdict_t v;
+  for (int i = 0; i < 2000; i++)
+    *wrong += sanity_check_request(shared_sip, &o, &v) != 420 ||
+              strcmp(v.headers, "Unsupported: foo\r\n") != 0;
+  return NULL;
+}
+
+static void test_workers(void)
+{
+  pthread_t th[WORKERS];
+  unsigned wrong[WORKERS] = {0};
+  shared_sip = parse("INVITE sip:b@example.com SIP/2.0\n" HDRS
+                     "CSeq: 1 INVITE\nMax-Forwards: 70\n"
+                     "Proxy-Require: foo, sec-agree\n\n");
+  for (int i = 0; i < WORKERS; i++)
+    CU_ASSERT_EQUAL_FATAL(
+        pthread_create(&th[i], NULL, check_repeatedly, &wrong[i]), 0);
+  for (int i = 0; i < WORKERS; i++) {
+    pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(wrong[i], 0);
+  }
+}
+
 static int teardown(void)
 {
   if (msg)
@@ -195,6 +229,7 @@ int main(void)
       {"headers Sofia could not parse", test_malformed_header},
       {"Proxy-Require: 420 listing every unsupported tag", test_proxy_require},
       {"check names", test_flag_names},
+      {"several workers at once", test_workers},
       {NULL, NULL}};
   static const tz_unit_suite_t suites[] = {
       {"sanity checks", tests, NULL, teardown}, {NULL, NULL, NULL, NULL}};
