@@ -4,11 +4,20 @@
  * request in the core's relay, resolves the next hop asynchronously, and
  * tries the targets one after the other, failing over on a timeout, a
  * transport error or a 503 (section 4.3) within the same transaction.
+ *
+ * Threads: dns_relay() runs in every worker; the resolver, the cache, the
+ * lookups and their timers and fd watches are worker 0's (sres is
+ * single-threaded, and module timers exist only there). A request goes to
+ * worker 0 to be resolved and comes back to its own worker, which alone
+ * may use its relay, each time with tz_worker_post. Only the side that
+ * has it touches it (dns_req_state_t says which), so it needs no lock; the
+ * module's data is written by init only, except reqs (worker 0's).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
 #include "dns_sres.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +38,33 @@ typedef struct dns_mod {
   dns_resolver_t *res;
   dns_lookup_opts_t opts;
   int nxdomain_status;
-  dns_req_t *reqs; /* held requests, so destroy can drop them */
+  dns_req_t *reqs; /* those worker 0 has, so destroy can drop them */
 } dns_mod_t;
+
+/* Where a request is, and so which thread may touch it: worker 0 (the
+ * resolver's) from REQ_TO_RESOLVE to REQ_REPOSTING, its own worker (the
+ * relay's) from REQ_RESOLVED on. Each move across is a tz_worker_post. */
+typedef enum dns_req_state {
+  REQ_TO_RESOLVE, /* posted to worker 0 */
+  REQ_KICKING,    /* worker 0: the kick timer runs */
+  REQ_RESOLVING,  /* worker 0: the lookup runs */
+  REQ_REPOSTING,  /* worker 0: posting the answer back ran out of memory */
+  REQ_RESOLVED,   /* posted back to its worker with the answer */
+  REQ_RELAYING    /* its worker: trying the targets */
+} dns_req_state_t;
 
 /* A request dns_relay() holds, from hold until release. */
 struct dns_req {
-  dns_req_t *next, **prevp;
+  dns_req_t *next, **prevp; /* in dm->reqs while worker 0 has it */
   dns_mod_t *dm;
+  dns_req_state_t state;
+  unsigned worker;   /* the request's: r is used there only */
   tz_relay_t *r;
-  tz_timer_t *kick;  /* starts the lookup once the script run is over */
+  tz_timer_t *kick;  /* starts the lookup, or retries posting the answer */
   dns_lookup_t *lk;  /* while resolving */
   dns_uri_t uri;
   char hop[128];     /* the URI resolved, for the log */
+  int status;        /* the answer: 0 with targets, else the final status */
   dns_targets_t targets;
   size_t tried;
 };
@@ -51,24 +75,127 @@ static unsigned dns_rand(void *arg, unsigned bound)
   return (unsigned)su_randint(0, (int)bound);
 }
 
-/* ---- one held request -------------------------------------------------------- */
+/* ---- worker 0: resolving ----------------------------------------------------- */
 
-static void dns_req_free(dns_req_t *req)
+static void dns_req_link(dns_req_t *req)
 {
+  dns_mod_t *dm = req->dm;
+  if ((req->next = dm->reqs))
+    req->next->prevp = &req->next;
+  req->prevp = &dm->reqs;
+  dm->reqs = req;
+}
+
+/* Stops what worker 0 runs for req and forgets it; req itself stays. */
+static void dns_req_unlink(dns_req_t *req)
+{
+  assert(tz_worker_self() == 0 && req->state >= REQ_KICKING &&
+         req->state <= REQ_REPOSTING);
   if ((*req->prevp = req->next))
     req->next->prevp = req->prevp;
   tz_timer_stop(req->kick);
+  req->kick = NULL;
   if (req->lk)
     dns_lookup_cancel(req->lk);
-  free(req);
+  req->lk = NULL;
 }
 
-/* Hands the transaction back to the core; status counts only if no
- * branch was ever started. */
+static void dns_req_relay(void *arg);
+static void dns_req_repost(tz_modinst_t *mod, void *arg);
+
+/* Out of memory posting req's answer: it is still ours. Retry, or the
+ * relay would hang for ever. */
+static void dns_req_repost_later(dns_req_t *req)
+{
+  req->state = REQ_REPOSTING;
+  dns_req_link(req);
+  req->kick = tz_timer_start(req->dm->mod, 100, 0, dns_req_repost, req);
+  if (!req->kick)
+    tz_log(TZ_LOG_ERR, "dns: %s: out of memory, request lost", req->hop);
+}
+
+/* Hands req with its answer back to its worker; req is not touched after
+ * that (with one worker the relaying already ran when the post returns). */
+static void dns_req_answer(dns_req_t *req, int status)
+{
+  dns_req_unlink(req);
+  if (req->worker >= tz_worker_count()) {
+    /* Shutdown: its worker has stopped, ending its transactions. */
+    free(req);
+    return;
+  }
+  req->status = status;
+  req->state = REQ_RESOLVED;
+  if (tz_worker_post(req->worker, dns_req_relay, req) < 0)
+    dns_req_repost_later(req);
+}
+
+static void dns_req_repost(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  dns_req_t *req = arg;
+  req->kick = NULL; /* one-shot: the core freed it */
+  dns_req_answer(req, req->status);
+}
+
+static void dns_req_resolved(void *arg, dns_status_t status,
+                             const dns_targets_t *targets)
+{
+  dns_req_t *req = arg;
+  req->lk = NULL; /* frees itself when this returns */
+  if (status == DNS_OK) {
+    req->targets = *targets;
+    dns_req_answer(req, 0);
+    return;
+  }
+  int code = status == DNS_NXDOMAIN ? req->dm->nxdomain_status : 503;
+  tz_log(TZ_LOG_INFO, "dns: %s: %s (status %d)", req->hop,
+         status == DNS_NXDOMAIN ? "no such domain or SIP service" : "DNS failed",
+         code);
+  dns_req_answer(req, code);
+}
+
+static void dns_req_kick(tz_modinst_t *mod, void *arg)
+{
+  (void)mod;
+  dns_req_t *req = arg;
+  assert(req->state == REQ_KICKING);
+  req->kick = NULL; /* one-shot: the core freed it */
+  req->state = REQ_RESOLVING;
+  req->lk = dns_lookup_new(dns_resolver_source(req->dm->res), &req->dm->opts,
+                           &req->uri, dns_req_resolved, req);
+  if (req->lk)
+    dns_lookup_run(req->lk);
+  else
+    dns_req_answer(req, 500);
+}
+
+/* Worker 0 takes req over. Answers may be at hand (cache, numeric host),
+ * and for a request of worker 0 itself this runs inside the script run,
+ * where completing would end the transaction under the script's feet: the
+ * lookup starts from a timer (1 ms, the shortest Sofia takes). */
+static void dns_req_to_resolve(void *arg)
+{
+  dns_req_t *req = arg;
+  assert(tz_worker_self() == 0 && req->state == REQ_TO_RESOLVE);
+  req->state = REQ_KICKING;
+  dns_req_link(req);
+  req->kick = tz_timer_start(req->dm->mod, 1, 0, dns_req_kick, req);
+  if (!req->kick)
+    dns_req_answer(req, 500);
+}
+
+/* ---- the request's worker: relaying ------------------------------------------ */
+
+/* Hands the transaction back to the core; status counts only if no branch
+ * was ever started. req goes first: the release may end the transaction,
+ * and with it the generation and this module instance. */
 static void dns_req_release(dns_req_t *req, int status)
 {
-  tz_relay_release(req->r, status);
-  dns_req_free(req);
+  tz_relay_t *r = req->r;
+  assert(req->state == REQ_RELAYING && tz_worker_self() == req->worker);
+  free(req);
+  tz_relay_release(r, status);
 }
 
 static int dns_req_done(tz_relay_t *r, int status, void *arg);
@@ -103,40 +230,19 @@ static int dns_req_done(tz_relay_t *r, int status, void *arg)
   return 0;
 }
 
-static void dns_req_resolved(void *arg, dns_status_t status,
-                             const dns_targets_t *targets)
+/* The answer is back where the relay lives. A CANCEL that came meanwhile
+ * was answered 200 by the transaction layer; the request ends with 487. */
+static void dns_req_relay(void *arg)
 {
   dns_req_t *req = arg;
-  req->lk = NULL;
-  if (tz_relay_cancelled(req->r)) {
+  assert(tz_worker_self() == req->worker && req->state == REQ_RESOLVED);
+  req->state = REQ_RELAYING;
+  if (tz_relay_cancelled(req->r))
     dns_req_release(req, 487);
-    return;
-  }
-  if (status != DNS_OK) {
-    int code = status == DNS_NXDOMAIN ? req->dm->nxdomain_status : 503;
-    tz_log(TZ_LOG_INFO, "dns: %s: %s (status %d)", req->hop,
-           status == DNS_NXDOMAIN ? "no such domain or SIP service"
-                                  : "DNS failed",
-           code);
-    dns_req_release(req, code);
-    return;
-  }
-  req->targets = *targets;
-  if (!dns_req_try_next(req))
+  else if (req->status)
+    dns_req_release(req, req->status);
+  else if (!dns_req_try_next(req))
     dns_req_release(req, 503);
-}
-
-static void dns_req_kick(tz_modinst_t *mod, void *arg)
-{
-  (void)mod;
-  dns_req_t *req = arg;
-  req->kick = NULL; /* one-shot: the core freed it */
-  req->lk = dns_lookup_new(dns_resolver_source(req->dm->res), &req->dm->opts,
-                           &req->uri, dns_req_resolved, req);
-  if (req->lk)
-    dns_lookup_run(req->lk);
-  else
-    dns_req_release(req, 500);
 }
 
 /* ---- the script function ----------------------------------------------------- */
@@ -148,12 +254,26 @@ static const url_t *dns_next_hop(const sip_t *sip)
   return sip->sip_route ? sip->sip_route->r_url : sip->sip_request->rq_url;
 }
 
+static dns_req_t *dns_req_new(dns_mod_t *dm, tz_relay_t *r, const dns_uri_t *u,
+                              const char *hop)
+{
+  dns_req_t *req = calloc(1, sizeof *req);
+  if (!req)
+    return NULL;
+  req->dm = dm;
+  req->state = REQ_TO_RESOLVE;
+  req->worker = tz_worker_self();
+  req->r = r;
+  req->uri = *u;
+  snprintf(req->hop, sizeof req->hop, "%s", hop ? hop : "?");
+  return req;
+}
+
 /* True (1) once the request is ours to relay; false (-1) for a URI that is
  * ours, not SIP, or an ACK/CANCEL (t_relay() does those); 0 (stop the
  * script) if the core answered the request instead (483, 482, 500). */
 static int dns_fn_relay(tz_msg_t *m, const tz_call_t *c)
 {
-  dns_mod_t *dm = tz_mod_data(c->mod);
   const sip_t *sip = tz_msg_sip(m);
   sip_method_t method = sip->sip_request->rq_method;
   const url_t *hop = dns_next_hop(sip);
@@ -164,24 +284,11 @@ static int dns_fn_relay(tz_msg_t *m, const tz_call_t *c)
   tz_relay_t *r = tz_relay_hold(m);
   if (!r)
     return 0;
-  dns_req_t *req = calloc(1, sizeof *req);
-  if (req) {
-    req->dm = dm;
-    req->r = r;
-    req->uri = u;
-    snprintf(req->hop, sizeof req->hop, "%s", url_as_string(tz_msg_home(m), hop));
-    if ((req->next = dm->reqs))
-      req->next->prevp = &req->next;
-    req->prevp = &dm->reqs;
-    dm->reqs = req;
-    /* Answers may be at hand (cache, numeric host): completing inside the
-     * script run would end the transaction under the script's feet. 1 ms
-     * is the shortest timer Sofia takes. */
-    req->kick = tz_timer_start(dm->mod, 1, 0, dns_req_kick, req);
-    if (req->kick)
-      return 1;
-    dns_req_free(req);
-  }
+  dns_req_t *req = dns_req_new(tz_mod_data(c->mod), r, &u,
+                               url_as_string(tz_msg_home(m), hop));
+  if (req && tz_worker_post(0, dns_req_to_resolve, req) == 0)
+    return 1; /* the relay pins the generation, so the module stays */
+  free(req);
   tz_relay_release(r, 500);
   return 0; /* the transaction is over: nothing more for the script */
 }
@@ -227,9 +334,12 @@ static void dns_destroy(tz_modinst_t *mod)
   if (!dm)
     return;
   /* Only requests whose transactions the core dropped without release
-   * can be left: nothing to answer, just their lookups to stop. */
-  while (dm->reqs)
-    dns_req_free(dm->reqs);
+   * (shutdown) can be left: nothing to answer, just their lookups to stop. */
+  while (dm->reqs) {
+    dns_req_t *req = dm->reqs;
+    dns_req_unlink(req);
+    free(req);
+  }
   dns_resolver_free(dm->res);
   free(dm);
   tz_mod_set_data(mod, NULL);
@@ -306,4 +416,5 @@ const tz_module_t dns_LTX_module = {
   .funcs = dns_funcs,
   .init = dns_init,
   .destroy = dns_destroy,
+  .flags = TZ_MOD_WORKERS,
 };

@@ -2,6 +2,9 @@
  * dns_cache.c - the answer cache: a hash table over (type, lowercased name)
  * for lookups, and a least-recently-used list that bounds its size. Expired
  * entries go when they are next looked up or when room is needed.
+ *
+ * Threads: no lock; a cache is used by one thread (in the module, worker 0,
+ * which owns the resolver in front of it).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "dns_cache.h"

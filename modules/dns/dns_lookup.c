@@ -3,6 +3,9 @@
  * each step issues its queries, waits until all are answered, and hands
  * the records to dns_select.c for the next step. Finishing is a loop, not
  * recursion, so answers that arrive synchronously (cache hits) are safe.
+ *
+ * Threads: a lookup is used by one thread, that of its source (in the
+ * module, worker 0's resolver).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "dns_lookup.h"

@@ -3,6 +3,8 @@
  * choosing NAPTR records, naming SRV queries, ordering SRV answers (RFC
  * 2782) and turning addresses into next-hop URIs. Pure: records in,
  * ordered targets out.
+ *
+ * Threads: no state of its own; safe in any thread.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "dns_select.h"

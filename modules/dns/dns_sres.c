@@ -7,6 +7,9 @@
  * outlives its callback. sres retransmits on its own schedule (1, 2, 4 ...
  * seconds, about a minute in all) and reads no timeout option, so each
  * query has our own deadline.
+ *
+ * Threads: worker 0 only. sres is single-threaded and its fd watches and
+ * timers can only be made there; dns.c brings every lookup to worker 0.
  */
 #define _POSIX_C_SOURCE 200809L
 #define SRES_CONTEXT_T struct dns_query
