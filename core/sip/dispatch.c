@@ -80,7 +80,7 @@ static void sip_refuse_too_large(msg_t *msg, sip_t *sip)
          stream ? "refused, connection closed" : "dropped");
   if (stream && sip && sip->sip_request && sip->sip_via &&
       sip->sip_request->rq_method != sip_method_ack &&
-      tz_sip_reply_stateless(msg, SIP_513_MESSAGE_TOO_LARGE, NULL) == 0)
+      tz_sip_reply_stateless(msg, NULL, SIP_513_MESSAGE_TOO_LARGE, NULL) == 0)
     tz_stats_reply(513, 0);
   if (stream) {
     tport_stall(tp);

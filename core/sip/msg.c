@@ -133,12 +133,13 @@ static int msg_reply(nta_incoming_t *irq, int status, const char *reason,
 
 /* Stateless: nothing is kept, a retransmitted request runs the script
  * again. nta takes over a reference to the request. */
-int tz_sip_reply_stateless(msg_t *req, int status, const char *reason,
-                           const char *extra_headers)
+int tz_sip_reply_stateless(msg_t *req, tport_t *tp, int status,
+                           const char *reason, const char *extra_headers)
 {
   if (!tz_sip_agent()) /* nta would keep our reference */
     return -1;
   return nta_msg_treply(tz_sip_agent(), msg_ref_create(req), status, reason,
+                        TAG_IF(tp, NTATAG_TPORT(tp)),
                         TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
                         TAG_END());
 }
@@ -258,7 +259,7 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
   }
   const char *hdrs = msg_reply_headers(m->home, m->reply_hdrs, extra_headers);
   int rc = m->irq ? msg_reply(m->irq, status, reason, hdrs)
-                  : tz_sip_reply_stateless(m->msg, status, reason, hdrs);
+                  : tz_sip_reply_stateless(m->msg, NULL, status, reason, hdrs);
   if (rc < 0)
     return -1;
   tz_stats_reply(status, 0);
@@ -278,6 +279,10 @@ struct tz_suspended {
   tz_gen_t *gen;
   char *reply_hdrs; /* the script's append_to_reply() lines, or NULL */
   unsigned worker;
+  /* The socket it came in on. nta knows it only while delivering the
+   * request; later it would answer from its first transport, a worker's
+   * private port, which a UA on a connected socket ignores. */
+  tport_t *tport;
 };
 
 /* A reply (or, with status 0, a drop) on its way to the owning worker. */
@@ -360,6 +365,7 @@ tz_suspended_t *tz_msg_suspend(tz_msg_t *m)
     return NULL;
   s->irq = m->irq;
   s->worker = tz_worker()->id;
+  s->tport = nta_incoming_transport(tz_sip_agent(), NULL, m->msg);
   s->msg = msg_ref_create(m->msg);
   s->gen = tz_gen_ref(m->gen);
   tz_msg_dispose(m, TZ_DISP_SUSPENDED);
@@ -380,6 +386,7 @@ void tz_suspended_drop(tz_suspended_t *s)
   if (s->irq)
     nta_incoming_destroy(s->irq);
   msg_destroy(s->msg);
+  tport_unref(s->tport);
   tz_gen_unref(s->gen);
   free(s->reply_hdrs);
   free(s);
@@ -413,7 +420,7 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
   su_home_init(home);
   const char *hdrs = msg_reply_headers(home, s->reply_hdrs, extra_headers);
   int rc = s->irq ? msg_reply(s->irq, status, reason, hdrs)
-                  : tz_sip_reply_stateless(s->msg, status, reason, hdrs);
+                  : tz_sip_reply_stateless(s->msg, s->tport, status, reason, hdrs);
   su_home_deinit(home);
   if (rc >= 0)
     tz_stats_reply(status, 0);

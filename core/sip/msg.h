@@ -13,6 +13,7 @@
 
 #include <trapezoid/trapezoid.h>
 #include <sofia-sip/nta.h>
+#include <sofia-sip/tport.h>
 
 #include "runtime/gen.h"
 #include "script/script.h"
@@ -86,9 +87,10 @@ const char *tz_msg_received_ruri(tz_msg_t *m);
 /* Gives the request in m a server transaction (once); NULL on failure. */
 nta_incoming_t *tz_sip_transaction(tz_msg_t *m);
 
-/* A reply made from the request alone, no transaction kept. */
-int tz_sip_reply_stateless(msg_t *req, int status, const char *reason,
-                           const char *extra_headers);
+/* A reply made from the request alone, no transaction kept; out of tp,
+ * or (NULL) the socket nta is delivering req from. */
+int tz_sip_reply_stateless(msg_t *req, tport_t *tp, int status,
+                           const char *reason, const char *extra_headers);
 
 /* Shutdown: lets suspended requests and held relays finish for up to
  * max_ms. */

@@ -11,7 +11,9 @@
  * of its own: nta sends client transactions through the first primary
  * transport, so that port is in the worker's Via and responses come back
  * to the worker that holds the transaction. Record-Route and is_myself
- * use the shared addresses only.
+ * use the shared addresses only. (Sofia's UDP transport sends itself a
+ * 4-byte "TEST" when it binds; on a shared port another worker may get
+ * it, and nta logs "received garbage" once at start: harmless.)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip/transport.h"
@@ -230,6 +232,11 @@ static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
     l->port = port;
     if (!(l->host = strdup(n->tpn_host)) || !(l->proto = strdup("udp")))
       return -1;
+    /* Requests this worker relays leave from here: peers that filter by
+     * source port need to know it. */
+    tz_log(TZ_LOG_INFO, "worker %u: own port sip:%s:%u;transport=udp (its "
+           "Via, the source of the requests it sends)", tz_worker()->id,
+           n->tpn_host, port);
   }
   return 0;
 }
