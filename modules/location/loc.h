@@ -1,8 +1,8 @@
 /*
  * loc.h - internals of the location module shared by its three parts:
- * binding sets and the memory index (loc_index.c, event-loop thread only),
- * the sqlite store and its writer thread (loc_db.c), and the module glue
- * (location.c).
+ * binding sets and the memory index (loc_index.c, no locks of its own:
+ * location.c holds a stripe's lock around each call), the sqlite store and
+ * its writer thread (loc_db.c), and the module glue (location.c).
  */
 #ifndef LOC_H
 #define LOC_H
@@ -11,16 +11,18 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- binding sets (loc_index.c) ------------------------------------------ */
 
 /* An AOR's bindings, best first, in one allocation with their strings.
- * Immutable once built, so the index and the writer's jobs share it; refs
- * is only ever touched on the event loop. */
+ * Immutable once built, so the index and the writer's jobs share it. refs
+ * is atomic: a save in any worker drops the index's reference while worker
+ * 0 drops a finished job's. */
 typedef struct loc_set {
-  unsigned refs;
+  atomic_uint refs;
   size_t n;
   long min_expires; /* earliest expiry; LONG_MAX when n == 0 */
   tz_binding_t b[];
@@ -46,7 +48,8 @@ typedef struct loc_aor {
 #define LOC_NOT_IN_HEAP SIZE_MAX
 
 /* AOR -> binding set, plus a min-heap of AORs keyed by their earliest
- * expiry so a sweep only visits what has expired. */
+ * expiry so a sweep only visits what has expired. Not thread-safe: the
+ * functions taking a const index only read it, so readers may share it. */
 typedef struct loc_index {
   loc_aor_t **buckets;
   size_t nbuckets, naors;
@@ -55,6 +58,9 @@ typedef struct loc_index {
   unsigned long live_aors, bindings; /* AORs with n > 0, sum of n */
 } loc_index_t;
 
+/* FNV-1a of key: its low bits pick the bucket, location.c's stripe the
+ * high ones. */
+uint32_t loc_index_hash(const char *key);
 int loc_index_init(loc_index_t *ix);
 void loc_index_free(loc_index_t *ix);
 loc_aor_t *loc_index_find(const loc_index_t *ix, const char *key);
@@ -86,7 +92,7 @@ typedef struct loc_job {
   char key[];
 } loc_job_t;
 
-/* What the writer finished since the loop last asked. */
+/* What the writer finished since worker 0 last asked. */
 typedef struct loc_done {
   loc_job_t *jobs; /* oldest first */
   unsigned long commits, failures; /* transactions */
@@ -115,7 +121,7 @@ typedef struct loc_db {
   long expire_before;   /* rows with expires <= this go; 0 = none asked */
   loc_done_t done;
   loc_job_t **done_tail;
-  int notify[2];        /* writer -> loop: "jobs are done" */
+  int notify[2];        /* writer -> worker 0: "jobs are done" */
 } loc_db_t;
 
 loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
@@ -126,8 +132,11 @@ void loc_job_free(loc_job_t *job);
  * d closable with loc_db_close() on failure too. */
 int loc_db_open(loc_db_t *d, const char *path, const loc_tune_t *tune,
                 char *err, size_t errlen);
-/* Deletes expired rows and loads the rest into ix (startup only). */
-int loc_db_load(loc_db_t *d, long now, loc_index_t *ix, char *err,
+/* Takes over set as key's bindings; 0, or -1 (set released) when out of
+ * memory. */
+typedef int (*loc_load_f)(void *arg, const char *key, loc_set_t *set);
+/* Deletes expired rows and hands each AOR's rows to add (startup only). */
+int loc_db_load(loc_db_t *d, long now, loc_load_f add, void *arg, char *err,
                 size_t errlen);
 int loc_db_start(loc_db_t *d);
 /* New settings, in force from the writer's next transaction. */
@@ -148,7 +157,7 @@ extern const tz_location_api_t loc_store_api;
 void *loc_instance_store(tz_modinst_t *mod);
 /* Registers location.show, location.remove and location.count. */
 int loc_ctl_register(tz_modinst_t *mod);
-/* The location.aors and location.bindings gauges. */
+/* The location.aors and location.bindings gauges. Worker 0 only. */
 void loc_gauges_set(unsigned long aors, unsigned long bindings);
 
 #endif

@@ -3,10 +3,15 @@
  * location.remove, location.count for tzctl) and its gauges
  * (location.aors, location.bindings), over the store behind the service
  * this instance registered.
+ *
+ * Locking rule: commands run in worker 0 and reach the index only through
+ * loc_store_api, which takes the store's locks; the gauges are set in
+ * worker 0 alone, so their lazily made counters need none.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "loc.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +152,7 @@ int loc_ctl_register(tz_modinst_t *mod)
 void loc_gauges_set(unsigned long aors, unsigned long bindings)
 {
   static tz_stat_t *st_aors, *st_bindings;
+  assert(tz_worker_self() == 0);
   if (!st_aors) {
     st_aors = tz_stat_get("location.aors", "AORs with a live binding");
     st_bindings = tz_stat_get("location.bindings", "live bindings");

@@ -2,10 +2,12 @@
  * loc_db.c - the durable side of the location store: the sqlite schema
  * (created from db/sqlite/location.sql, checked against its version), the
  * startup load, and the single writer thread that commits queued saves in
- * group transactions and hands them back to the event loop through a pipe.
+ * group transactions and hands them back to worker 0 through a pipe.
  *
- * Only init/startup (loc_db_open, loc_db_load) and shutdown touch sqlite
- * on the loop thread; in between the connection belongs to the writer.
+ * Locking rule: mu guards the queue, the done list, tune/retune,
+ * expire_before and stopping; any worker may submit. Only startup
+ * (loc_db_open, loc_db_load) and shutdown touch sqlite in worker 0; in
+ * between the connection belongs to the writer, which takes no other lock.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "loc.h"
@@ -383,17 +385,17 @@ int loc_db_open(loc_db_t *d, const char *path, const loc_tune_t *tune,
   return 0;
 }
 
-/* Adds the set gathered in r to ix under key. */
-static int db_load_aor(db_rows_t *r, const char *key, loc_index_t *ix)
+/* The sink of the startup load, and its argument. */
+typedef struct db_sink {
+  loc_load_f add;
+  void *arg;
+} db_sink_t;
+
+/* Hands the set gathered in r to the sink under key. */
+static int db_load_aor(db_rows_t *r, const char *key, const db_sink_t *sink)
 {
   loc_set_t *s = db_rows_to_set(r);
-  loc_aor_t *a = s ? loc_index_get(ix, key) : NULL;
-  if (!a) {
-    loc_set_release(s);
-    return -1;
-  }
-  loc_index_assign(ix, a, s);
-  return 0;
+  return s ? sink->add(sink->arg, key, s) : -1;
 }
 
 /* The AOR key of the row at st: user, or user@domain. */
@@ -409,7 +411,7 @@ static char *db_row_key(sqlite3_stmt *st)
   return key;
 }
 
-static int db_load_rows(sqlite3_stmt *st, loc_index_t *ix)
+static int db_load_rows(sqlite3_stmt *st, const db_sink_t *sink)
 {
   db_rows_t rows = {0};
   char *key = NULL;
@@ -417,7 +419,7 @@ static int db_load_rows(sqlite3_stmt *st, loc_index_t *ix)
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     char *k = db_row_key(st);
     int same = k && key && strcmp(k, key) == 0;
-    if (!k || (!same && key && db_load_aor(&rows, key, ix) < 0)) {
+    if (!k || (!same && key && db_load_aor(&rows, key, sink) < 0)) {
       free(k);
       rc = SQLITE_NOMEM;
       break;
@@ -433,16 +435,17 @@ static int db_load_rows(sqlite3_stmt *st, loc_index_t *ix)
       break;
     }
   }
-  if (rc == SQLITE_DONE && key && db_load_aor(&rows, key, ix) < 0)
+  if (rc == SQLITE_DONE && key && db_load_aor(&rows, key, sink) < 0)
     rc = SQLITE_NOMEM;
   free(key);
   db_rows_free(&rows);
   return rc;
 }
 
-int loc_db_load(loc_db_t *d, long now, loc_index_t *ix, char *err,
+int loc_db_load(loc_db_t *d, long now, loc_load_f add, void *arg, char *err,
                 size_t errlen)
 {
+  const db_sink_t sink = {add, arg};
   char why[256];
   sqlite3_stmt *st = NULL;
   sqlite3_bind_int64(d->del_expired, 1, now);
@@ -452,7 +455,7 @@ int loc_db_load(loc_db_t *d, long now, loc_index_t *ix, char *err,
     db_errmsg(d, why, sizeof why);
     goto fail;
   }
-  int rc = db_load_rows(st, ix);
+  int rc = db_load_rows(st, &sink);
   if (rc != SQLITE_DONE) {
     snprintf(why, sizeof why, "%s",
              rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(d->db));
@@ -526,7 +529,7 @@ static int db_commit_jobs(loc_db_t *d, loc_job_t *jobs, long expire_before,
   return rc;
 }
 
-/* What the database holds for job's AOR after a rollback, so the loop can
+/* What the database holds for job's AOR after a rollback, so worker 0 can
  * put memory back in line with it. */
 static loc_set_t *db_read_aor(loc_db_t *d, const loc_job_t *job)
 {
@@ -560,7 +563,7 @@ static loc_job_t *db_take_jobs(loc_db_t *d)
   return first;
 }
 
-/* Hands finished jobs to the loop. Called with mu held. */
+/* Hands finished jobs to worker 0. Called with mu held. */
 static void db_post_done(loc_db_t *d, loc_job_t *jobs, int status,
                          const char *err)
 {
@@ -569,15 +572,15 @@ static void db_post_done(loc_db_t *d, loc_job_t *jobs, int status,
     d->done.failures++;
     snprintf(d->done.err, sizeof d->done.err, "%s", err);
   } else if (jobs) {
-    d->done.commits++; /* a sweep-only commit is no news for the loop */
+    d->done.commits++; /* a sweep-only commit is no news for worker 0 */
   }
   for (loc_job_t *j = jobs; j; j = j->next) {
     j->status = status;
     *d->done_tail = j;
     d->done_tail = &j->next;
   }
-  /* One byte per wake-up is enough: the loop takes everything at once. A
-   * full pipe (EAGAIN) means the loop is already due to wake. */
+  /* One byte per wake-up is enough: worker 0 takes everything at once. A
+   * full pipe (EAGAIN) means it is already due to wake. */
   if (was_empty && (d->done.jobs || d->done.failures)) {
     ssize_t w = write(d->notify[1], "", 1);
     (void)w;
@@ -639,7 +642,7 @@ int loc_db_start(loc_db_t *d)
 {
   if (db_pipe(d->notify) < 0)
     return -1;
-  /* Signals are the loop's business: the writer must never take one. */
+  /* Signals are worker 0's business: the writer must never take one. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);

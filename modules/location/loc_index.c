@@ -1,8 +1,13 @@
 /*
  * loc_index.c - the in-memory binding store every lookup reads: binding
- * sets, the AOR hash table, and the expiry heap. Event-loop thread only,
- * except that loc_set_new() may also run on the writer thread for sets it
- * hands over to the loop.
+ * sets, the AOR hash table, and the expiry heap.
+ *
+ * Locking rule: none here. An index is one stripe of a store, and
+ * location.c holds that stripe's lock around every call: shared for the
+ * functions that take a const index (they write nothing, not even a
+ * cache), exclusive for the others. Sets are immutable once built, so any
+ * thread may build one (the writer builds the sets it reads back) and read
+ * one it holds a reference to; only refs changes, atomically.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "loc.h"
@@ -115,7 +120,7 @@ static loc_set_t *set_build(const tz_binding_t *b, size_t n, long after)
   loc_set_t *s = malloc(sizeof *s + bytes);
   if (!s)
     return NULL;
-  s->refs = 1;
+  atomic_init(&s->refs, 1);
   s->n = live;
   set_copy_live(s->b, live, b, n, after);
   s->min_expires = LONG_MAX;
@@ -133,18 +138,21 @@ loc_set_t *loc_set_new(const tz_binding_t *b, size_t n)
   return s;
 }
 
+/* Relaxed: whoever holds it already holds a reference. */
 loc_set_t *loc_set_hold(loc_set_t *s)
 {
-  s->refs++;
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
   return s;
 }
 
+/* acq_rel: every reader's use of the set happens before its free. */
 void loc_set_release(loc_set_t *s)
 {
   if (!s)
     return;
-  assert(s->refs > 0);
-  if (--s->refs == 0)
+  unsigned was = atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel);
+  assert(was > 0);
+  if (was == 1)
     free(s);
 }
 
@@ -220,7 +228,7 @@ static void heap_remove(loc_index_t *ix, loc_aor_t *a)
 
 /* ---- hash table ------------------------------------------------------------- */
 
-static uint32_t index_hash(const char *key)
+uint32_t loc_index_hash(const char *key)
 {
   uint32_t h = 2166136261u; /* FNV-1a */
   for (const unsigned char *p = (const unsigned char *)key; *p; p++)
@@ -231,7 +239,7 @@ static uint32_t index_hash(const char *key)
 int loc_index_init(loc_index_t *ix)
 {
   memset(ix, 0, sizeof *ix);
-  ix->nbuckets = 1024;
+  ix->nbuckets = 64; /* a store has many stripes; each grows on its own */
   ix->buckets = calloc(ix->nbuckets, sizeof *ix->buckets);
   return ix->buckets ? 0 : -1;
 }
@@ -251,7 +259,7 @@ void loc_index_free(loc_index_t *ix)
 
 loc_aor_t *loc_index_find(const loc_index_t *ix, const char *key)
 {
-  uint32_t h = index_hash(key);
+  uint32_t h = loc_index_hash(key);
   for (loc_aor_t *a = ix->buckets[h & (ix->nbuckets - 1)]; a; a = a->next)
     if (a->hash == h && strcmp(a->key, key) == 0)
       return a;
@@ -289,7 +297,7 @@ loc_aor_t *loc_index_get(loc_index_t *ix, const char *key)
     return NULL;
   }
   memcpy(a->key, key, len);
-  a->hash = index_hash(key);
+  a->hash = loc_index_hash(key);
   a->heap_pos = LOC_NOT_IN_HEAP;
   if (ix->naors >= ix->nbuckets)
     index_grow(ix);

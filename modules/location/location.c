@@ -3,18 +3,31 @@
  * glue that makes the memory index (loc_index.c) and the sqlite writer
  * (loc_db.c) one binding store behind tz_location_api_t.
  *
- * Lookups and saves run on the event loop and never wait for the disk: a
+ * Lookups and saves run in every worker and never wait for the disk: a
  * save changes memory at once and queues a job; the writer thread commits
- * jobs in batches and the loop runs their done callbacks when it hears
+ * jobs in batches, and worker 0 runs their done callbacks when it hears
  * back through the writer's pipe.
+ *
+ * Locking rule: a store's index is split into LOC_STRIPES stripes by AOR
+ * hash, each an index of its own under its own rwlock. Lookups, pending and
+ * each hold a stripe shared; saves, completions and sweeps exclusive. One
+ * stripe at a time, never two. A save queues its job before it lets go of
+ * the stripe (lock order: stripe, then the writer's mu), so the writer
+ * commits an AOR's saves in the order memory took them. Callbacks (done,
+ * each's cb) run with no lock held. The rest of a store (its holders, the
+ * timer and the watch) and loc_stores belong to worker 0; closing is set
+ * there once no other worker can reach the store.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "loc.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sofia-sip/su_alloc.h>
 
 typedef struct loc_cfg {
   char *db_path;
@@ -33,13 +46,24 @@ typedef struct loc_inst {
   unsigned sweep_ms;
 } loc_inst_t;
 
+/* Enough stripes that workers rarely meet on one (TZ_MAX_WORKERS is 64). */
+#define LOC_STRIPE_BITS 6
+#define LOC_STRIPES (1u << LOC_STRIPE_BITS)
+
+/* One stripe of a store's index: the AORs whose hash has these top bits. */
+typedef struct loc_stripe {
+  pthread_rwlock_t lock;
+  loc_index_t ix;
+  uint64_t seq; /* numbers saves, so a late failure cannot undo a newer one */
+} loc_stripe_t;
+
 typedef struct loc_store {
   struct loc_store *next; /* in loc_stores */
   char *path;
   loc_inst_t *insts;      /* the newest owns the timer and the fd watch */
-  loc_index_t ix;
+  loc_stripe_t stripes[LOC_STRIPES];
+  size_t nstripes;        /* initialised: LOC_STRIPES once open */
   loc_db_t db;
-  uint64_t seq; /* numbers saves, so a late failure cannot undo a newer one */
   int closing;
   tz_timer_t *sweep_timer;
   tz_fdwatch_t *watch;
@@ -50,22 +74,88 @@ typedef struct loc_store {
  * second copy loaded from disk would miss the old one's last saves. */
 static loc_store_t *loc_stores;
 
+/* ---- stripes --------------------------------------------------------------- */
+
+static loc_stripe_t *store_stripe(loc_store_t *s, const char *aor)
+{
+  return &s->stripes[loc_index_hash(aor) >> (32 - LOC_STRIPE_BITS)];
+}
+
+static int store_stripe_init(loc_stripe_t *st)
+{
+  if (pthread_rwlock_init(&st->lock, NULL) != 0)
+    return -1;
+  if (loc_index_init(&st->ix) < 0) {
+    pthread_rwlock_destroy(&st->lock);
+    return -1;
+  }
+  return 0;
+}
+
+static int store_stripes_init(loc_store_t *s)
+{
+  for (; s->nstripes < LOC_STRIPES; s->nstripes++)
+    if (store_stripe_init(&s->stripes[s->nstripes]) < 0)
+      return -1;
+  return 0;
+}
+
+static void store_stripes_free(loc_store_t *s)
+{
+  for (size_t i = 0; i < s->nstripes; i++) {
+    loc_index_free(&s->stripes[i].ix);
+    pthread_rwlock_destroy(&s->stripes[i].lock);
+  }
+  s->nstripes = 0;
+}
+
+/* AORs with a live binding and bindings, summed over the stripes. */
+static void store_totals(loc_store_t *s, unsigned long *aors,
+                         unsigned long *bindings)
+{
+  *aors = *bindings = 0;
+  for (size_t i = 0; i < LOC_STRIPES; i++) {
+    loc_stripe_t *st = &s->stripes[i];
+    pthread_rwlock_rdlock(&st->lock);
+    *aors += st->ix.live_aors;
+    *bindings += st->ix.bindings;
+    pthread_rwlock_unlock(&st->lock);
+  }
+}
+
+/* Worker 0 only (init, completions, the sweep timer), so the gauges have
+ * one writer and never go back to an older value. */
+static void store_gauges(loc_store_t *s)
+{
+  unsigned long aors, bindings;
+  store_totals(s, &aors, &bindings);
+  loc_gauges_set(aors, bindings);
+}
+
 /* ---- completions ---------------------------------------------------------- */
+
+/* Lets the AOR of a finished job go, or puts back the database's set after
+ * a rollback. With the stripe held exclusively. */
+static void store_settle(loc_stripe_t *st, loc_job_t *j)
+{
+  /* The AOR is still indexed: its pending count kept it there. */
+  loc_aor_t *a = loc_index_find(&st->ix, j->key);
+  assert(a && a->pending > 0);
+  a->pending--;
+  /* db = truth after a rollback, unless a newer save replaced the set. */
+  if (j->status < 0 && j->restored && a->seq == j->seq) {
+    loc_index_assign(&st->ix, a, j->restored);
+    j->restored = NULL;
+  }
+  loc_index_drop_idle(&st->ix, a);
+}
 
 static void store_finish_job(loc_store_t *s, loc_job_t *j)
 {
-  /* The AOR is still indexed: its pending count kept it there. */
-  loc_aor_t *a = loc_index_find(&s->ix, j->key);
-  if (a) {
-    a->pending--;
-    /* db = truth after a rollback, unless a newer save replaced the set. */
-    if (j->status < 0 && j->restored && a->seq == j->seq) {
-      loc_index_assign(&s->ix, a, j->restored);
-      j->restored = NULL;
-      loc_gauges_set(s->ix.live_aors, s->ix.bindings);
-    }
-    loc_index_drop_idle(&s->ix, a);
-  }
+  loc_stripe_t *st = store_stripe(s, j->key);
+  pthread_rwlock_wrlock(&st->lock);
+  store_settle(st, j);
+  pthread_rwlock_unlock(&st->lock);
   tz_location_done_f done = j->done;
   void *arg = j->arg;
   int status = j->status;
@@ -93,6 +183,8 @@ static void store_complete(loc_store_t *s)
     next = j->next;
     store_finish_job(s, j);
   }
+  if (njobs)
+    store_gauges(s);
 }
 
 static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,
@@ -106,19 +198,27 @@ static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,
 
 /* ---- expiry ------------------------------------------------------------------ */
 
+/* Drops what has expired, a stripe at a time, and has the writer delete
+ * its rows. Any worker (count) may sweep. */
 static void store_sweep(loc_store_t *s)
 {
   long now = (long)time(NULL);
-  if (loc_index_sweep(&s->ix, now) > 0) {
-    loc_db_request_expiry(&s->db, now);
-    loc_gauges_set(s->ix.live_aors, s->ix.bindings);
+  size_t removed = 0;
+  for (size_t i = 0; i < LOC_STRIPES; i++) {
+    loc_stripe_t *st = &s->stripes[i];
+    pthread_rwlock_wrlock(&st->lock);
+    removed += loc_index_sweep(&st->ix, now);
+    pthread_rwlock_unlock(&st->lock);
   }
+  if (removed > 0)
+    loc_db_request_expiry(&s->db, now);
 }
 
 static void store_on_sweep_timer(tz_modinst_t *mod, void *arg)
 {
   (void)mod;
   store_sweep(arg);
+  store_gauges(arg); /* saves in other workers changed them meanwhile */
 }
 
 /* ---- the service ---------------------------------------------------------------- */
@@ -126,10 +226,13 @@ static void store_on_sweep_timer(tz_modinst_t *mod, void *arg)
 static int store_lookup(void *ctx, const char *aor, su_home_t *home,
                         tz_binding_t **out)
 {
-  loc_store_t *s = ctx;
   if (!aor || !home || !out)
     return -1;
-  return loc_index_lookup(&s->ix, aor, (long)time(NULL), home, out);
+  loc_stripe_t *st = store_stripe(ctx, aor);
+  pthread_rwlock_rdlock(&st->lock);
+  int n = loc_index_lookup(&st->ix, aor, (long)time(NULL), home, out);
+  pthread_rwlock_unlock(&st->lock);
+  return n;
 }
 
 static int store_valid_set(const tz_binding_t *set, size_t n)
@@ -142,30 +245,72 @@ static int store_valid_set(const tz_binding_t *set, size_t n)
   return 1;
 }
 
+/* Makes job's set the AOR's and queues job, with st held exclusively. */
+static int store_apply(loc_store_t *s, loc_stripe_t *st, loc_job_t *job)
+{
+  loc_aor_t *a = loc_index_get(&st->ix, job->key);
+  if (!a)
+    return -1;
+  job->seq = a->seq = ++st->seq;
+  a->pending++;
+  loc_index_assign(&st->ix, a, loc_set_hold(job->set));
+  /* Still under the lock: the writer commits an AOR's saves in the order
+   * their sets went in, so the last one in memory is the last on disk. */
+  loc_db_submit(&s->db, job);
+  return 0;
+}
+
 static int store_save(void *ctx, const char *aor, const tz_binding_t *set,
                       size_t n, tz_location_done_f done, void *arg)
 {
   loc_store_t *s = ctx;
   if (s->closing || !aor || !store_valid_set(set, n))
     return -1;
+  /* Copying and sorting is the costly part: done before taking the lock. */
   loc_set_t *ns = loc_set_new(set, n);
   loc_job_t *job = ns ? loc_job_new(aor, ns, done, arg) : NULL;
-  loc_aor_t *a = job ? loc_index_get(&s->ix, aor) : NULL;
-  if (!a) {
-    if (job)
-      loc_job_free(job);
-    else
-      loc_set_release(ns);
+  if (!job) {
+    loc_set_release(ns);
     return -1;
   }
-  job->seq = a->seq = ++s->seq;
-  a->pending++;
-  loc_index_assign(&s->ix, a, loc_set_hold(ns));
-  loc_db_submit(&s->db, job);
-  loc_gauges_set(s->ix.live_aors, s->ix.bindings);
-  return 0;
+  loc_stripe_t *st = store_stripe(s, aor);
+  pthread_rwlock_wrlock(&st->lock);
+  int rc = store_apply(s, st, job);
+  pthread_rwlock_unlock(&st->lock);
+  if (rc < 0)
+    loc_job_free(job); /* never queued: nobody else saw it */
+  return rc;
 }
 
+/* One AOR's live bindings, copied out of its stripe. */
+typedef struct loc_copy {
+  const char *aor;
+  tz_binding_t *b;
+  int n;
+} loc_copy_t;
+
+/* Copies the live AORs of st into home: *out gets them, the return value
+ * their count. */
+static size_t store_copy_stripe(loc_stripe_t *st, long now, su_home_t *home,
+                                loc_copy_t **out)
+{
+  pthread_rwlock_rdlock(&st->lock);
+  loc_copy_t *c = su_alloc(home, (st->ix.naors + 1) * sizeof *c);
+  size_t k = 0;
+  for (size_t i = 0; c && i < st->ix.nbuckets; i++)
+    for (const loc_aor_t *a = st->ix.buckets[i]; a; a = a->next) {
+      c[k].n = loc_index_lookup(&st->ix, a->key, now, home, &c[k].b);
+      c[k].aor = su_strdup(home, a->key);
+      if (c[k].n > 0 && c[k].aor)
+        k++;
+    }
+  pthread_rwlock_unlock(&st->lock);
+  *out = c;
+  return k;
+}
+
+/* cb gets copies and no lock is held meanwhile: writing a long listing
+ * for tzctl stalls no save, and cb may even call the store. */
 static void store_each(void *ctx,
                        void (*cb)(void *arg, const char *aor,
                                   const tz_binding_t *b, int n),
@@ -173,34 +318,39 @@ static void store_each(void *ctx,
 {
   loc_store_t *s = ctx;
   long now = (long)time(NULL);
-  for (size_t i = 0; i < s->ix.nbuckets; i++)
-    for (const loc_aor_t *a = s->ix.buckets[i]; a; a = a->next) {
-      su_home_t home[1];
-      tz_binding_t *b = NULL;
-      su_home_init(home);
-      int n = loc_index_lookup(&s->ix, a->key, now, home, &b);
-      if (n > 0)
-        cb(arg, a->key, b, n);
-      su_home_deinit(home);
-    }
+  for (size_t i = 0; i < LOC_STRIPES; i++) {
+    su_home_t home[1];
+    loc_copy_t *c;
+    su_home_init(home);
+    size_t n = store_copy_stripe(&s->stripes[i], now, home, &c);
+    for (size_t k = 0; k < n; k++)
+      cb(arg, c[k].aor, c[k].b, c[k].n);
+    su_home_deinit(home);
+  }
 }
 
 static unsigned store_pending(void *ctx, const char *aor)
 {
-  loc_store_t *s = ctx;
-  const loc_aor_t *a = aor ? loc_index_find(&s->ix, aor) : NULL;
-  return a ? a->pending : 0;
+  if (!aor)
+    return 0;
+  loc_stripe_t *st = store_stripe(ctx, aor);
+  pthread_rwlock_rdlock(&st->lock);
+  const loc_aor_t *a = loc_index_find(&st->ix, aor);
+  unsigned n = a ? a->pending : 0;
+  pthread_rwlock_unlock(&st->lock);
+  return n;
 }
 
 static void store_count(void *ctx, unsigned long *aors,
                         unsigned long *bindings)
 {
-  loc_store_t *s = ctx;
-  store_sweep(s); /* cheap: visits only what expired */
+  unsigned long a, b;
+  store_sweep(ctx); /* cheap: visits only what expired */
+  store_totals(ctx, &a, &b);
   if (aors)
-    *aors = s->ix.live_aors;
+    *aors = a;
   if (bindings)
-    *bindings = s->ix.bindings;
+    *bindings = b;
 }
 
 const tz_location_api_t loc_store_api = {
@@ -240,24 +390,41 @@ static void store_close(loc_store_t *s)
   if (s->watch)
     tz_fd_unwatch(s->watch);
   loc_db_close(&s->db);
-  loc_index_free(&s->ix);
+  store_stripes_free(s);
   free(s->path);
   free(s);
+}
+
+/* loc_load_f: the startup load's AORs into their stripes. */
+static int store_load_aor(void *arg, const char *key, loc_set_t *set)
+{
+  loc_stripe_t *st = store_stripe(arg, key);
+  pthread_rwlock_wrlock(&st->lock);
+  loc_aor_t *a = loc_index_get(&st->ix, key);
+  if (a)
+    loc_index_assign(&st->ix, a, set);
+  pthread_rwlock_unlock(&st->lock);
+  if (!a)
+    loc_set_release(set);
+  return a ? 0 : -1;
 }
 
 static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
                                char *err, size_t errlen)
 {
   loc_store_t *s = calloc(1, sizeof *s);
-  if (!s || !(s->path = strdup(path)) || loc_index_init(&s->ix) < 0) {
-    if (s)
+  if (!s || !(s->path = strdup(path)) || store_stripes_init(s) < 0) {
+    if (s) {
+      store_stripes_free(s);
       free(s->path);
+    }
     free(s);
     snprintf(err, errlen, "location: out of memory");
     return NULL;
   }
   if (loc_db_open(&s->db, path, tune, err, errlen) < 0 ||
-      loc_db_load(&s->db, (long)time(NULL), &s->ix, err, errlen) < 0) {
+      loc_db_load(&s->db, (long)time(NULL), store_load_aor, s, err,
+                  errlen) < 0) {
     store_close(s);
     return NULL;
   }
@@ -266,8 +433,10 @@ static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
     store_close(s);
     return NULL;
   }
+  unsigned long aors, bindings;
+  store_totals(s, &aors, &bindings);
   tz_log(TZ_LOG_INFO, "location: %lu bindings of %lu AORs loaded from %s",
-         s->ix.bindings, s->ix.live_aors, path);
+         bindings, aors, path);
   return s;
 }
 
@@ -350,7 +519,7 @@ static int location_init(tz_modinst_t *mod, char *err, size_t errlen)
     return -1;
   }
   tz_mod_set_data(mod, inst);
-  loc_gauges_set(s->ix.live_aors, s->ix.bindings);
+  store_gauges(s);
   return 0;
 }
 
@@ -410,4 +579,5 @@ const tz_module_t location_LTX_module = {
   .params = location_params,
   .init = location_init,
   .destroy = location_destroy,
+  .flags = TZ_MOD_WORKERS,
 };

@@ -21,7 +21,7 @@ typedef struct reg_state {
   reg_cfg_t *cfg;
   const tz_location_api_t *loc;
   void *loc_ctx;
-  struct reg_job *jobs; /* saves waiting for the store */
+  struct reg_job *jobs; /* saves waiting for the store; under reg_jobs_lock */
 } reg_state_t;
 
 /* What one REGISTER asks for, in the message's scratch home. */
@@ -35,8 +35,15 @@ typedef struct reg_change {
   char *txkey;       /* the request's transaction, as tz_binding_t.branch */
 } reg_change_t;
 
-/* RFC 3261 10.3 steps 2-7 and 8's checks: fills ch and returns 1, or sends
- * the error reply itself and returns -1. */
+/* RFC 3261 10.3 steps 2, 3 and 5, which need no bindings: clears ch, sets
+ * ch->aor and returns 1, or sends the error reply itself (none when m is not
+ * a REGISTER: a script error) and returns -1. */
+int reg_check(reg_state_t *st, tz_msg_t *m, reg_change_t *ch);
+
+/* After reg_check, steps 6-7 and 8's checks against the AOR's current
+ * bindings: fills the rest of ch and returns 1, or sends the error reply
+ * itself and returns -1. The caller holds the AOR's lock from here until
+ * the store has the new set. */
 int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch);
 
 /* The key bindings are stored by: "user@host" with the host lowercased,

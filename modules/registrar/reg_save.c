@@ -11,10 +11,14 @@
  * branch and sent-by, RFC 3261 17.2.3): REGISTERs are answered without a
  * server transaction, so retransmissions reach us, and they get the same
  * 200 again with nothing changed.
+ *
+ * Locking rule: no state here. registrar.c holds the AOR's lock from
+ * reg_compute's lookup until the store has the new set.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "reg.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -312,7 +316,7 @@ static int reg_load_current(reg_state_t *st, tz_msg_t *m, const sip_t *sip,
   return 1;
 }
 
-int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
+int reg_check(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
 {
   const sip_t *sip = tz_msg_sip(m);
   memset(ch, 0, sizeof *ch);
@@ -323,8 +327,16 @@ int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
   }
   if (!sip->sip_call_id || !sip->sip_cseq)
     return reg_fail(m, 400, "Missing Call-ID or CSeq", NULL);
-  if (reg_check_require(m, sip) < 0 || reg_check_aor(st->cfg, m, sip, ch) < 0 ||
-      reg_load_current(st, m, sip, ch) < 0)
+  if (reg_check_require(m, sip) < 0 || reg_check_aor(st->cfg, m, sip, ch) < 0)
+    return -1;
+  return 1;
+}
+
+int reg_compute(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
+{
+  const sip_t *sip = tz_msg_sip(m);
+  assert(ch->aor);
+  if (reg_load_current(st, m, sip, ch) < 0)
     return -1;
   ch->txkey = reg_txkey(tz_msg_home(m), sip->sip_via);
   if (!sip->sip_contact)

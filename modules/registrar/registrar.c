@@ -6,12 +6,27 @@
  * <trapezoid/location.h>) keeps. save() computes the AOR's complete new binding set,
  * hands it to the store, and suspends the request: the 200 OK goes out only
  * once the store reports the change durable.
+ *
+ * Locking rule: save() runs in every worker; from its lookup of the AOR's
+ * bindings until the store has the new set it holds the AOR's lock (one of
+ * reg_aor_locks, by hash), so two REGISTERs of one AOR never both start
+ * from the same old set and lose one's change. The locks are file-scope,
+ * shared by every instance: during a reload two generations' instances
+ * save side by side. reg_jobs_lock guards every instance's job list and the
+ * jobs' links; it outlives the instances, since a save may complete after
+ * its instance is gone. Lock order: an AOR's lock, then reg_jobs_lock or
+ * the store's; nothing is taken under reg_jobs_lock. A job is otherwise one
+ * thread's at a time: its worker's until the store has it, worker 0's in
+ * the store's done callback, then its worker's again to answer.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
 #include <trapezoid/location.h>
 #include "reg.h"
 
+#include <assert.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +40,94 @@ static const char *const reg_deps[] = {"location", NULL};
 
 /* One save in flight: the request waits for the store. */
 typedef struct reg_job {
-  struct reg_job *next, **prevp; /* in reg_state_t.jobs; prevp NULL: orphan */
+  struct reg_job *next, **prevp; /* in reg_state_t.jobs, or prevp NULL */
   tz_suspended_t *req;
   tz_modinst_t *mod;
+  unsigned worker; /* the request's: where it is answered */
+  int status;      /* the store's verdict, on its way to that worker */
   char *aor;
   char *path; /* echoed in the 200 (RFC 3327) */
 } reg_job_t;
 
 static reg_state_t *reg_state(tz_modinst_t *mod) { return tz_mod_data(mod); }
 
+/* ---- locks ---------------------------------------------------------------- */
+
+#define REG_AOR_LOCKS 64
+static pthread_mutex_t reg_aor_locks[REG_AOR_LOCKS];
+static pthread_once_t reg_aor_locks_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t reg_jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void reg_aor_locks_init(void)
+{
+  for (size_t i = 0; i < REG_AOR_LOCKS; i++)
+    pthread_mutex_init(&reg_aor_locks[i], NULL);
+}
+
+static pthread_mutex_t *reg_aor_lock(const char *aor)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)aor; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return &reg_aor_locks[h % REG_AOR_LOCKS];
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static reg_job_t *reg_job_new(tz_modinst_t *mod, const reg_change_t *ch)
+{
+  reg_job_t *job = calloc(1, sizeof *job);
+  if (!job || !(job->aor = strdup(ch->aor)) ||
+      (ch->path && !(job->path = strdup(ch->path)))) {
+    if (job)
+      free(job->aor);
+    free(job);
+    return NULL;
+  }
+  job->mod = mod;
+  job->worker = tz_worker_self();
+  return job;
+}
+
+static void reg_job_link(reg_state_t *st, reg_job_t *job)
+{
+  pthread_mutex_lock(&reg_jobs_lock);
+  if ((job->next = st->jobs))
+    st->jobs->prevp = &job->next;
+  job->prevp = &st->jobs;
+  st->jobs = job;
+  pthread_mutex_unlock(&reg_jobs_lock);
+}
+
+/* Takes job off its instance's list; 0 if reg_destroy already had. */
+static int reg_job_unlink(reg_job_t *job)
+{
+  pthread_mutex_lock(&reg_jobs_lock);
+  int linked = job->prevp != NULL;
+  if (linked && (*job->prevp = job->next))
+    job->next->prevp = job->prevp;
+  job->prevp = NULL;
+  pthread_mutex_unlock(&reg_jobs_lock);
+  return linked;
+}
+
 static void reg_job_free(reg_job_t *job)
 {
-  if (job->prevp && (*job->prevp = job->next))
-    job->next->prevp = job->prevp;
+  assert(!job->prevp);
   free(job->aor);
   free(job->path);
   free(job);
 }
 
-/* After the store committed (or failed): answer the suspended REGISTER
- * with every current binding, or 500 when nothing could be stored. */
-static void reg_on_saved(void *arg, int status)
+/* ---- save ----------------------------------------------------------------- */
+
+/* In the request's worker: answers the suspended REGISTER with every
+ * current binding, or 500 when nothing could be stored. Its instance is
+ * alive: the suspended request pins its generation until this answer. */
+static void reg_answer(void *arg)
 {
   reg_job_t *job = arg;
-  if (!job->prevp) {
-    /* the registrar instance is gone (shutdown): nobody to answer for */
-    tz_suspended_drop(job->req);
-  } else if (status < 0) {
+  if (job->status < 0) {
     tz_log(TZ_LOG_ERR, "registrar: bindings of %s not stored", job->aor);
     tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
   } else {
@@ -61,45 +137,74 @@ static void reg_on_saved(void *arg, int status)
   reg_job_free(job);
 }
 
+/* The store's done callback, in worker 0. The answer goes back to the
+ * request's worker, which also spares worker 0 a lookup and a reply for
+ * every REGISTER of every worker. */
+static void reg_on_saved(void *arg, int status)
+{
+  reg_job_t *job = arg;
+  if (!reg_job_unlink(job)) {
+    /* the registrar instance is gone (shutdown): nobody to answer for */
+    tz_suspended_drop(job->req);
+    reg_job_free(job);
+    return;
+  }
+  job->status = status;
+  if (tz_worker_post(job->worker, reg_answer, job) < 0)
+    reg_answer(job); /* out of memory: the core hands the reply over */
+}
+
+/* Suspends the request and hands the new set to the store, whose done
+ * callback has it answered. With the AOR's lock held. */
+static int reg_store(reg_state_t *st, tz_modinst_t *mod, tz_msg_t *m,
+                     const reg_change_t *ch)
+{
+  reg_job_t *job = reg_job_new(mod, ch);
+  if (!job) {
+    tz_msg_reply(m, 500, "Out Of Memory", NULL);
+    return -1;
+  }
+  reg_job_link(st, job);
+  job->req = tz_msg_suspend(m);
+  /* Once save() took it the job is worker 0's: not touched again here. */
+  if (job->req && st->loc->save(st->loc_ctx, ch->aor, ch->set, ch->n,
+                                reg_on_saved, job) == 0)
+    return 1;
+  if (job->req)
+    tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
+  else
+    tz_msg_reply(m, 500, "Bindings Not Stored", NULL);
+  reg_job_unlink(job);
+  reg_job_free(job);
+  return -1;
+}
+
+/* Nothing to store: a query, or a retransmission. */
+static void reg_answer_unchanged(reg_state_t *st, tz_msg_t *m,
+                                 const reg_change_t *ch)
+{
+  /* A retransmission whose original is still being stored: the
+   * original's 200 answers it, and must not be beaten by this one. */
+  if (tz_msg_sip(m)->sip_contact && st->loc->pending(st->loc_ctx, ch->aor))
+    return;
+  reg_reply_bindings(st, NULL, m, ch->aor, ch->path);
+}
+
 static int reg_save(tz_msg_t *m, const tz_call_t *c)
 {
   reg_state_t *st = reg_state(c->mod);
   reg_change_t ch;
+  if (reg_check(st, m, &ch) < 0)
+    return -1; /* already answered, or a script error */
+  pthread_mutex_t *lock = reg_aor_lock(ch.aor);
+  pthread_mutex_lock(lock);
   int rc = reg_compute(st, m, &ch);
-  if (rc <= 0)
-    return rc; /* already answered (error or query) or script error */
-  if (!ch.changed) {
-    /* A retransmission whose original is still being stored: the
-     * original's 200 answers it, and must not be beaten by this one. */
-    if (tz_msg_sip(m)->sip_contact && st->loc->pending(st->loc_ctx, ch.aor))
-      return 1;
-    reg_reply_bindings(st, NULL, m, ch.aor, ch.path);
-    return 1;
-  }
-  reg_job_t *job = calloc(1, sizeof *job);
-  if (!job || !(job->aor = strdup(ch.aor)) ||
-      (ch.path && !(job->path = strdup(ch.path)))) {
-    if (job)
-      reg_job_free(job);
-    tz_msg_reply(m, 500, "Out Of Memory", NULL);
-    return -1;
-  }
-  job->mod = c->mod;
-  if ((job->next = st->jobs))
-    st->jobs->prevp = &job->next;
-  job->prevp = &st->jobs;
-  st->jobs = job;
-  job->req = tz_msg_suspend(m);
-  if (!job->req ||
-      st->loc->save(st->loc_ctx, ch.aor, ch.set, ch.n, reg_on_saved, job) < 0) {
-    if (job->req)
-      tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
-    else
-      tz_msg_reply(m, 500, "Bindings Not Stored", NULL);
-    reg_job_free(job);
-    return -1;
-  }
-  return 1;
+  if (rc > 0 && ch.changed)
+    rc = reg_store(st, c->mod, m, &ch);
+  pthread_mutex_unlock(lock);
+  if (rc > 0 && !ch.changed)
+    reg_answer_unchanged(st, m, &ch);
+  return rc;
 }
 
 /* ---- lookup ------------------------------------------------------------- */
@@ -189,6 +294,7 @@ static int reg_fix_table(tz_modinst_t *mod, int idx, tz_arg_t *arg, char *err,
 
 static int reg_init(tz_modinst_t *mod, char *err, size_t errlen)
 {
+  pthread_once(&reg_aor_locks_once, reg_aor_locks_init);
   reg_state_t *st = calloc(1, sizeof *st);
   if (!st)
     return -1;
@@ -216,11 +322,12 @@ static int reg_init(tz_modinst_t *mod, char *err, size_t errlen)
 static void reg_destroy(tz_modinst_t *mod)
 {
   reg_state_t *st = tz_mod_data(mod);
+  pthread_mutex_lock(&reg_jobs_lock);
   for (reg_job_t *job = st->jobs, *next; job; job = next) {
     next = job->next;
     job->prevp = NULL;
-    job->mod = NULL;
   }
+  pthread_mutex_unlock(&reg_jobs_lock);
   free(st);
 }
 
@@ -301,4 +408,5 @@ const tz_module_t registrar_LTX_module = {
   .funcs = reg_funcs,
   .init = reg_init,
   .destroy = reg_destroy,
+  .flags = TZ_MOD_WORKERS,
 };

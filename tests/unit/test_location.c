@@ -2,7 +2,8 @@
  * test_location.c - the location module through the core loader: saves
  * and lookups, ordering, expiry in memory and on disk, group commit,
  * persistence across instances, schema versions, rollback after a failed
- * commit, and that every acknowledged save survives a process crash.
+ * commit, saves and lookups from several threads at once, and that every
+ * acknowledged save survives a process crash.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
@@ -14,7 +15,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -604,6 +607,186 @@ static void test_shared_across_generations(void)
   su_home_unref(home);
 }
 
+/* ---- workers ----------------------------------------------------------------- */
+
+/* Threads stand in for workers: they save, look up, ask pending, count and
+ * list at once on a few shared AORs, while this thread (worker 0) runs the
+ * completions. Each save writes a set whose bindings all carry one tag, so
+ * a torn read shows as mixed tags; and whenever an AOR has no save in
+ * flight, memory and disk must hold the same set, which they would not if
+ * the writer committed an AOR's saves in another order than memory took
+ * them. CUnit is not thread-safe: the threads only count what went wrong. */
+#define MT_THREADS 4
+#define MT_SAVES 150 /* per thread */
+#define MT_AORS 3
+#define MT_SET 3
+
+typedef struct mt_aor {
+  store_t *s;
+  const char *db;
+  char name[32];
+  atomic_int *acked; /* saves acknowledged */
+  atomic_int *bad;   /* inconsistencies seen */
+} mt_aor_t;
+
+typedef struct mt_thread {
+  unsigned id;
+  mt_aor_t *aors;
+} mt_thread_t;
+
+/* 0 if b[0..n-1] is one save's set: MT_SET bindings of one Call-ID. */
+static int mt_check_set(const tz_binding_t *b, int n)
+{
+  if (n == 0)
+    return 0;
+  if (n != MT_SET)
+    return -1;
+  for (int i = 1; i < n; i++)
+    if (strcmp(b[i].callid, b[0].callid) != 0)
+      return -1;
+  return 0;
+}
+
+/* What memory holds for aor as "TAG/COUNT/1", "" when nothing. */
+static void mt_mem_tag(store_t *s, const char *aor, char *tag, size_t len)
+{
+  su_home_t home[1];
+  tz_binding_t *out = NULL;
+  su_home_init(home);
+  int n = lookup(s, aor, home, &out);
+  tag[0] = '\0';
+  if (n > 0)
+    snprintf(tag, len, "%s/%d/%d", out[0].callid, n,
+             mt_check_set(out, n) == 0);
+  su_home_deinit(home);
+}
+
+/* The same of what the database holds for aor. */
+static void mt_db_tag(const char *db, const char *aor, char *tag, size_t len)
+{
+  char user[32];
+  snprintf(user, sizeof user, "%.*s", (int)(strchr(aor, '@') - aor), aor);
+  char *sql = sqlite3_mprintf("SELECT count(*), min(callid) = max(callid), "
+                              "min(callid) FROM location WHERE username = %Q",
+                              user);
+  sqlite3 *h;
+  sqlite3_stmt *st;
+  tag[0] = '\0';
+  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
+      snprintf(tag, len, "%s/%d/%d", sqlite3_column_text(st, 2),
+               sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  sqlite3_free(sql);
+}
+
+/* -1 if memory and disk differ while no save of a->name is in flight.
+ * Pending is asked before and after: only this thread (worker 0) brings it
+ * down, so 0 both times means no save came in between. */
+static int mt_check_quiet(const mt_aor_t *a)
+{
+  char mem[64], disk[64];
+  if (a->s->api->pending(a->s->ctx, a->name))
+    return 0;
+  mt_mem_tag(a->s, a->name, mem, sizeof mem);
+  mt_db_tag(a->db, a->name, disk, sizeof disk);
+  return a->s->api->pending(a->s->ctx, a->name) || !strcmp(mem, disk) ? 0 : -1;
+}
+
+static void mt_on_done(void *arg, int status)
+{
+  mt_aor_t *a = arg;
+  if (status == 0)
+    atomic_fetch_add(a->acked, 1);
+  if (status < 0 || mt_check_quiet(a) < 0)
+    atomic_fetch_add(a->bad, 1);
+}
+
+static void mt_each_cb(void *arg, const char *aor, const tz_binding_t *b,
+                       int n)
+{
+  (void)aor;
+  if (mt_check_set(b, n) < 0)
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void mt_save_one(mt_thread_t *t, unsigned i, mt_aor_t *a)
+{
+  char tag[32], contact[MT_SET][48];
+  tz_binding_t set[MT_SET];
+  long now = now_s();
+  snprintf(tag, sizeof tag, "t%u-%u", t->id, i);
+  for (int k = 0; k < MT_SET; k++) {
+    snprintf(contact[k], sizeof contact[k], "sip:%s-%d@10.3.0.1", tag, k);
+    set[k] = binding(contact[k], 1000 - 100 * k, now + 600, now);
+    set[k].callid = tag;
+  }
+  /* Now and then the AOR goes away altogether. */
+  size_t n = i % 7 == 6 ? 0 : MT_SET;
+  if (a->s->api->save(a->s->ctx, a->name, set, n, mt_on_done, a) < 0)
+    atomic_fetch_add(a->bad, 1);
+}
+
+static void *mt_thread(void *arg)
+{
+  mt_thread_t *t = arg;
+  store_t *s = t->aors[0].s;
+  atomic_int *bad = t->aors[0].bad;
+  su_home_t *home = su_home_new(sizeof *home);
+  for (unsigned i = 0; i < MT_SAVES; i++) {
+    mt_save_one(t, i, &t->aors[(t->id + i) % MT_AORS]);
+    tz_binding_t *out = NULL;
+    int n = lookup(s, t->aors[(t->id * 7 + i) % MT_AORS].name, home, &out);
+    if (n < 0 || mt_check_set(out, n) < 0)
+      atomic_fetch_add(bad, 1);
+    /* A pause, so AORs often have no save in flight and mt_check_quiet
+     * compares: flat out, pending never drops to 0 before the end. */
+    nanosleep(&(struct timespec){0, 200000}, NULL);
+    if (i % 50 == t->id) {
+      unsigned long aors, bindings;
+      s->api->count(s->ctx, &aors, &bindings);
+      s->api->each(s->ctx, mt_each_cb, bad);
+    }
+  }
+  su_home_unref(home);
+  return NULL;
+}
+
+static void test_concurrent_workers(void)
+{
+  store_t s;
+  const char *db = db_file("threads.db");
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, "sync", "normal", NULL), 0);
+  atomic_int bad = 0, acked = 0;
+  mt_aor_t aors[MT_AORS];
+  for (unsigned a = 0; a < MT_AORS; a++) {
+    aors[a] = (mt_aor_t){&s, db, "", &acked, &bad};
+    snprintf(aors[a].name, sizeof aors[a].name, "mt%u@example.com", a);
+  }
+  mt_thread_t ctx[MT_THREADS];
+  pthread_t th[MT_THREADS];
+  for (unsigned i = 0; i < MT_THREADS; i++) {
+    ctx[i] = (mt_thread_t){i, aors};
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, mt_thread, &ctx[i]), 0);
+  }
+  int total = MT_THREADS * MT_SAVES;
+  long long end = now_ms() + 30000;
+  while (atomic_load(&acked) < total && now_ms() < end)
+    su_root_step(tz_loop_root(), 10);
+  for (unsigned i = 0; i < MT_THREADS; i++)
+    pthread_join(th[i], NULL);
+  CU_ASSERT_EQUAL(atomic_load(&acked), total);
+  CU_ASSERT_EQUAL(atomic_load(&bad), 0);
+  for (unsigned a = 0; a < MT_AORS; a++) {
+    CU_ASSERT_EQUAL(mt_check_quiet(&aors[a]), 0);
+    CU_ASSERT_EQUAL(s.api->pending(s.ctx, aors[a].name), 0);
+  }
+  store_close(&s);
+}
+
 /* ---- crash safety ---------------------------------------------------------- */
 
 #define CRASH_SAVES 5000
@@ -743,6 +926,7 @@ static const tz_unit_test_t tests[] = {
   {"a version 1 database is upgraded in place", test_schema_upgrade},
   {"failed commit restores the db's set", test_failed_commit_restores},
   {"one store shared across generations", test_shared_across_generations},
+  {"saves and lookups from several threads", test_concurrent_workers},
   {"acknowledged saves survive a crash", test_crash_safety},
   {NULL, NULL}
 };
