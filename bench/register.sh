@@ -12,7 +12,9 @@ SECS=${SECS:-10}
 SCEN="$top/tests/sip/scenarios/register_uac.xml"
 
 bench_build || exit 1
-{ echo SEQUENTIAL; for i in $(seq 1 100000); do echo "u$i"; done; } >"$BENCH_WORK/users.csv"
+# RANDOM: the callers (BENCH_CALLERS, lib.sh) read this file each on its
+# own; in order they would all register u1, u2, ... at the same moment.
+{ echo RANDOM; for i in $(seq 1 100000); do echo "u$i"; done; } >"$BENCH_WORK/users.csv"
 
 run_trapezoid() {
   port=$(bench_port)
