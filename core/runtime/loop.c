@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,6 +75,22 @@ typedef struct loop_lag {
   tz_stat_t *st_max, *st_stalls;
 } loop_lag_t;
 
+/* Each worker's latest window, so the gauge shows the slowest loop. */
+static atomic_long lag_of[TZ_MAX_WORKERS];
+
+static void loop_lag_window_end(loop_lag_t *lag)
+{
+  atomic_store_explicit(&lag_of[tz_worker()->id], lag->window_max,
+                        memory_order_relaxed);
+  long max = 0;
+  for (unsigned i = 0; i < tz_worker_count(); i++)
+    if (atomic_load_explicit(&lag_of[i], memory_order_relaxed) > max)
+      max = atomic_load_explicit(&lag_of[i], memory_order_relaxed);
+  tz_stat_set(lag->st_max, max);
+  lag->window_max = 0;
+  lag->ticks = 0;
+}
+
 static void loop_lag_tick(tz_modinst_t *mod, void *arg)
 {
   (void)mod;
@@ -86,33 +103,39 @@ static void loop_lag_tick(tz_modinst_t *mod, void *arg)
   /* A stall this long overflows a socket buffer at carrier rates: the log
    * says when, once per new longest stall of the window. */
   if (late >= STALL_WARN_MS && late > lag->window_max)
-    tz_log(TZ_LOG_WARN, "event loop stalled %ld ms (see sip.udp.drops)", late);
+    tz_log(TZ_LOG_WARN, "worker %u: event loop stalled %ld ms (see sip.udp.drops)",
+           tz_worker()->id, late);
   if (late > lag->window_max)
     lag->window_max = late;
-  if (++lag->ticks * LAG_TICK_MS >= LAG_WINDOW_MS) {
-    tz_stat_set(lag->st_max, lag->window_max);
-    lag->window_max = 0;
-    lag->ticks = 0;
-  }
+  if (++lag->ticks * LAG_TICK_MS >= LAG_WINDOW_MS)
+    loop_lag_window_end(lag);
 }
 
-static void loop_lag_start(void)
+/* Every worker measures its own loop, on its own timer. */
+int tz_loop_lag_start(void)
 {
-  static loop_lag_t lag;
-  lag.st_max = tz_stat_get("core.loop_lag_ms", "the longest the event loop "
-                           "was busy past a 50 ms tick, over the last 10 s");
-  lag.st_stalls = tz_stat_get("core.loop_stalls", "ticks the event loop ran "
-                              "100 ms or more late");
-  lag.last = su_now();
-  if (lag.st_max && lag.st_stalls)
-    tz_timer_start(NULL, LAG_TICK_MS, 1, loop_lag_tick, &lag);
+  loop_lag_t *lag = calloc(1, sizeof *lag);
+  if (!lag)
+    return -1;
+  lag->st_max = tz_stat_get("core.loop_lag_ms", "the longest any worker's event "
+                            "loop was busy past a 50 ms tick, over the last 10 s");
+  lag->st_stalls = tz_stat_get("core.loop_stalls", "ticks an event loop ran "
+                               "100 ms or more late");
+  lag->last = su_now();
+  tz_owner_t *owner = loop_owner(NULL);
+  if (!lag->st_max || !lag->st_stalls ||
+      !tz_cleanup_add(owner, free, lag, NULL)) {
+    free(lag);
+    return -1;
+  }
+  return tz_timer_start(NULL, LAG_TICK_MS, 1, loop_lag_tick, lag) ? 0 : -1;
 }
 
 int tz_loop_init(void)
 {
   if (su_init() != 0 || tz_worker_open(tz_worker()) < 0)
     return -1;
-  loop_lag_start();
+  tz_loop_lag_start();
   return 0;
 }
 

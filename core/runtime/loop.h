@@ -14,6 +14,9 @@ void tz_loop_deinit(void);
 su_root_t *tz_loop_root(void);
 void tz_loop_run(void);
 void tz_loop_break(void);
+/* Measures the calling worker's loop lag (core.loop_lag_ms: the slowest
+ * worker's; core.loop_stalls). */
+int tz_loop_lag_start(void);
 
 /* Installs SIGTERM/SIGINT/SIGHUP handlers that wake the loop; the callback
  * runs in the loop, never in signal context. */

@@ -16,6 +16,7 @@
 #include "sip/transport.h"
 #include "sip/udp.h"
 #include "runtime/worker.h"
+#include "runtime/loop.h"
 
 #include <stdio.h>
 
@@ -136,7 +137,7 @@ int tz_dispatch_start(const tz_gen_t *g, char *err, size_t errlen)
 static int dispatch_worker_start(tz_worker_t *w, char *err, size_t errlen)
 {
   w->gen = tz_gen_ref(tz_worker_at(0)->gen);
-  if (tz_dispatch_start(w->gen, err, errlen) == 0)
+  if (tz_loop_lag_start() == 0 && tz_dispatch_start(w->gen, err, errlen) == 0)
     return 0;
   tz_gen_unref(w->gen);
   w->gen = NULL;
