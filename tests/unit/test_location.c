@@ -715,7 +715,7 @@ static void mt_each_cb(void *arg, const char *aor, const tz_binding_t *b,
 
 static void mt_save_one(mt_thread_t *t, unsigned i, mt_aor_t *a)
 {
-  char tag[32], contact[MT_SET][48];
+  char tag[32], contact[MT_SET][64];
   tz_binding_t set[MT_SET];
   long now = now_s();
   snprintf(tag, sizeof tag, "t%u-%u", t->id, i);
