@@ -24,7 +24,11 @@ sleep 1.5
 kill -KILL "$PID"
 wait "$PID" 2>/dev/null
 sleep 0.5
+# SIPp, its server gone, has ignored SIGTERM (and its own -timeout) for
+# minutes at times: a hard stop after 3 s.
 kill -TERM "$SIPP" 2>/dev/null
+for _ in $(seq 1 30); do kill -0 "$SIPP" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$SIPP" 2>/dev/null
 wait "$SIPP" 2>/dev/null
 
 # Users whose REGISTER got a 200 OK before the kill.
