@@ -14,7 +14,8 @@
 # memory (-m 1024: the default 64 MB runs out near 2,000 calls/s), no
 # logging. trapezoid runs its defaults; the kernel's defaults are untouched.
 # Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY,
-# TZ_BENCH_BUILD)
+# TZ_BENCH_BUILD; TZ_SETTINGS: "name=value" lines for trapezoid, e.g.
+# workers=1; BENCH_CALLERS, lib.sh)
 . "$(dirname "$0")/lib.sh"
 RATES=${RATES:-"1000 1500 2000 2500 3000 3500"}
 SECS=${SECS:-75}
@@ -47,8 +48,9 @@ run_target() {
 
 trapezoid() { # RR
   port=$(bench_port)
-  sed -e "s#@DB@#$BENCH_WORK/tz$1.db#" -e "s#@RR@#$1#" "$top/bench/proxy-tz.cfg.in" \
-    >"$BENCH_WORK/tz$1.cfg"
+  { printf '%s\n' "${TZ_SETTINGS:-}"
+    sed -e "s#@DB@#$BENCH_WORK/tz$1.db#" -e "s#@RR@#$1#" "$top/bench/proxy-tz.cfg.in"
+  } >"$BENCH_WORK/tz$1.cfg"
   "$TZ_BIN" -D -E -f "$BENCH_WORK/tz$1.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
     >"$BENCH_WORK/tz$1.log" 2>&1 &
   pid=$!

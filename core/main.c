@@ -52,6 +52,7 @@ static void main_usage(FILE *out)
           "  -o MOD.P=V     set parameter P of module MOD, over the script's\n"
           "                 modparam (repeatable)\n"
           "  -s PATH        control socket for tzctl; replaces ctl_socket\n"
+          "  -w N           run N workers (event loops); replaces workers\n"
           "  -P FILE        write the process id to FILE\n"
           "  -d             more debug output (repeatable)\n"
           "  -V             print the version and exit\n"
@@ -65,7 +66,7 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
   o->cfg = TZ_CFGDIR "/trapezoid.cfg";
   o->gen.listens = o->listens;
   o->gen.modparams = o->modparams;
-  while ((c = getopt(argc, argv, "f:cDEl:L:o:s:P:dVh")) != -1) {
+  while ((c = getopt(argc, argv, "f:cDEl:L:o:s:P:w:dVh")) != -1) {
     switch (c) {
     case 'f': o->cfg = optarg; break;
     case 'c': o->check_only = o->gen.check_only = 1; break;
@@ -81,6 +82,13 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
     case 'L': o->gen.mpath = optarg; break;
     case 'P': o->pidfile = optarg; break;
     case 's': o->ctl_socket = optarg; break;
+    case 'w':
+      o->gen.workers = (unsigned)atoi(optarg);
+      if (o->gen.workers < 1 || o->gen.workers > TZ_MAX_WORKERS) {
+        fprintf(stderr, "trapezoid: -w takes a number from 1 to %d\n", TZ_MAX_WORKERS);
+        return 2;
+      }
+      break;
     case 'd': o->gen.debug_delta++; break;
     case 'l':
       if (o->gen.nlistens == MAX_LISTENS) {

@@ -463,6 +463,8 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
     if (gen_add_listen(g, o->listens[i], d, NULL) < 0)
       return -1;
   g->log_level += o->debug_delta;
+  if (o->workers)
+    g->workers = o->workers;
   for (size_t i = 0; i < n; i++) {
     if (dirs[i].kind != TZ_DIR_SET && gen_is_skipped(o, dirs[i].name))
       continue; /* unloaded at run time: its modparams go with it */

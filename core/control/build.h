@@ -13,6 +13,7 @@ typedef struct tz_gen_opts {
   const char *const *listens; /* -l: replace the script's listen= */
   size_t nlistens;
   int debug_delta;            /* -d count */
+  unsigned workers;           /* -w: replaces the script's workers=; 0: none */
   const char *const *modparams; /* -o module.param=value, after the script's */
   size_t nmodparams;
   int check_only;             /* -c: modules are not initialised */

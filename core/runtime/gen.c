@@ -24,11 +24,15 @@ static unsigned gen_next_id = 1;
 
 tz_gen_t *tz_gen_current(void) { return tz_worker()->gen; }
 
-/* One per core: SIP work is all CPU, and each worker has its own
- * receive socket (SO_REUSEPORT). */
+/* One per core but one: a worker pays for every datagram with a wakeup
+ * that fewer, busier loops share, and the kernel's UDP work (40 % of the
+ * cycles under load), the location writer and anything else on the box
+ * need a core. Measured on 2 cores with the load generator beside the
+ * server, a second worker lowered the highest clean rates (README,
+ * "Workers"); more cores are not measured here. */
 static unsigned gen_default_workers(void)
 {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
   return n < 1 ? 1 : n > TZ_MAX_WORKERS ? TZ_MAX_WORKERS : (unsigned)n;
 }
 

@@ -58,10 +58,12 @@ ports() { "$TZ_TOOLS/freeport" "$@"; }
 
 # tz_start NAME CFG [ARGS...]: runs the daemon in the foreground, logging to
 # $TZ_WORK/NAME.log, and waits until it serves. Sets TZ_PID.
+# TZ_TEST_WORKERS=N runs every daemon with N workers (-w; scripts/check: 2).
 tz_start() {
   name=$1 cfg=$2
   shift 2
-  "$TZ_BIN" -D -E -f "$cfg" -L "$TZ_MODDIR" "$@" >"$TZ_WORK/$name.log" 2>&1 &
+  "$TZ_BIN" -D -E -f "$cfg" -L "$TZ_MODDIR" ${TZ_TEST_WORKERS:+-w "$TZ_TEST_WORKERS"} "$@" \
+    >"$TZ_WORK/$name.log" 2>&1 &
   TZ_PID=$!
   TZ_PIDS="$TZ_PIDS $TZ_PID"
   for _ in $(seq 1 100); do
