@@ -171,3 +171,17 @@ spaced_ports() {
 
 # status_of: the status code of the first response line on stdin.
 status_of() { head -n 1 | tr -d '\r' | awk '/^SIP\/2.0/ {print $2}'; }
+
+# calls_all_ok UAC-PID UAS-PID CALLS: waits for a SIPp caller (statistics in
+# $TZ_WORK/uac.csv, output in uac.out) and its callee; fails unless both
+# ended well and all CALLS calls succeeded.
+calls_all_ok() {
+  wait "$1"; rc=$?
+  wait "$2"; urc=$?
+  h=$(head -n 1 "$TZ_WORK/uac.csv"); l=$(tail -n 1 "$TZ_WORK/uac.csv")
+  col() { echo "$h" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
+  ok=$(echo "$l" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
+  bad=$(echo "$l" | cut -d';' -f"$(col 'FailedCall(C)')")
+  [ "$rc" = 0 ] && [ "$urc" = 0 ] && [ "$bad" = 0 ] && [ "$ok" = "$3" ] ||
+    fail "calls: $ok ok, $bad failed (caller $rc, callee $urc): $(tail -5 "$TZ_WORK/uac.out")"
+}

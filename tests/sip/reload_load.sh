@@ -41,13 +41,6 @@ ctl script reload >/dev/null || fail "reload back to A"
 gen=$(ctl --json version | sed 's/.*"generation":\([0-9]*\).*/\1/')
 [ "$gen" = 5 ] || fail "expected generation 5 after four changes, got $gen"
 
-wait "$UAC"; rc=$?
-wait "$UAS"; urc=$?
-h=$(head -n 1 "$TZ_WORK/uac.csv"); l=$(tail -n 1 "$TZ_WORK/uac.csv")
-col() { echo "$h" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
-ok=$(echo "$l" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
-bad=$(echo "$l" | cut -d';' -f"$(col 'FailedCall(C)')")
-[ "$rc" = 0 ] && [ "$urc" = 0 ] && [ "$bad" = 0 ] && [ "$ok" = "$CALLS" ] ||
-  fail "calls: $ok ok, $bad failed (caller $rc, callee $urc): $(tail -5 "$TZ_WORK/uac.out")"
+calls_all_ok "$UAC" "$UAS" "$CALLS"
 pass "$CALLS calls under two script swaps and a module unload/load: 0 failed"
 tz_stop "$TZ_PID" || fail "stop: status $?"

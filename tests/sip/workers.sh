@@ -64,14 +64,7 @@ sleep 1.5
 workers_cfg A
 ctl script reload >/dev/null || fail "reload back to A"
 
-wait "$UAC"; rc=$?
-wait "$UAS"; urc=$?
-h=$(head -n 1 "$TZ_WORK/uac.csv"); l=$(tail -n 1 "$TZ_WORK/uac.csv")
-col() { echo "$h" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
-ok=$(echo "$l" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
-bad=$(echo "$l" | cut -d';' -f"$(col 'FailedCall(C)')")
-[ "$rc" = 0 ] && [ "$urc" = 0 ] && [ "$bad" = 0 ] && [ "$ok" = "$CALLS" ] ||
-  fail "calls: $ok ok, $bad failed (caller $rc, callee $urc): $(tail -5 "$TZ_WORK/uac.out")"
+calls_all_ok "$UAC" "$UAS" "$CALLS"
 w0=$(counter core.worker.0.requests) w1=$(counter core.worker.1.requests)
 [ "${w0:-0}" -gt 0 ] && [ "${w1:-0}" -gt 0 ] ||
   fail "the kernel did not spread callers: worker 0 ran $w0 requests, worker 1 $w1"
