@@ -61,16 +61,21 @@ int tz_tcp_limit_set(unsigned max_connections, unsigned idle_ms)
   return (int)tcp_cap;
 }
 
-static unsigned long tcp_locked_read(const void *v, int is_long)
+unsigned long tz_tcp_refused(void)
 {
   pthread_mutex_lock(&tcp_lock);
-  unsigned long r = is_long ? *(const unsigned long *)v : *(const unsigned *)v;
+  unsigned long n = tcp_refused;
   pthread_mutex_unlock(&tcp_lock);
-  return r;
+  return n;
 }
 
-unsigned long tz_tcp_refused(void) { return tcp_locked_read(&tcp_refused, 1); }
-unsigned tz_tcp_open(void) { return (unsigned)tcp_locked_read(&tcp_open, 0); }
+unsigned tz_tcp_open(void)
+{
+  pthread_mutex_lock(&tcp_lock);
+  unsigned n = tcp_open;
+  pthread_mutex_unlock(&tcp_lock);
+  return n;
+}
 
 static int tcp_track(int fd)
 {
