@@ -1,16 +1,18 @@
 /*
  * interpose.c - libc's accept() and close() as Sofia's tport calls them,
- * wrapped for the TCP connection cap (tcplimit.c decides), and bind(),
+ * wrapped for the TCP connection cap (tcplimit.c decides) and to know
+ * which worker owns each connection (handoff.c), and bind(),
  * wrapped so that workers share a listen port (SO_REUSEPORT: tport has no
  * option for it and takes no ready-made socket; transport.c decides).
  *
- * Linked into the daemon only, and the two names are the only symbols
+ * Linked into the daemon only, and these three names are the only symbols
  * the daemon exports besides the module API: libsofia's calls resolve to
  * the executable's definitions only when they are in its dynamic symbol
  * table. Sofia has no hook of its own at accept time.
  */
 #define _GNU_SOURCE
 #include "sip/tcplimit.h"
+#include "sip/handoff.h"
 
 #include "sip/transport.h"
 
@@ -18,6 +20,7 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #define TZ_INTERPOSE __attribute__((visibility("default")))
@@ -26,22 +29,34 @@ typedef int (*accept_f)(int, struct sockaddr *, socklen_t *);
 typedef int (*close_f)(int);
 typedef int (*bind_f)(int, const struct sockaddr *, socklen_t);
 
+/* libc's definition of name, looked up on first use by any thread (two
+ * threads that look it up at once store the same pointer). */
+static void *interpose_real(_Atomic(void *) *slot, const char *name)
+{
+  void *f = atomic_load_explicit(slot, memory_order_acquire);
+  if (!f) {
+    f = dlsym(RTLD_NEXT, name);
+    atomic_store_explicit(slot, f, memory_order_release);
+  }
+  return f;
+}
+
 static int interpose_close(int fd)
 {
-  static close_f real;
-  if (!real)
-    real = (close_f)dlsym(RTLD_NEXT, "close");
-  return real(fd);
+  static _Atomic(void *) real;
+  return ((close_f)interpose_real(&real, "close"))(fd);
 }
 
 TZ_INTERPOSE int accept(int s, struct sockaddr *addr, socklen_t *len)
 {
-  static accept_f real;
-  if (!real)
-    real = (accept_f)dlsym(RTLD_NEXT, "accept");
-  int fd = real(s, addr, len);
-  if (fd < 0 || tz_tcp_admit(fd))
+  static _Atomic(void *) real;
+  int fd = ((accept_f)interpose_real(&real, "accept"))(s, addr, len);
+  if (fd < 0)
     return fd;
+  if (tz_tcp_admit(fd)) {
+    tz_handoff_accepted(fd);
+    return fd;
+  }
   interpose_close(fd);
   errno = ECONNABORTED;
   return -1;
@@ -49,10 +64,8 @@ TZ_INTERPOSE int accept(int s, struct sockaddr *addr, socklen_t *len)
 
 static int interpose_bind(int s, const struct sockaddr *a, socklen_t len)
 {
-  static bind_f real;
-  if (!real)
-    real = (bind_f)dlsym(RTLD_NEXT, "bind");
-  return real(s, a, len);
+  static _Atomic(void *) real;
+  return ((bind_f)interpose_real(&real, "bind"))(s, a, len);
 }
 
 static unsigned interpose_port(const struct sockaddr *a)
@@ -101,5 +114,6 @@ TZ_INTERPOSE int bind(int s, const struct sockaddr *a, socklen_t len)
 TZ_INTERPOSE int close(int fd)
 {
   tz_tcp_forget(fd);
+  tz_handoff_closed(fd);
   return interpose_close(fd);
 }

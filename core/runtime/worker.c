@@ -39,7 +39,7 @@ struct tz_mailbox {
 /* Worker 0 is an element like the others, so pointers into it stay valid
  * when threads start. */
 static tz_worker_t workers[TZ_MAX_WORKERS];
-static unsigned nworkers = 1;
+static atomic_uint nworkers = 1; /* atomic: any worker's accept() asks (handoff.c) */
 static _Thread_local tz_worker_t *current_worker = &workers[0];
 
 tz_worker_t *tz_worker(void) { return current_worker; }
@@ -257,7 +257,7 @@ int tz_workers_start(unsigned n, tz_worker_hook_f start, tz_worker_hook_f stop,
   }
   atomic_fetch_sub(&nrunning, n - made);
   workers_wait_started(made);
-  nworkers = made; /* the threads have read it (start_lock) */
+  nworkers = made;
   int failed = made < n;
   for (unsigned i = 1; i < made; i++)
     failed |= workers[i].start_rc < 0;

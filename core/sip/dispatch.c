@@ -11,6 +11,7 @@
 #include "sip/dispatch.h"
 #include "lib/log.h"
 #include "lib/stats.h"
+#include "sip/handoff.h"
 #include "sip/msg.h"
 #include "sip/relay.h"
 #include "sip/transport.h"
@@ -41,23 +42,43 @@ static void sip_via_received(tz_msg_t *m)
     tz_log(TZ_LOG_WARN, "cannot add received=%s to the Via", m->src_ip);
 }
 
+static void sip_run_script(tz_msg_t *m, sip_t *sip)
+{
+  tz_stat_add(tz_worker()->st_requests, 1);
+  tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
+  if (tz_relay_preprocess(m) < 0)
+    tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
+           sip->sip_request->rq_method_name, m->src_ip, m->src_port);
+  tz_run_result_t rc = tz_msg_run(m, tz_script_request_route(m->gen->script));
+  int is_ack = sip->sip_request->rq_method == sip_method_ack;
+  if (rc == TZ_RUN_ERROR && !is_ack && m->disp == TZ_DISP_OPEN)
+    tz_msg_reply(m, SIP_500_INTERNAL_SERVER_ERROR, NULL);
+  else if (m->disp == TZ_DISP_OPEN)
+    tz_log(TZ_LOG_DBG, "%s from %s:%u left unanswered by the script",
+           sip->sip_request->rq_method_name, m->src_ip, m->src_port);
+}
+
+/* Another worker ran the script and made the request ready to leave; its
+ * next hop is a connection this worker owns (handoff.c). */
+static void sip_relay_handed(tz_msg_t *m, const char *hop)
+{
+  m->dst = hop;
+  m->flags |= TZ_MSG_HANDED;
+  if (tz_relay(m) < 0)
+    tz_log(TZ_LOG_WARN, "%s handed over for %s: not relayed",
+           m->sip->sip_request->rq_method_name, hop);
+}
+
 static void sip_run_request(msg_t *msg, sip_t *sip)
 {
+  const char *hop = tz_handoff_take(msg);
   tz_msg_t m;
   tz_msg_open(&m, tz_gen_current(), msg, NULL, TZ_ROUTE_REQUEST);
   sip_via_received(&m);
-  tz_stat_add(tz_worker()->st_requests, 1);
-  tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
-  if (tz_relay_preprocess(&m) < 0)
-    tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
-           sip->sip_request->rq_method_name, m.src_ip, m.src_port);
-  tz_run_result_t rc = tz_msg_run(&m, tz_script_request_route(m.gen->script));
-  int is_ack = sip->sip_request->rq_method == sip_method_ack;
-  if (rc == TZ_RUN_ERROR && !is_ack && m.disp == TZ_DISP_OPEN)
-    tz_msg_reply(&m, SIP_500_INTERNAL_SERVER_ERROR, NULL);
-  else if (m.disp == TZ_DISP_OPEN)
-    tz_log(TZ_LOG_DBG, "%s from %s:%u left unanswered by the script",
-           sip->sip_request->rq_method_name, m.src_ip, m.src_port);
+  if (hop)
+    sip_relay_handed(&m, hop);
+  else
+    sip_run_script(&m, sip);
   tz_relay_script_done(&m);
   /* A transaction made for a reply is nta's now; a relay or a suspension
    * owns its own. */
@@ -114,7 +135,7 @@ static int sip_on_message(nta_agent_magic_t *magic, nta_agent_t *agent,
 
 int tz_dispatch_start(const tz_gen_t *g, char *err, size_t errlen)
 {
-  if (tz_relay_start() < 0) {
+  if ((tz_worker()->id == 0 && tz_handoff_init() < 0) || tz_relay_start() < 0) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }

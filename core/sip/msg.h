@@ -21,7 +21,8 @@
 /* Facts about the message, independent of each other. */
 enum tz_msg_flag {
   TZ_MSG_RECORD_ROUTE = 1u << 0, /* insert Record-Route when relaying */
-  TZ_MSG_ROUTED = 1u << 1        /* our own Route entry was removed */
+  TZ_MSG_ROUTED = 1u << 1,       /* our own Route entry was removed */
+  TZ_MSG_HANDED = 1u << 2        /* another worker handed it over */
 };
 
 /* What became of a request under the script: one state, changed only by

@@ -16,6 +16,7 @@
 #include "sip/relay.h"
 #include "runtime/gen.h"
 #include "script/script.h"
+#include "sip/handoff.h"
 #include "sip/ict.h"
 #include "sip/respsel.h"
 #include "lib/log.h"
@@ -77,6 +78,7 @@ typedef struct tz_tx {
   unsigned loop_hash;
   unsigned record_route : 1; /* copies made later (failure route) too */
   unsigned held : 1;       /* a module will still add branches */
+  unsigned handed : 1;     /* another worker handed it over: no handoff */
   unsigned pins;           /* code up the stack still uses tx: do not free */
   unsigned in_v6 : 1;      /* the request arrived over IPv6 */
   char in_proto[4];        /* and on this transport */
@@ -338,6 +340,20 @@ static const url_t *relay_route_url(msg_t *msg, const url_t *dst)
   if (!u || url_param_add(msg_home(msg), u, "transport=udp") < 0)
     return dst;
   return u;
+}
+
+/* A next hop on a connection another worker accepted: the request goes
+ * to that worker instead, which relays it there (handoff.c). A request
+ * handed over once is never handed on. */
+static const url_t *relay_handoff(msg_t *fwd, const url_t *dst, int handed)
+{
+  const url_t *hop = relay_next_hop(sip_object(fwd), dst);
+  int owner = handed ? -1 : tz_handoff_owner(hop);
+  const url_t *to = owner >= 0 ? tz_handoff_mark(fwd, hop, (unsigned)owner) : NULL;
+  if (owner >= 0 && !to)
+    tz_log(TZ_LOG_WARN, "relay: cannot hand a request to worker %d: out of "
+           "memory; sending it myself", owner);
+  return to ? to : dst;
 }
 
 /* Record-Route (RFC 3261 16.6 step 4) naming the address the next request
@@ -712,7 +728,7 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   msg_t *fwd = relay_prepare(tx, b, &dst);
   if (!fwd)
     return -1;
-  dst = relay_route_url(fwd, dst);
+  dst = relay_handoff(fwd, relay_route_url(fwd, dst), tx->handed);
   txbranch_t *br = &tx->br[tx->nbr++];
   memset(br, 0, sizeof *br);
   br->tx = tx;
@@ -786,6 +802,7 @@ static int relay_stateless(tz_msg_t *m)
     return -1;
   }
   const url_t *dst = relay_route_url(fwd, m->dst ? url_make(msg_home(fwd), m->dst) : NULL);
+  dst = relay_handoff(fwd, dst, (m->flags & TZ_MSG_HANDED) != 0);
   return nta_msg_tsend(tz_sip_agent(), fwd, (const url_string_t *)dst, TAG_END()) < 0
              ? -1
              : 1;
@@ -826,6 +843,7 @@ static tz_tx_t *relay_tx_new(tz_msg_t *m)
   tx->loop_hash = relay_loop_hash(m);
   tx->failure_route = m->failure_route;
   tx->record_route = (m->flags & TZ_MSG_RECORD_ROUTE) != 0;
+  tx->handed = (m->flags & TZ_MSG_HANDED) != 0;
   tx->in_v6 = strchr(m->src_ip, ':') != NULL;
   snprintf(tx->in_proto, sizeof tx->in_proto, "%s", m->proto);
   m->tx = tx;

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "runtime/loop.h"
 #include "runtime/worker.h"
+#include "sip/handoff.h"
 #include "sip/tcplimit.h"
 
 #include <errno.h>
@@ -209,11 +210,6 @@ static int sip_copy_listens(struct tz_sip_worker *sw, const tz_gen_t *g)
   return 0;
 }
 
-static int sip_listen_is_udp(const tz_listen_t *l)
-{
-  return !l->proto || strcmp(l->proto, "udp") == 0;
-}
-
 /* The UDP primaries that are none of the listen addresses: ours alone. */
 static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
 {
@@ -237,6 +233,7 @@ static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
     tz_log(TZ_LOG_INFO, "worker %u: own port sip:%s:%u;transport=udp (its "
            "Via, the source of the requests it sends)", tz_worker()->id,
            n->tpn_host, port);
+    tz_handoff_set_address(n->tpn_host, port);
   }
   return 0;
 }
@@ -266,7 +263,18 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
   return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
 }
 
-/* With workers, a private port on each UDP listen host, bound first. */
+/* True if an earlier listen address than l has l's host. */
+static int sip_host_seen(const tz_gen_t *g, const tz_listen_t *l)
+{
+  for (const tz_listen_t *p = g->listens; p < l; p++)
+    if (tz_host_eq(p->host, l->host))
+      return 1;
+  return 0;
+}
+
+/* With workers, a private UDP port on each listen host, bound first: its
+ * Via, and where other workers hand it requests (handoff.c), also when
+ * the host listens on TCP or TLS only. */
 static int sip_bind_privates(struct tz_sip_worker *sw, const tz_gen_t *g,
                              nta_message_f *on_message, char *err, size_t errlen)
 {
@@ -274,7 +282,7 @@ static int sip_bind_privates(struct tz_sip_worker *sw, const tz_gen_t *g,
   for (size_t i = 0; g->workers > 1 && i < g->nlistens; i++) {
     const tz_listen_t *l = &g->listens[i];
     int v6 = strchr(l->host, ':') != NULL;
-    if (!sip_listen_is_udp(l))
+    if (sip_host_seen(g, l))
       continue;
     snprintf(url, sizeof url, "sip:%s%s%s:0;transport=udp", v6 ? "[" : "",
              l->host, v6 ? "]" : "");
