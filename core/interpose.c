@@ -1,16 +1,18 @@
 /*
  * interpose.c - libc's accept() and close() as Sofia's tport calls them,
  * wrapped for the TCP connection cap (tcplimit.c decides) and to know
- * which worker owns each connection (handoff.c), and bind(),
- * wrapped so that workers share a listen port (SO_REUSEPORT: tport has no
- * option for it and takes no ready-made socket; transport.c decides).
+ * which worker owns each connection (handoff.c), and bind(), wrapped so
+ * that workers share a listen port (SO_REUSEPORT: tport has no option for
+ * it and takes no ready-made socket; transport.c decides) and to tell
+ * udpio.c which sockets are Sofia's UDP transports.
  *
- * Linked into the daemon only, and these three names are the only symbols
- * the daemon exports besides the module API: libsofia's calls resolve to
- * the executable's definitions only when they are in its dynamic symbol
- * table. Sofia has no hook of its own at accept time.
+ * Linked into the daemon only; these names and udpio.c's are the only
+ * symbols the daemon exports besides the module API: libsofia's calls
+ * resolve to the executable's definitions only when they are in its
+ * dynamic symbol table. Sofia has no hook of its own at accept time.
  */
 #define _GNU_SOURCE
+#include "interpose.h"
 #include "sip/tcplimit.h"
 #include "sip/handoff.h"
 
@@ -23,15 +25,12 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
-#define TZ_INTERPOSE __attribute__((visibility("default")))
-
 typedef int (*accept_f)(int, struct sockaddr *, socklen_t *);
 typedef int (*close_f)(int);
 typedef int (*bind_f)(int, const struct sockaddr *, socklen_t);
 
-/* libc's definition of name, looked up on first use by any thread (two
- * threads that look it up at once store the same pointer). */
-static void *interpose_real(_Atomic(void *) *slot, const char *name)
+/* Two threads that look a name up at once store the same pointer. */
+void *tz_real(_Atomic(void *) *slot, const char *name)
 {
   void *f = atomic_load_explicit(slot, memory_order_acquire);
   if (!f) {
@@ -44,13 +43,13 @@ static void *interpose_real(_Atomic(void *) *slot, const char *name)
 static int interpose_close(int fd)
 {
   static _Atomic(void *) real;
-  return ((close_f)interpose_real(&real, "close"))(fd);
+  return ((close_f)tz_real(&real, "close"))(fd);
 }
 
 TZ_INTERPOSE int accept(int s, struct sockaddr *addr, socklen_t *len)
 {
   static _Atomic(void *) real;
-  int fd = ((accept_f)interpose_real(&real, "accept"))(s, addr, len);
+  int fd = ((accept_f)tz_real(&real, "accept"))(s, addr, len);
   if (fd < 0)
     return fd;
   if (tz_tcp_admit(fd)) {
@@ -65,7 +64,7 @@ TZ_INTERPOSE int accept(int s, struct sockaddr *addr, socklen_t *len)
 static int interpose_bind(int s, const struct sockaddr *a, socklen_t len)
 {
   static _Atomic(void *) real;
-  return ((bind_f)interpose_real(&real, "bind"))(s, a, len);
+  return ((bind_f)tz_real(&real, "bind"))(s, a, len);
 }
 
 static unsigned interpose_port(const struct sockaddr *a)
@@ -102,18 +101,22 @@ TZ_INTERPOSE int bind(int s, const struct sockaddr *a, socklen_t len)
 {
   tz_bind_mode_t mode = tz_sip_bind_mode();
   int one = 1;
-  if (mode != TZ_BIND_PLAIN && interpose_port(a) != 0) {
+  if (mode >= TZ_BIND_SHARED_FIRST && interpose_port(a) != 0) {
     if (mode == TZ_BIND_SHARED_FIRST && interpose_port_free(s, a, len) < 0)
       return -1;
     if (setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
       return -1;
   }
-  return interpose_bind(s, a, len);
+  int rc = interpose_bind(s, a, len);
+  if (rc == 0 && mode != TZ_BIND_NONE)
+    tz_udpio_bound(s);
+  return rc;
 }
 
 TZ_INTERPOSE int close(int fd)
 {
   tz_tcp_forget(fd);
   tz_handoff_closed(fd);
+  tz_udpio_closed(fd);
   return interpose_close(fd);
 }

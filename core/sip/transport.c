@@ -243,7 +243,7 @@ static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
  * transaction would; a connection idle for tcp_idle is closed. */
 static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
                     const tz_listen_t *l, const char *url,
-                    nta_message_f *on_message)
+                    nta_message_f *on_message, tz_bind_mode_t mode)
 {
   int tls = l->proto && strcmp(l->proto, "tls") == 0;
   /* The transport's settings, the same for every listen address. */
@@ -253,14 +253,18 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
                  {TAG_IF(g->udp_sndbuf, TPTAG_UDP_WMEM(g->udp_sndbuf))},
                  {TPTAG_TIMEOUT(32000)},
                  {TAG_END()}};
+  int rc;
+  sip_bind_mode = mode;
   if (!sw->agent) {
     sw->agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
                                  on_message, NULL, NTATAG_UA(0),
                                  NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
                                  NTATAG_MERGE_482(0), TAG_NEXT(tp));
-    return sw->agent ? 0 : -1;
-  }
-  return nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
+    rc = sw->agent ? 0 : -1;
+  } else
+    rc = nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
+  sip_bind_mode = TZ_BIND_NONE;
+  return rc;
 }
 
 /* True if an earlier listen address than l has l's host. */
@@ -287,7 +291,7 @@ static int sip_bind_privates(struct tz_sip_worker *sw, const tz_gen_t *g,
     snprintf(url, sizeof url, "sip:%s%s%s:0;transport=udp", v6 ? "[" : "",
              l->host, v6 ? "]" : "");
     errno = 0;
-    if (sip_bind(sw, g, l, url, on_message) < 0) {
+    if (sip_bind(sw, g, l, url, on_message, TZ_BIND_PLAIN) < 0) {
       snprintf(err, errlen, "cannot bind a worker's own port on %s: %s", url,
                errno ? strerror(errno) : "transport setup failed");
       return -1;
@@ -314,11 +318,10 @@ static int sip_listen_all(struct tz_sip_worker *sw, const tz_gen_t *g,
       return -1;
     }
     errno = 0;
-    sip_bind_mode = g->workers < 2 ? TZ_BIND_PLAIN
-                    : tz_worker()->id == 0 ? TZ_BIND_SHARED_FIRST : TZ_BIND_SHARED;
-    int rc = sip_bind(sw, g, l, url, on_message);
-    sip_bind_mode = TZ_BIND_PLAIN;
-    if (rc < 0) {
+    tz_bind_mode_t mode = g->workers < 2 ? TZ_BIND_PLAIN
+                          : tz_worker()->id == 0 ? TZ_BIND_SHARED_FIRST
+                                                 : TZ_BIND_SHARED;
+    if (sip_bind(sw, g, l, url, on_message, mode) < 0) {
       snprintf(err, errlen, "cannot listen on %s: %s", url,
                errno ? strerror(errno) : "transport setup failed");
       return -1;

@@ -23,11 +23,16 @@ nta_agent_t *tz_sip_agent(void);
 void tz_sip_apply(const tz_gen_t *g);
 void tz_sip_apply_all(tz_gen_t *g);
 
-/* How the calling thread's next bind() of a listen address goes (the
- * daemon's bind wrapper asks): alone, or sharing the port with the other
- * workers (SO_REUSEPORT), the first of them making sure no other process
- * has it. */
-typedef enum { TZ_BIND_PLAIN, TZ_BIND_SHARED_FIRST, TZ_BIND_SHARED } tz_bind_mode_t;
+/* How the calling thread's next bind() goes (the daemon's bind wrapper
+ * asks): not one of Sofia's transports (NONE); a transport's socket, alone,
+ * or sharing the port with the other workers (SO_REUSEPORT), the first of
+ * them making sure no other process has it. */
+typedef enum {
+  TZ_BIND_NONE = 0,
+  TZ_BIND_PLAIN,
+  TZ_BIND_SHARED_FIRST,
+  TZ_BIND_SHARED
+} tz_bind_mode_t;
 tz_bind_mode_t tz_sip_bind_mode(void);
 
 /* True if port is one of our UDP ports, shared or a worker's own (worker
