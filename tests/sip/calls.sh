@@ -8,8 +8,8 @@
 need sipp
 
 S="$TZ_TESTDIR/sip/scenarios"
-set -- $(ports 5)
-P=$1 U1=$2 U2=$3 VM=$4 C=$5
+set -- $(ports 6)
+P=$1 U1=$2 U2=$3 VM=$4 C=$5 DEAD=$6
 
 start_proxy() { # NAME RR [SETTING]
   { [ -z "${3:-}" ] || echo "$3"
@@ -86,6 +86,18 @@ st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:s
 [ "$st" = 408 ] || fail "silent callee: got '$st'"
 kill "$PID_slow" 2>/dev/null
 pass "silent callee -> 408 after fr_timer"
+
+# Nobody on the callee's port: the kernel's ICMP error ends the branch at
+# once (nta's 503, relayed as 500), long before fr_timer; the pending error
+# must not fail the next send on the socket (udpio.c), as the calls after
+# this one show.
+register gone "$DEAD"
+t0=$(date +%s%N)
+st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:gone@example.test #' |
+  "$TZ_TOOLS/sipsend" -w 4000 127.0.0.1 "$P" | grep '^SIP/2.0 [2-6]' | head -1 | awk '{print $2}')
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$st" = 500 ] && [ "$ms" -lt 1500 ] || fail "unreachable callee: got '$st' after $ms ms"
+pass "unreachable callee (ICMP port unreachable) -> 500 in $ms ms"
 
 # ---- parallel forking: two contacts, one answers, the other is cancelled -----------
 register fork "$U1" fork-a
