@@ -1,8 +1,9 @@
 /*
- * loc.h - internals of the location module shared by its three parts:
- * binding sets and the memory index (loc_index.c, no locks of its own:
- * location.c holds a stripe's lock around each call), the sqlite store and
- * its writer thread (loc_db.c), and the module glue (location.c).
+ * loc.h - internals of the location module shared by its parts: binding
+ * sets and the memory index (loc_index.c, no locks of its own: location.c
+ * holds a stripe's lock around each call), the writer thread that makes
+ * saves durable through a backend (loc_db.c; the backend interface is
+ * loc_store.h, sqlite in loc_sqlite.c), and the module glue (location.c).
  */
 #ifndef LOC_H
 #define LOC_H
@@ -10,7 +11,6 @@
 #include <trapezoid/location.h>
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,14 +78,16 @@ int loc_index_lookup(const loc_index_t *ix, const char *key, long now,
 
 /* ---- durable store and writer thread (loc_db.c) --------------------------- */
 
-/* One save on its way to disk. On failure the writer reads back what the
- * database holds for the AOR into `restored`. */
+/* One save on its way to disk. When the backend did not take the set (a
+ * failed commit, or applied == 0) the writer reads back what the database
+ * holds for the AOR into `restored`. */
 typedef struct loc_job {
   struct loc_job *next;
   loc_set_t *set;
   loc_set_t *restored;
   uint64_t seq;
-  int status; /* 0 committed, -1 rolled back */
+  int status;  /* 0 committed, -1 rolled back */
+  int applied; /* set by a commit: 0 when the database kept what it had */
   tz_location_done_f done;
   void *arg;
   size_t userlen; /* key[0..userlen) is the user; the domain follows '@' */
@@ -106,10 +108,11 @@ typedef struct loc_tune {
   int busy_ms;      /* sqlite busy timeout */
 } loc_tune_t;
 
+struct loc_backend;   /* loc_store.h */
+struct loc_store_ops;
+
 typedef struct loc_db {
-  sqlite3 *db;
-  sqlite3_stmt *begin, *commit, *rollback;
-  sqlite3_stmt *del_aor, *ins, *del_expired, *sel_aor;
+  struct loc_backend *be; /* NULL until open; see loc_store.h for its owner */
   pthread_mutex_t mu;
   pthread_cond_t wake;
   pthread_t thread;
@@ -128,10 +131,11 @@ loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
                        tz_location_done_f done, void *arg);
 void loc_job_free(loc_job_t *job);
 
-/* Opens (creating or checking the schema) and prepares statements. Leaves
- * d closable with loc_db_close() on failure too. */
-int loc_db_open(loc_db_t *d, const char *path, const loc_tune_t *tune,
-                char *err, size_t errlen);
+/* Opens target with the backend ops (creating or checking the schema).
+ * Leaves d closable with loc_db_close() on failure too. */
+int loc_db_open(loc_db_t *d, const struct loc_store_ops *ops,
+                const char *target, const loc_tune_t *tune, char *err,
+                size_t errlen);
 /* Takes over set as key's bindings; 0, or -1 (set released) when out of
  * memory. */
 typedef int (*loc_load_f)(void *arg, const char *key, loc_set_t *set);

@@ -1,7 +1,8 @@
 /*
  * location.c - the location module: its descriptor and parameters, and the
- * glue that makes the memory index (loc_index.c) and the sqlite writer
- * (loc_db.c) one binding store behind tz_location_api_t.
+ * glue that makes the memory index (loc_index.c) and the writer (loc_db.c,
+ * over the sqlite backend of loc_sqlite.c) one binding store behind
+ * tz_location_api_t.
  *
  * Lookups and saves run in every worker and never wait for the disk: a
  * save changes memory at once and queues a job; the writer thread commits
@@ -19,7 +20,7 @@
  * there once no other worker can reach the store.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "loc.h"
+#include "loc_store.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -142,8 +143,9 @@ static void store_settle(loc_stripe_t *st, loc_job_t *j)
   loc_aor_t *a = loc_index_find(&st->ix, j->key);
   assert(a && a->pending > 0);
   a->pending--;
-  /* db = truth after a rollback, unless a newer save replaced the set. */
-  if (j->status < 0 && j->restored && a->seq == j->seq) {
+  /* db = truth when it did not take the set (a rollback), unless a newer
+   * save replaced the set meanwhile. */
+  if (j->restored && a->seq == j->seq) {
     loc_index_assign(&st->ix, a, j->restored);
     j->restored = NULL;
   }
@@ -422,7 +424,7 @@ static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
     snprintf(err, errlen, "location: out of memory");
     return NULL;
   }
-  if (loc_db_open(&s->db, path, tune, err, errlen) < 0 ||
+  if (loc_db_open(&s->db, &loc_sqlite_ops, path, tune, err, errlen) < 0 ||
       loc_db_load(&s->db, (long)time(NULL), store_load_aor, s, err,
                   errlen) < 0) {
     store_close(s);
