@@ -94,7 +94,7 @@ int tz_worker_post(unsigned id, void (*fn)(void *), void *arg)
   }
   mjob_t *j = malloc(sizeof *j);
   if (!j)
-    return -1;
+    return -1; /* errno ENOMEM */
   *j = (mjob_t){NULL, fn, arg};
   struct tz_mailbox *mb = w->mbox;
   pthread_mutex_lock(&mb->lock);
@@ -106,6 +106,7 @@ int tz_worker_post(unsigned id, void (*fn)(void *), void *arg)
   pthread_mutex_unlock(&mb->lock);
   if (sealed) {
     free(j);
+    errno = ESHUTDOWN;
     return -1;
   }
   uint64_t one = 1;

@@ -17,6 +17,7 @@
 #include "sip/transport.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,12 +325,16 @@ static int suspended_hand_over(tz_suspended_t *s, int status,
                            suspended_dup(hdrs, &failed)};
   if (j && !failed && tz_worker_post(s->worker, suspended_job_run, j) == 0)
     return 0;
+  int stopping = j && !failed && errno == ESHUTDOWN;
   if (j) {
     free(j->reason);
     free(j->hdrs);
   }
   free(j);
-  tz_log(TZ_LOG_ERR, "out of memory: a suspended request's reply is lost");
+  if (stopping) /* the worker ends its suspended requests itself */
+    tz_log(TZ_LOG_DBG, "a suspended request's worker is stopping: no reply");
+  else
+    tz_log(TZ_LOG_ERR, "out of memory: a suspended request's reply is lost");
   return -1;
 }
 

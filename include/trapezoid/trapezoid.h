@@ -380,7 +380,8 @@ TZ_API void tz_fd_unwatch(tz_fdwatch_t *w);
 TZ_API unsigned tz_worker_self(void);  /* the calling thread's worker, 0.. */
 TZ_API unsigned tz_worker_count(void);
 /* Runs fn(arg) in worker id: at once if that is the caller's, else queued
- * to it, in order. -1 when out of memory (fn will not run). */
+ * to it, in order. -1 when fn will not run: errno ENOMEM (out of memory),
+ * or ESHUTDOWN (that worker is stopping and ends its requests itself). */
 TZ_API int tz_worker_post(unsigned id, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus

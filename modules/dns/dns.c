@@ -18,6 +18,7 @@
 #include "dns_sres.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,11 @@ static void dns_req_answer(dns_req_t *req, int status)
   }
   req->status = status;
   req->state = REQ_RESOLVED;
-  if (tz_worker_post(req->worker, dns_req_relay, req) < 0)
+  if (tz_worker_post(req->worker, dns_req_relay, req) == 0)
+    return;
+  if (errno == ESHUTDOWN)
+    free(req); /* its worker is stopping, ending its transactions */
+  else
     dns_req_repost_later(req);
 }
 

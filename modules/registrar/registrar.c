@@ -151,7 +151,8 @@ static void reg_on_saved(void *arg, int status)
   }
   job->status = status;
   if (tz_worker_post(job->worker, reg_answer, job) < 0)
-    reg_answer(job); /* out of memory: the core hands the reply over */
+    reg_answer(job); /* the core hands the reply over, or drops it when
+                        that worker is stopping */
 }
 
 /* Suspends the request and hands the new set to the store, whose done
