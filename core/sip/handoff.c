@@ -242,7 +242,8 @@ static int handoff_secret_eq(const char *s)
 const char *tz_handoff_take(msg_t *msg)
 {
   sip_t *sip = sip_object(msg);
-  sip_unknown_t *u = sip ? sip->sip_unknown : NULL;
+  /* One worker hands nothing over: spare every request the header walk. */
+  sip_unknown_t *u = sip && tz_worker_count() > 1 ? sip->sip_unknown : NULL;
   while (u && strcasecmp(u->un_name, HANDOFF_HEADER) != 0)
     u = u->un_next;
   const char *v = u ? u->un_value : NULL;
