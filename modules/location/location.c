@@ -31,7 +31,8 @@
 #include <sofia-sip/su_alloc.h>
 
 typedef struct loc_cfg {
-  char *db_path;
+  char *db_path; /* NULL when not set, so that db_url may be */
+  char *db_url;
   char *sync;
   long batch_max;
   long expiry_interval;
@@ -363,6 +364,89 @@ const tz_location_api_t loc_store_api = {
   .count = store_count,
 };
 
+/* ---- where the bindings live ---------------------------------------------------- */
+
+#define LOC_DEFAULT_PATH TZ_STATEDIR "/location.db"
+
+/* libpq's connection keywords (the common ones): a db_url that opens with
+ * one and '=' is a libpq key=value string, never a file name. */
+static const char *const store_pq_keywords[] = {
+  "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+  "service", "sslmode", "connect_timeout", "application_name", "options",
+  "target_session_attrs", NULL,
+};
+
+static int store_is_pq_keywords(const char *url)
+{
+  url += strspn(url, " \t");
+  size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz_");
+  if (n == 0 || url[n + strspn(url + n, " \t")] != '=')
+    return 0;
+  for (const char *const *k = store_pq_keywords; *k; k++)
+    if (strlen(*k) == n && strncmp(url, *k, n) == 0)
+      return 1;
+  return 0;
+}
+
+/* What libpq would take: its two URI schemes or a key=value string. */
+static int store_is_postgres(const char *url)
+{
+  return strncmp(url, "postgresql://", 13) == 0 ||
+         strncmp(url, "postgres://", 11) == 0 || store_is_pq_keywords(url);
+}
+
+/* The length of url's scheme when it opens with "SCHEME://", else 0. */
+static size_t store_scheme_len(const char *url)
+{
+  size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+  return n > 0 && strncmp(url + n, "://", 3) == 0 ? n : 0;
+}
+
+/* db_url: sqlite:PATH or a plain path; PostgreSQL is recognised so that
+ * it is refused with the way to run today, not opened as a file. */
+static int store_parse_url(const char *url, const char **target, char *err,
+                           size_t errlen)
+{
+  if (strncmp(url, "sqlite:", 7) == 0) {
+    *target = url + 7;
+    return 0;
+  }
+  /* Neither message repeats the URL: it may hold a password. */
+  if (store_is_postgres(url)) {
+    snprintf(err, errlen, "location: db_url names a PostgreSQL database, "
+             "and the PostgreSQL backend is not available yet (issue 14); "
+             "until it is, keep the bindings in sqlite with db_path=PATH or "
+             "db_url=sqlite:PATH");
+    return -1;
+  }
+  size_t n = store_scheme_len(url);
+  if (n > 0) {
+    snprintf(err, errlen, "location: db_url: unknown database type "
+             "\"%.*s\"; use sqlite:PATH or a file path", (int)n, url);
+    return -1;
+  }
+  *target = url;
+  return 0;
+}
+
+/* The backend and where it keeps the bindings: db_url, else db_path (the
+ * older spelling of db_url=sqlite:PATH), else the default file. */
+static int store_target_of(const loc_cfg_t *cfg, const loc_store_ops_t **ops,
+                           const char **target, char *err, size_t errlen)
+{
+  *ops = &loc_sqlite_ops;
+  *target = cfg->db_path ? cfg->db_path : LOC_DEFAULT_PATH;
+  if (!cfg->db_url)
+    return 0;
+  if (cfg->db_path) {
+    snprintf(err, errlen, "location: db_path and db_url are both set; keep "
+             "one (db_path=PATH is db_url=sqlite:PATH)");
+    return -1;
+  }
+  return store_parse_url(cfg->db_url, target, err, errlen);
+}
+
 /* ---- module life ------------------------------------------------------------------- */
 
 static int store_tune_of(const loc_cfg_t *cfg, loc_tune_t *tune, char *err,
@@ -411,8 +495,9 @@ static int store_load_aor(void *arg, const char *key, loc_set_t *set)
   return a ? 0 : -1;
 }
 
-static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
-                               char *err, size_t errlen)
+static loc_store_t *store_open(const loc_store_ops_t *ops, const char *path,
+                               const loc_tune_t *tune, char *err,
+                               size_t errlen)
 {
   loc_store_t *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path)) || store_stripes_init(s) < 0) {
@@ -424,7 +509,7 @@ static loc_store_t *store_open(const char *path, const loc_tune_t *tune,
     snprintf(err, errlen, "location: out of memory");
     return NULL;
   }
-  if (loc_db_open(&s->db, &loc_sqlite_ops, path, tune, err, errlen) < 0 ||
+  if (loc_db_open(&s->db, ops, path, tune, err, errlen) < 0 ||
       loc_db_load(&s->db, (long)time(NULL), store_load_aor, s, err,
                   errlen) < 0) {
     store_close(s);
@@ -480,10 +565,10 @@ static void store_leave(loc_inst_t *inst)
   }
 }
 
-static loc_store_t *store_find(const char *path)
+static loc_store_t *store_find(const loc_store_ops_t *ops, const char *path)
 {
   for (loc_store_t *s = loc_stores; s; s = s->next)
-    if (strcmp(s->path, path) == 0)
+    if (s->db.be->ops == ops && strcmp(s->path, path) == 0)
       return s;
   return NULL;
 }
@@ -498,10 +583,13 @@ static int location_init(tz_modinst_t *mod, char *err, size_t errlen)
   }
   inst->mod = mod;
   inst->sweep_ms = (unsigned)cfg->expiry_interval * 1000;
+  const loc_store_ops_t *ops;
+  const char *target;
   loc_store_t *s = NULL;
   if (store_tune_of(cfg, &inst->tune, err, errlen) < 0 ||
-      (!(s = store_find(cfg->db_path)) &&
-       !(s = store_open(cfg->db_path, &inst->tune, err, errlen)))) {
+      store_target_of(cfg, &ops, &target, err, errlen) < 0 ||
+      (!(s = store_find(ops, target)) &&
+       !(s = store_open(ops, target, &inst->tune, err, errlen)))) {
     free(inst);
     return -1;
   }
@@ -538,11 +626,17 @@ static void location_destroy(tz_modinst_t *mod)
 }
 
 static const tz_param_export_t location_params[] = {
+  /* No default in the table: unset must be told from set, for db_url. */
   {.name = "db_path",
    .type = TZ_PARAM_STR,
    .offset = offsetof(loc_cfg_t, db_path),
-   .str_default = TZ_STATEDIR "/location.db",
-   .doc = "sqlite database file of the bindings"},
+   .doc = "sqlite database file of the bindings (unset: " LOC_DEFAULT_PATH
+          "); the same as db_url=sqlite:PATH"},
+  {.name = "db_url",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(loc_cfg_t, db_url),
+   .doc = "where the bindings live, instead of db_path: sqlite:PATH or a "
+          "file path (PostgreSQL: not available yet)"},
   {.name = "sync",
    .type = TZ_PARAM_STR,
    .offset = offsetof(loc_cfg_t, sync),
