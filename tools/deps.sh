@@ -3,10 +3,11 @@
 
 # Building the daemon and its modules.
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
-  libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3 libjemalloc-dev"
+  libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3 libjemalloc-dev
+  libpq-dev"
 # Running the tests: CUnit, and the real SIP peers the tests talk to.
 TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev postgresql"
 
 # tz_install_packages PKG...: installs the ones not yet installed.
 tz_install_packages() {

@@ -42,7 +42,11 @@ typedef struct tz_binding {
 } tz_binding_t;
 
 /* Called on the event loop when a save is durable (status 0) or failed
- * (status < 0: the bindings are unchanged, nothing was committed). */
+ * (status < 0: the bindings are unchanged, nothing was committed). A
+ * store shared by several proxies also orders saves itself (RFC 3261
+ * 10.3): TZ_LOCATION_STALE says it holds a newer save of one of the
+ * contacts (same Call-ID, higher CSeq), which a retry cannot change. */
+#define TZ_LOCATION_STALE (-2)
 typedef void (*tz_location_done_f)(void *arg, int status);
 
 typedef struct tz_location_api {

@@ -42,6 +42,7 @@ typedef struct loc_aor {
   loc_set_t *set;       /* never NULL */
   uint64_t seq;         /* of the last save applied to set */
   unsigned pending;     /* saves not yet acknowledged by the writer */
+  unsigned synced;      /* the last full resync that found it in the db */
   char key[];
 } loc_aor_t;
 
@@ -78,15 +79,27 @@ int loc_index_lookup(const loc_index_t *ix, const char *key, long now,
 
 /* ---- durable store and writer thread (loc_db.c) --------------------------- */
 
-/* One save on its way to disk. When the backend did not take the set (a
- * failed commit, or applied == 0) the writer reads back what the database
- * holds for the AOR into `restored`. */
+typedef enum loc_job_kind {
+  LOC_JOB_SAVE,    /* a save on its way to the database */
+  LOC_JOB_REFRESH, /* the writer read an AOR another node changed */
+  LOC_JOB_RESYNC,  /* the writer reloaded every AOR (after a reconnect):
+                      AORs the reload did not find are gone */
+} loc_job_kind_t;
+
+/* One save on its way to disk, or news from the database for worker 0.
+ * `restored` is what memory should hold afterwards when it is not `set`:
+ * the database's rows after a commit that merged other nodes' contacts or
+ * did not take the set, read back after a rollback, or `prev` again when
+ * even that read failed. */
 typedef struct loc_job {
   struct loc_job *next;
-  loc_set_t *set;
+  loc_job_kind_t kind;
+  loc_set_t *set;      /* SAVE: the new set */
+  loc_set_t *prev;     /* SAVE: the set it replaced in memory */
   loc_set_t *restored;
   uint64_t seq;
-  int status;  /* 0 committed, -1 rolled back */
+  unsigned sync_gen;   /* REFRESH, RESYNC: the reload it belongs to, or 0 */
+  int status;  /* 0 committed, -1 rolled back, TZ_LOCATION_STALE */
   int applied; /* set by a commit: 0 when the database kept what it had */
   tz_location_done_f done;
   void *arg;
@@ -94,11 +107,19 @@ typedef struct loc_job {
   char key[];
 } loc_job_t;
 
+/* The database connection as the writer last saw it (a backend without
+ * one, sqlite, is always connected). */
+typedef struct loc_link {
+  int connected;
+  unsigned long reconnects; /* since start */
+} loc_link_t;
+
 /* What the writer finished since worker 0 last asked. */
 typedef struct loc_done {
   loc_job_t *jobs; /* oldest first */
   unsigned long commits, failures; /* transactions */
   char err[256];   /* why the last failed one failed */
+  loc_link_t link;
 } loc_done_t;
 
 /* Settings the writer can take over while it runs. */
@@ -114,10 +135,11 @@ struct loc_store_ops;
 typedef struct loc_db {
   struct loc_backend *be; /* NULL until open; see loc_store.h for its owner */
   pthread_mutex_t mu;
-  pthread_cond_t wake;
   pthread_t thread;
   int running;
   int stopping;
+  int sleeping;         /* the writer waits in poll(): write to wake[1] */
+  int wake[2];          /* anyone -> writer: "there is work" */
   loc_tune_t tune;
   int retune;           /* tune changed since the writer applied it */
   loc_job_t *queue, **queue_tail;
@@ -129,6 +151,9 @@ typedef struct loc_db {
 
 loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
                        tz_location_done_f done, void *arg);
+/* A REFRESH or RESYNC job for worker 0 (aor "" for RESYNC). */
+loc_job_t *loc_job_news(loc_job_kind_t kind, const char *aor,
+                        loc_set_t *restored, unsigned sync_gen);
 void loc_job_free(loc_job_t *job);
 
 /* Opens target with the backend ops (creating or checking the schema).
@@ -163,5 +188,7 @@ void *loc_instance_store(tz_modinst_t *mod);
 int loc_ctl_register(tz_modinst_t *mod);
 /* The location.aors and location.bindings gauges. Worker 0 only. */
 void loc_gauges_set(unsigned long aors, unsigned long bindings);
+/* location.db.connected and location.db.reconnects. Worker 0 only. */
+void loc_link_gauges_set(const loc_link_t *link);
 
 #endif

@@ -160,3 +160,18 @@ void loc_gauges_set(unsigned long aors, unsigned long bindings)
   tz_stat_set(st_aors, (long)aors);
   tz_stat_set(st_bindings, (long)bindings);
 }
+
+void loc_link_gauges_set(const loc_link_t *link)
+{
+  static tz_stat_t *st_connected, *st_reconnects;
+  assert(tz_worker_self() == 0);
+  if (!st_connected) {
+    st_connected = tz_stat_get("location.db.connected",
+                               "1 while the database answers, else 0");
+    st_reconnects = tz_stat_get("location.db.reconnects",
+                                "connections to the database made again "
+                                "after one was lost");
+  }
+  tz_stat_set(st_connected, link->connected);
+  tz_stat_set(st_reconnects, (long)link->reconnects);
+}

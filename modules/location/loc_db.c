@@ -5,8 +5,12 @@
  * its settings, the expiry it is asked to run, and the handoff of finished
  * jobs to worker 0 through a pipe.
  *
+ * The writer sleeps in poll() on a wake pipe and, for a backend other
+ * processes write too (PostgreSQL), on the database connection, so news
+ * from other nodes reaches worker 0 while no save is queued.
+ *
  * Locking rule: mu guards the queue, the done list, tune/retune,
- * expire_before and stopping; any worker may submit. The backend is worker
+ * expire_before, stopping and sleeping; any worker may submit. The backend is worker
  * 0's at startup (loc_db_open, loc_db_load) and shutdown; in between it
  * belongs to the writer, which takes no other lock while it uses it.
  */
@@ -14,6 +18,7 @@
 #include "loc_store.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +43,24 @@ loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
   return job;
 }
 
+loc_job_t *loc_job_news(loc_job_kind_t kind, const char *aor,
+                        loc_set_t *restored, unsigned sync_gen)
+{
+  loc_job_t *job = loc_job_new(aor, NULL, NULL, NULL);
+  if (!job) {
+    loc_set_release(restored);
+    return NULL;
+  }
+  job->kind = kind;
+  job->restored = restored;
+  job->sync_gen = sync_gen;
+  return job;
+}
+
 void loc_job_free(loc_job_t *job)
 {
   loc_set_release(job->set);
+  loc_set_release(job->prev);
   loc_set_release(job->restored);
   free(job);
 }
@@ -51,12 +71,12 @@ int loc_db_open(loc_db_t *d, const loc_store_ops_t *ops, const char *target,
                 const loc_tune_t *tune, char *err, size_t errlen)
 {
   memset(d, 0, sizeof *d);
-  d->notify[0] = d->notify[1] = -1;
+  d->notify[0] = d->notify[1] = d->wake[0] = d->wake[1] = -1;
   d->queue_tail = &d->queue;
   d->done_tail = &d->done.jobs;
+  d->done.link.connected = 1;
   d->tune = *tune;
-  if (pthread_mutex_init(&d->mu, NULL) != 0 ||
-      pthread_cond_init(&d->wake, NULL) != 0) {
+  if (pthread_mutex_init(&d->mu, NULL) != 0) {
     snprintf(err, errlen, "location: cannot create locks");
     return -1;
   }
@@ -80,14 +100,16 @@ void loc_db_close(loc_db_t *d)
 {
   if (d->be)
     d->be->ops->close(d->be);
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 2; i++) {
     if (d->notify[i] >= 0)
       close(d->notify[i]);
+    if (d->wake[i] >= 0)
+      close(d->wake[i]);
+  }
   for (loc_job_t *j = d->done.jobs, *next; j; j = next) {
     next = j->next;
     loc_job_free(j);
   }
-  pthread_cond_destroy(&d->wake);
   pthread_mutex_destroy(&d->mu);
   memset(d, 0, sizeof *d);
 }
@@ -110,6 +132,23 @@ static loc_job_t *db_take_jobs(loc_db_t *d)
   return first;
 }
 
+/* Wakes worker 0 up for what the done list holds. One byte per wake-up
+ * is enough: worker 0 takes everything at once. A full pipe (EAGAIN)
+ * means it is already due to wake. Called with mu held. */
+static void db_notify(loc_db_t *d)
+{
+  ssize_t w = write(d->notify[1], "", 1);
+  (void)w;
+}
+
+static void db_append_done(loc_db_t *d, loc_job_t *jobs)
+{
+  for (loc_job_t *j = jobs; j; j = j->next) {
+    *d->done_tail = j;
+    d->done_tail = &j->next;
+  }
+}
+
 /* Hands finished jobs to worker 0. Called with mu held. */
 static void db_post_done(loc_db_t *d, loc_job_t *jobs, int status,
                          const char *err)
@@ -121,26 +160,56 @@ static void db_post_done(loc_db_t *d, loc_job_t *jobs, int status,
   } else if (jobs) {
     d->done.commits++; /* a sweep-only commit is no news for worker 0 */
   }
+  for (loc_job_t *j = jobs; j; j = j->next)
+    j->status = status < 0 ? -1 : j->applied ? 0 : TZ_LOCATION_STALE;
+  db_append_done(d, jobs);
+  if (was_empty && (d->done.jobs || d->done.failures))
+    db_notify(d);
+}
+
+/* loc_sink_t: a backend's news, queued for worker 0 like finished jobs. */
+static void db_sink_post(void *arg, loc_job_t *job)
+{
+  loc_db_t *d = arg;
+  pthread_mutex_lock(&d->mu);
+  job->next = NULL;
+  if (!d->done.jobs)
+    db_notify(d);
+  db_append_done(d, job);
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void db_sink_link(void *arg, const loc_link_t *link)
+{
+  loc_db_t *d = arg;
+  pthread_mutex_lock(&d->mu);
+  d->done.link = *link;
+  db_notify(d);
+  pthread_mutex_unlock(&d->mu);
+}
+
+/* Reads back the AORs the database did not take a set for (all of them
+ * after a rollback, and those a commit reports as not applied) unless the
+ * commit said already. When the database cannot tell, memory goes back to
+ * what it held before the save: the save is refused, so it must not be
+ * served either. */
+static void db_read_back(loc_backend_t *be, loc_job_t *jobs, int status)
+{
   for (loc_job_t *j = jobs; j; j = j->next) {
-    j->status = status;
-    *d->done_tail = j;
-    d->done_tail = &j->next;
-  }
-  /* One byte per wake-up is enough: worker 0 takes everything at once. A
-   * full pipe (EAGAIN) means it is already due to wake. */
-  if (was_empty && (d->done.jobs || d->done.failures)) {
-    ssize_t w = write(d->notify[1], "", 1);
-    (void)w;
+    if ((status >= 0 && j->applied) || j->restored)
+      continue;
+    if (status != -2)
+      j->restored = be->ops->read_aor(be, j);
+    if (!j->restored)
+      j->restored = loc_set_hold(j->prev);
   }
 }
 
-/* Reads back the AORs the database did not take a set for: all of them
- * after a rollback, and those a commit reports as not applied. */
-static void db_read_back(loc_backend_t *be, loc_job_t *jobs, int status)
+static void db_news(loc_db_t *d)
 {
-  for (loc_job_t *j = jobs; j; j = j->next)
-    if (status < 0 || !j->applied)
-      j->restored = be->ops->read_aor(be, j);
+  const loc_sink_t sink = {d, db_sink_post, db_sink_link};
+  if (d->be->ops->news)
+    d->be->ops->news(d->be, &sink);
 }
 
 static void db_writer_batch(loc_db_t *d)
@@ -167,19 +236,58 @@ static void db_writer_batch(loc_db_t *d)
   db_post_done(d, jobs, rc, err);
 }
 
+/* Sleeps until there is work, the backend's descriptor has news or its
+ * timeout passed; then hears the news. Called with mu held, returns with
+ * it held. */
+static void db_writer_sleep(loc_db_t *d)
+{
+  d->sleeping = 1;
+  pthread_mutex_unlock(&d->mu);
+  int timeout = -1;
+  struct pollfd p[2] = {{.fd = d->wake[0], .events = POLLIN},
+                        {.fd = -1, .events = POLLIN}};
+  if (d->be->ops->watch)
+    p[1].fd = d->be->ops->watch(d->be, &timeout);
+  if (poll(p, 2, timeout) > 0 && (p[0].revents & POLLIN)) {
+    char buf[64];
+    while (read(d->wake[0], buf, sizeof buf) > 0)
+      ;
+  }
+  db_news(d);
+  pthread_mutex_lock(&d->mu);
+  d->sleeping = 0;
+}
+
 static void *db_writer(void *arg)
 {
   loc_db_t *d = arg;
   pthread_mutex_lock(&d->mu);
   for (;;) {
-    while (!d->queue && !d->expire_before && !d->stopping)
-      pthread_cond_wait(&d->wake, &d->mu);
-    if (!d->queue && !d->expire_before)
-      break; /* stopping, and everything is written */
-    db_writer_batch(d);
+    if (d->queue || d->expire_before) {
+      db_writer_batch(d);
+      /* After the batch's jobs: news of an AOR read after they committed
+       * must settle after them (location.c applies it once none is
+       * pending). */
+      pthread_mutex_unlock(&d->mu);
+      db_news(d);
+      pthread_mutex_lock(&d->mu);
+    } else if (d->stopping)
+      break; /* everything is written */
+    else
+      db_writer_sleep(d);
   }
   pthread_mutex_unlock(&d->mu);
   return NULL;
+}
+
+/* Gets the writer out of poll() if it sleeps there. Called with mu held. */
+static void db_wake(loc_db_t *d)
+{
+  if (!d->sleeping)
+    return;
+  d->sleeping = 0; /* one byte per sleep */
+  ssize_t w = write(d->wake[1], "", 1);
+  (void)w;
 }
 
 static int db_pipe(int fds[2])
@@ -195,7 +303,7 @@ static int db_pipe(int fds[2])
 
 int loc_db_start(loc_db_t *d)
 {
-  if (db_pipe(d->notify) < 0)
+  if (db_pipe(d->notify) < 0 || db_pipe(d->wake) < 0)
     return -1;
   /* Signals are worker 0's business: the writer must never take one. */
   sigset_t all, old;
@@ -224,7 +332,7 @@ void loc_db_submit(loc_db_t *d, loc_job_t *job)
   pthread_mutex_lock(&d->mu);
   *d->queue_tail = job;
   d->queue_tail = &job->next;
-  pthread_cond_signal(&d->wake);
+  db_wake(d);
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -232,7 +340,7 @@ void loc_db_request_expiry(loc_db_t *d, long now)
 {
   pthread_mutex_lock(&d->mu);
   d->expire_before = now;
-  pthread_cond_signal(&d->wake);
+  db_wake(d);
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -244,6 +352,7 @@ void loc_db_take_done(loc_db_t *d, loc_done_t *out)
   pthread_mutex_lock(&d->mu);
   *out = d->done;
   memset(&d->done, 0, sizeof d->done);
+  d->done.link = out->link; /* a state, not news: it stays */
   d->done_tail = &d->done.jobs;
   pthread_mutex_unlock(&d->mu);
 }
@@ -254,7 +363,7 @@ void loc_db_stop(loc_db_t *d)
     return;
   pthread_mutex_lock(&d->mu);
   d->stopping = 1;
-  pthread_cond_signal(&d->wake);
+  db_wake(d);
   pthread_mutex_unlock(&d->mu);
   pthread_join(d->thread, NULL);
   d->running = 0;

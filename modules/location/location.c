@@ -76,6 +76,12 @@ typedef struct loc_store {
  * second copy loaded from disk would miss the old one's last saves. */
 static loc_store_t *loc_stores;
 
+/* The store for messages: a URL may hold a password. */
+static const char *store_where(const loc_store_t *s)
+{
+  return s->db.be && s->db.be->ops == &loc_pg_ops ? "PostgreSQL" : s->path;
+}
+
 /* ---- stripes --------------------------------------------------------------- */
 
 static loc_stripe_t *store_stripe(loc_store_t *s, const char *aor)
@@ -136,16 +142,17 @@ static void store_gauges(loc_store_t *s)
 
 /* ---- completions ---------------------------------------------------------- */
 
-/* Lets the AOR of a finished job go, or puts back the database's set after
- * a rollback. With the stripe held exclusively. */
+/* Lets the AOR of a finished save go, or puts the database's set in
+ * memory (a rollback, or a commit that merged other nodes' contacts).
+ * With the stripe held exclusively. */
 static void store_settle(loc_stripe_t *st, loc_job_t *j)
 {
   /* The AOR is still indexed: its pending count kept it there. */
   loc_aor_t *a = loc_index_find(&st->ix, j->key);
   assert(a && a->pending > 0);
   a->pending--;
-  /* db = truth when it did not take the set (a rollback), unless a newer
-   * save replaced the set meanwhile. */
+  /* db = truth when it did not take the set as is, unless a newer save
+   * replaced the set meanwhile. */
   if (j->restored && a->seq == j->seq) {
     loc_index_assign(&st->ix, a, j->restored);
     j->restored = NULL;
@@ -153,8 +160,69 @@ static void store_settle(loc_stripe_t *st, loc_job_t *j)
   loc_index_drop_idle(&st->ix, a);
 }
 
+/* Another node changed the AOR: the database's set replaces memory's,
+ * unless a save of ours is pending (its commit returns the merged set).
+ * With the stripe held exclusively. */
+static void store_refresh(loc_stripe_t *st, loc_job_t *j)
+{
+  loc_aor_t *a = loc_index_get(&st->ix, j->key);
+  if (!a)
+    return; /* out of memory: the next change or resync brings it */
+  if (j->sync_gen)
+    a->synced = j->sync_gen;
+  if (a->pending == 0) {
+    loc_index_assign(&st->ix, a, j->restored);
+    j->restored = NULL;
+  }
+  loc_index_drop_idle(&st->ix, a);
+}
+
+/* A reload after a reconnect ended: AORs it did not find went while this
+ * node could not hear about it, unless a save of ours is pending. */
+static void store_resync_stripe(loc_stripe_t *st, unsigned gen)
+{
+  for (size_t i = 0; i < st->ix.nbuckets; i++)
+    for (loc_aor_t *a = st->ix.buckets[i], *next; a; a = next) {
+      next = a->next;
+      if (a->synced == gen || a->pending > 0 || a->set->n == 0)
+        continue;
+      loc_set_t *empty = loc_set_new(NULL, 0);
+      if (!empty)
+        return;
+      loc_index_assign(&st->ix, a, empty);
+      loc_index_drop_idle(&st->ix, a);
+    }
+}
+
+static void store_resync(loc_store_t *s, unsigned gen)
+{
+  for (size_t i = 0; i < LOC_STRIPES; i++) {
+    loc_stripe_t *st = &s->stripes[i];
+    pthread_rwlock_wrlock(&st->lock);
+    store_resync_stripe(st, gen);
+    pthread_rwlock_unlock(&st->lock);
+  }
+}
+
+static void store_news(loc_store_t *s, loc_job_t *j)
+{
+  if (j->kind == LOC_JOB_RESYNC) {
+    store_resync(s, j->sync_gen);
+  } else {
+    loc_stripe_t *st = store_stripe(s, j->key);
+    pthread_rwlock_wrlock(&st->lock);
+    store_refresh(st, j);
+    pthread_rwlock_unlock(&st->lock);
+  }
+  loc_job_free(j);
+}
+
 static void store_finish_job(loc_store_t *s, loc_job_t *j)
 {
+  if (j->kind != LOC_JOB_SAVE) {
+    store_news(s, j);
+    return;
+  }
   loc_stripe_t *st = store_stripe(s, j->key);
   pthread_rwlock_wrlock(&st->lock);
   store_settle(st, j);
@@ -188,6 +256,7 @@ static void store_complete(loc_store_t *s)
   }
   if (njobs)
     store_gauges(s);
+  loc_link_gauges_set(&d.link);
 }
 
 static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,
@@ -256,6 +325,7 @@ static int store_apply(loc_store_t *s, loc_stripe_t *st, loc_job_t *job)
     return -1;
   job->seq = a->seq = ++st->seq;
   a->pending++;
+  job->prev = loc_set_hold(a->set);
   loc_index_assign(&st->ix, a, loc_set_hold(job->set));
   /* Still under the lock: the writer commits an AOR's saves in the order
    * their sets went in, so the last one in memory is the last on disk. */
@@ -369,7 +439,8 @@ const tz_location_api_t loc_store_api = {
 #define LOC_DEFAULT_PATH TZ_STATEDIR "/location.db"
 
 /* libpq's connection keywords (the common ones): a db_url that opens with
- * one and '=' is a libpq key=value string, never a file name. */
+ * one and '=' is a libpq key=value string, never a file name. libpq
+ * itself checks the whole string when the backend opens it. */
 static const char *const store_pq_keywords[] = {
   "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
   "service", "sslmode", "connect_timeout", "application_name", "options",
@@ -403,23 +474,20 @@ static size_t store_scheme_len(const char *url)
   return n > 0 && strncmp(url + n, "://", 3) == 0 ? n : 0;
 }
 
-/* db_url: sqlite:PATH or a plain path; PostgreSQL is recognised so that
- * it is refused with the way to run today, not opened as a file. */
-static int store_parse_url(const char *url, const char **target, char *err,
-                           size_t errlen)
+/* db_url: sqlite:PATH or a plain path, or what libpq takes. */
+static int store_parse_url(const char *url, const loc_store_ops_t **ops,
+                           const char **target, char *err, size_t errlen)
 {
   if (strncmp(url, "sqlite:", 7) == 0) {
     *target = url + 7;
     return 0;
   }
-  /* Neither message repeats the URL: it may hold a password. */
   if (store_is_postgres(url)) {
-    snprintf(err, errlen, "location: db_url names a PostgreSQL database, "
-             "and the PostgreSQL backend is not available yet (issue 14); "
-             "until it is, keep the bindings in sqlite with db_path=PATH or "
-             "db_url=sqlite:PATH");
-    return -1;
+    *ops = &loc_pg_ops;
+    *target = url;
+    return 0;
   }
+  /* The message does not repeat the URL: it may hold a password. */
   size_t n = store_scheme_len(url);
   if (n > 0) {
     snprintf(err, errlen, "location: db_url: unknown database type "
@@ -444,7 +512,7 @@ static int store_target_of(const loc_cfg_t *cfg, const loc_store_ops_t **ops,
              "one (db_path=PATH is db_url=sqlite:PATH)");
     return -1;
   }
-  return store_parse_url(cfg->db_url, target, err, errlen);
+  return store_parse_url(cfg->db_url, ops, target, err, errlen);
 }
 
 /* ---- module life ------------------------------------------------------------------- */
@@ -523,7 +591,7 @@ static loc_store_t *store_open(const loc_store_ops_t *ops, const char *path,
   unsigned long aors, bindings;
   store_totals(s, &aors, &bindings);
   tz_log(TZ_LOG_INFO, "location: %lu bindings of %lu AORs loaded from %s",
-         bindings, aors, path);
+         bindings, aors, store_where(s));
   return s;
 }
 
@@ -561,7 +629,7 @@ static void store_leave(loc_inst_t *inst)
     store_close(s);
   } else if (was_owner && store_adopt(s, s->insts) < 0) {
     tz_log(TZ_LOG_ERR, "location: %s: cannot move the writer's timer and "
-           "watch; saves will not be acknowledged", s->path);
+           "watch; saves will not be acknowledged", store_where(s));
   }
 }
 
@@ -635,8 +703,9 @@ static const tz_param_export_t location_params[] = {
   {.name = "db_url",
    .type = TZ_PARAM_STR,
    .offset = offsetof(loc_cfg_t, db_url),
-   .doc = "where the bindings live, instead of db_path: sqlite:PATH or a "
-          "file path (PostgreSQL: not available yet)"},
+   .doc = "where the bindings live, instead of db_path: sqlite:PATH, a "
+          "file path, or a PostgreSQL URL or libpq key=value string (a farm "
+          "of nodes sharing one store)"},
   {.name = "sync",
    .type = TZ_PARAM_STR,
    .offset = offsetof(loc_cfg_t, sync),

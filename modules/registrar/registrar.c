@@ -124,12 +124,23 @@ static void reg_job_free(reg_job_t *job)
 /* In the request's worker: answers the suspended REGISTER with every
  * current binding, or 500 when nothing could be stored. Its instance is
  * alive: the suspended request pins its generation until this answer. */
+/* Seconds a UA waits after a REGISTER the store could not keep: longer
+ * than the location module's first reconnect attempts. */
+#define REG_RETRY_AFTER "5"
+
 static void reg_answer(void *arg)
 {
   reg_job_t *job = arg;
-  if (job->status < 0) {
+  if (job->status == TZ_LOCATION_STALE) {
+    /* Another proxy of the farm stored a newer REGISTER of this Call-ID
+     * (RFC 3261 10.3), as reg_save.c answers one it sees itself. */
+    tz_suspended_reply(job->req, 500, "Stale CSeq", NULL);
+  } else if (job->status < 0) {
+    /* The store is down or refused (disk full, database unreachable): the
+     * UA may try again later, and must not take silence for success. */
     tz_log(TZ_LOG_ERR, "registrar: bindings of %s not stored", job->aor);
-    tz_suspended_reply(job->req, 500, "Bindings Not Stored", NULL);
+    tz_suspended_reply(job->req, 500, "Bindings Not Stored",
+                       "Retry-After: " REG_RETRY_AFTER "\r\n");
   } else {
     reg_reply_bindings(reg_state(job->mod), job->req, NULL, job->aor,
                        job->path);
