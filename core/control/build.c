@@ -399,12 +399,15 @@ static int gen_check_exports(tz_gen_t *g, const tz_directive_t *dirs,
 }
 
 /* Initialises in dependency order; on failure undoes those done. */
+/* check_only: the modules' own checks alone (no files, no connections);
+ * else each module's check, then its init. */
 static int gen_init_modules(tz_gen_t *g, const tz_directive_t *dirs,
-                            size_t ndirs, tz_diag_t *d)
+                            size_t ndirs, int check_only, tz_diag_t *d)
 {
   char err[512];
   for (size_t i = 0; i < g->nmods; i++) {
-    if (tz_module_init(g->mods[i], err, sizeof err) < 0) {
+    if (tz_module_check(g->mods[i], err, sizeof err) < 0 ||
+        (!check_only && tz_module_init(g->mods[i], err, sizeof err) < 0)) {
       tz_diag_error(d, gen_loadmodule_loc(dirs, ndirs,
                                           tz_mod_name(g->mods[i])),
                     "%s", err);
@@ -484,7 +487,7 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
   /* Checking a script (-c) must not open databases or start threads. */
   if (gen_order_modules(g, dirs, n, d) < 0 ||
       gen_check_exports(g, dirs, n, d) < 0 ||
-      (!o->check_only && gen_init_modules(g, dirs, n, d) < 0))
+      gen_init_modules(g, dirs, n, o->check_only, d) < 0)
     return -1;
   tz_resolver_t r = {gen_lookup_func, gen_each_func, g};
   return tz_script_check(g->script, &r, d);

@@ -286,6 +286,16 @@ int tz_module_set_param(tz_modinst_t *mi, const char *param,
   return 0;
 }
 
+int tz_module_check(tz_modinst_t *mi, char *err, size_t errlen)
+{
+  err[0] = '\0';
+  if (!mi->exp->check || mi->exp->check(mi, err, errlen) == 0)
+    return 0;
+  if (!err[0])
+    snprintf(err, errlen, "module '%s': bad parameters", mi->exp->name);
+  return -1;
+}
+
 int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen)
 {
   err[0] = '\0';

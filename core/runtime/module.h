@@ -23,6 +23,8 @@ tz_modinst_t *tz_module_load(const char *name, const char *mpath, char *err,
                              size_t errlen);
 int tz_module_set_param(tz_modinst_t *mi, const char *param,
                         const tz_val_t *v, char *err, size_t errlen);
+/* The module's check of its parameters (tz_module_t.check), if it has one. */
+int tz_module_check(tz_modinst_t *mi, char *err, size_t errlen);
 int tz_module_init(tz_modinst_t *mi, char *err, size_t errlen);
 /* Runs destroy (if init ran), removes leftover registrations, frees the
  * config, and closes the shared object when no instance uses it. */

@@ -189,6 +189,11 @@ typedef struct tz_module {
    * are removed by the core after this returns. */
   void (*destroy)(tz_modinst_t *mod);
   unsigned flags; /* TZ_MOD_* */
+  /* Optional: checks the parameters without opening anything (no file,
+   * no connection, no thread), so that `trapezoid -c` can name a bad
+   * setting. Runs after parameters are set, before init, and instead of
+   * init when only checking. 0, or -1 with a message in err. */
+  int (*check)(tz_modinst_t *mod, char *err, size_t errlen);
 } tz_module_t;
 
 /* The module is written for several workers (see "workers" below): with

@@ -422,7 +422,7 @@ static void pg_close(loc_backend_t *b)
 
 /* Whether libpq can read url at all: said without connecting, and
  * without repeating url, which may hold a password. */
-static int pg_parse(const char *url, char *err, size_t errlen)
+int loc_pg_check_url(const char *url, char *err, size_t errlen)
 {
   char *msg = NULL;
   PQconninfoOption *o = PQconninfoParse(url, &msg);
@@ -441,7 +441,7 @@ static int pg_parse(const char *url, char *err, size_t errlen)
 static loc_backend_t *pg_open(const char *url, const loc_tune_t *tune,
                               char *err, size_t errlen)
 {
-  if (pg_parse(url, err, errlen) < 0)
+  if (loc_pg_check_url(url, err, errlen) < 0)
     return NULL;
   loc_pg_t *d = calloc(1, sizeof *d);
   if (!d || !(d->conninfo = strdup(url))) {

@@ -85,4 +85,7 @@ typedef struct loc_sink {
 extern const loc_store_ops_t loc_sqlite_ops;
 extern const loc_store_ops_t loc_pg_ops;
 
+/* Whether libpq can read a db_url, without connecting (trapezoid -c). */
+int loc_pg_check_url(const char *url, char *err, size_t errlen);
+
 #endif

@@ -687,6 +687,19 @@ void *loc_instance_store(tz_modinst_t *mod)
   return inst->store;
 }
 
+/* The parameters alone, nothing opened: what trapezoid -c can say. */
+static int location_check(tz_modinst_t *mod, char *err, size_t errlen)
+{
+  const loc_cfg_t *cfg = tz_mod_cfg(mod);
+  loc_tune_t tune;
+  const loc_store_ops_t *ops;
+  const char *target;
+  if (store_tune_of(cfg, &tune, err, errlen) < 0 ||
+      store_target_of(cfg, &ops, &target, err, errlen) < 0)
+    return -1;
+  return ops == &loc_pg_ops ? loc_pg_check_url(target, err, errlen) : 0;
+}
+
 static void location_destroy(tz_modinst_t *mod)
 {
   store_leave(tz_mod_data(mod));
@@ -739,9 +752,10 @@ const tz_module_t location_LTX_module = {
   .size = sizeof(tz_module_t),
   .name = "location",
   .version = "1",
-  .description = "binding store: memory index, durable in sqlite",
+  .description = "binding store: memory index, durable in sqlite or PostgreSQL",
   .cfg_size = sizeof(loc_cfg_t),
   .params = location_params,
+  .check = location_check,
   .init = location_init,
   .destroy = location_destroy,
   .flags = TZ_MOD_WORKERS,

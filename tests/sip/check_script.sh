@@ -45,6 +45,20 @@ check_bad unknown_module 1:1 "cannot load module 'nosuchmodule'" <<'CFG'
 loadmodule "nosuchmodule"
 request_route { exit; }
 CFG
+# A module's own check of its parameters, with nothing opened: the port
+# has no server, and -c must not even try it (libpq would say so).
+check_bad bad_db_url 1:1 'libpq can read: invalid connection option "bogus"' <<'CFG'
+loadmodule "location"
+modparam("location", "db_url", "host=127.0.0.1 port=1 bogus=1 password=s3cret")
+request_route { exit; }
+CFG
+printf '%s\n' "$out" | grep -q s3cret && fail "the db_url's password in: $out"
+check_bad both_db_settings 1:1 "db_path and db_url are both set" <<'CFG'
+loadmodule "location"
+modparam("location", "db_path", "/nonexistent/l.db")
+modparam("location", "db_url", "postgresql://127.0.0.1:1/tz")
+request_route { exit; }
+CFG
 
 # The daemon refuses to start on a bad script, with the same message.
 set -- $(ports 1)
