@@ -175,6 +175,8 @@ void loc_db_submit(loc_db_t *d, loc_job_t *job);
 void loc_db_request_expiry(loc_db_t *d, long now);
 /* Moves what the writer finished into *out (jobs NULL if nothing). */
 void loc_db_take_done(loc_db_t *d, loc_done_t *out);
+/* The connection as the writer last reported it. */
+void loc_db_link(loc_db_t *d, loc_link_t *out);
 /* Lets the writer commit everything queued, then joins it. */
 void loc_db_stop(loc_db_t *d);
 void loc_db_close(loc_db_t *d);

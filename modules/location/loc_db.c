@@ -357,6 +357,13 @@ void loc_db_take_done(loc_db_t *d, loc_done_t *out)
   pthread_mutex_unlock(&d->mu);
 }
 
+void loc_db_link(loc_db_t *d, loc_link_t *out)
+{
+  pthread_mutex_lock(&d->mu);
+  *out = d->done.link;
+  pthread_mutex_unlock(&d->mu);
+}
+
 void loc_db_stop(loc_db_t *d)
 {
   if (!d->running)

@@ -136,8 +136,11 @@ static void store_totals(loc_store_t *s, unsigned long *aors,
 static void store_gauges(loc_store_t *s)
 {
   unsigned long aors, bindings;
+  loc_link_t link;
   store_totals(s, &aors, &bindings);
   loc_gauges_set(aors, bindings);
+  loc_db_link(&s->db, &link);
+  loc_link_gauges_set(&link);
 }
 
 /* ---- completions ---------------------------------------------------------- */
@@ -256,7 +259,8 @@ static void store_complete(loc_store_t *s)
   }
   if (njobs)
     store_gauges(s);
-  loc_link_gauges_set(&d.link);
+  else
+    loc_link_gauges_set(&d.link);
 }
 
 static void store_on_notify(tz_modinst_t *mod, int fd, unsigned revents,

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# A farm on one PostgreSQL location store (issue 14): two nodes, A and B,
+# share the `location` table and learn each other's changes through
+# LISTEN/NOTIFY. Checked here: a node refuses to start without the schema;
+# a phone registered through one node is reached, and then unregistered,
+# through the other; kill -9 of a node under REGISTER load loses no
+# acknowledged binding, in the table or in the other node's memory;
+# PostgreSQL going away gives 500 with Retry-After (never 200), lookups go
+# on, and the node reconnects by itself; RFC 3261 10.3 CSeq ordering holds
+# across the nodes, in the database.
+. "${TZ_TESTDIR}/sip/lib.sh"
+. "${TZ_TESTDIR}/sip/pg_lib.sh"
+need sipp
+pg_need
+
+S="$TZ_TESTDIR/sip/scenarios"
+set -- $(ports 6)
+PA=$1 PB=$2 PHONE=$3 UAC=$4 LOAD=$5 PGP=$6
+# No fsync: what is tested is that a 200 follows the COMMIT, and neither a
+# kill -9 of trapezoid nor `pg_ctl stop -m immediate` loses what the OS
+# holds; without it the load below is a disk benchmark on a small machine.
+PG_OPTS="${PG_OPTS:--c fsync=off}"
+
+now_ms() { date +%s%3N; }
+
+# node_cfg NAME: the registrar's settings (registrar.cfg.in) on PostgreSQL,
+# routing like proxy.cfg.in without record-route, a control socket
+# $TZ_WORK/NAME.sock. MESSAGE answers from the location index (lookup
+# only, never relayed), as in registrar.cfg.in.
+node_cfg() {
+  cat >"$TZ_WORK/$1.cfg" <<CFG
+alias=example.test
+debug=2
+fr_timer=2000
+ctl_socket="$TZ_WORK/$1.sock"
+
+loadmodule "location"
+loadmodule "registrar"
+modparam("location", "db_url", "$PG_URL")
+modparam("registrar", "min_expires", 60)
+modparam("registrar", "max_expires", 3600)
+modparam("registrar", "default_expires", 1800)
+modparam("registrar", "max_contacts", 0)
+modparam("registrar", "max_contacts_reject", 0)
+
+request_route {
+    if (!maxfwd_check()) {
+        sl_reply(483, "Too Many Hops");
+        exit;
+    }
+    if (has_totag()) {
+        if (is_method("ACK")) exit;
+        sl_reply(404, "Not Here");
+        exit;
+    }
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if (is_method("MESSAGE")) {
+        if (!registered("location")) {
+            sl_reply(404, "Not Registered");
+            exit;
+        }
+        if (lookup("location")) {
+            sl_reply(200, "found \$ru");
+        }
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_reply(404, "Not Found");
+        exit;
+    }
+    t_relay();
+}
+CFG
+}
+
+# node NAME PORT: starts a node; TZ_PID is its pid.
+node() {
+  node_cfg "$1"
+  tz_start "$1" "$TZ_WORK/$1.cfg" -l "udp:127.0.0.1:$2"
+}
+ctl_on() { n=$1; shift; "$TZ_TZCTL" -s "$TZ_WORK/$n.sock" "$@"; }
+# stat_of NODE NAME: a counter or gauge from `tzctl stats` (empty if none).
+stat_of() { ctl_on "$1" stats | awk -v k="$2" '$1 == k {print $2}'; }
+
+# reg PORT USER CALLID CSEQ [HEADER-LINE...]: one REGISTER, a new
+# transaction each time; the whole response (CR removed) on stdout.
+reg() {
+  port=$1 user=$2 cid=$3 cseq=$4
+  shift 4
+  {
+    printf 'REGISTER sip:example.test SIP/2.0\n'
+    printf 'Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-f%s%s\n' "$RANDOM$RANDOM" "$cseq"
+    printf 'Max-Forwards: 70\n'
+    printf 'From: <sip:%s@example.test>;tag=f%s\n' "$user" "$RANDOM"
+    printf 'To: <sip:%s@example.test>\n' "$user"
+    printf 'Call-ID: %s\nCSeq: %s REGISTER\n' "$cid" "$cseq"
+    for h in "$@"; do printf '%s\n' "$h"; done
+    printf 'Content-Length: 0\n\n'
+  } | sed 's/$/\r/' | "$TZ_TOOLS/sipsend" -w 3000 127.0.0.1 "$port" | tr -d '\r'
+}
+st_of() { printf '%s\n' "$1" | status_of; }
+
+# msg_status PORT USER: a MESSAGE to USER@example.test; the status line.
+msg_status() {
+  sip_msg MESSAGE 1 | sed "s#^MESSAGE sip:bob@127.0.0.1:1 #MESSAGE sip:$2@example.test #" |
+    "$TZ_TOOLS/sipsend" 127.0.0.1 "$1" | head -n 1 | tr -d '\r'
+}
+
+# row USER: the table's rows of USER@example.test (contact|callid|cseq).
+row() {
+  psql_q "SELECT contact, callid, cseq FROM location
+           WHERE username = '$1' AND domain = 'example.test' ORDER BY contact"
+}
+
+pg_start "$PGP"
+pg_log() { tail -n 20 "$PG_DIR/server.log"; }
+
+# ---- no schema: refused, pointing at db/postgres/location.sql ----------------
+node_cfg noschema
+"$TZ_BIN" -D -E -f "$TZ_WORK/noschema.cfg" -L "$TZ_MODDIR" ${TZ_TEST_WORKERS:+-w "$TZ_TEST_WORKERS"} \
+  -l "udp:127.0.0.1:$PA" >"$TZ_WORK/noschema.log" 2>&1 &
+NS=$!
+TZ_PIDS="$TZ_PIDS $NS"
+for _ in $(seq 1 100); do kill -0 "$NS" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$NS" 2>/dev/null && fail "started without the schema (still running after 10 s)"
+wait "$NS"; rc=$?
+[ "$rc" != 0 ] || fail "exit status 0 without the schema"
+grep -q "location\.sql" "$TZ_WORK/noschema.log" || fail "no line names location.sql: $(cat "$TZ_WORK/noschema.log")"
+pass "without the schema a node refuses to start (status $rc) and names $(grep -o '[^ ]*location\.sql' "$TZ_WORK/noschema.log" | head -n 1)"
+
+pg_schema
+node a "$PA"
+A=$TZ_PID
+node b "$PB"
+B=$TZ_PID
+# Connected since start-up (it checked the schema): the gauge says so.
+for n in a b; do
+  [ "$(stat_of $n location.db.connected)" = 1 ] || fail "node $n: location.db.connected is '$(stat_of $n location.db.connected)', wanted 1"
+done
+
+# ---- 1. register via A, call via B; unregister via B, 404 via A ------------------
+r=$(reg "$PA" bob bob-cid 1 "Contact: <sip:bob@127.0.0.1:$PHONE>" "Expires: 3600")
+[ "$(st_of "$r")" = 200 ] || fail "REGISTER bob via A: $r"
+[ "$(row bob)" = "sip:bob@127.0.0.1:$PHONE|bob-cid|1" ] ||
+  fail "bob's row not committed when A answered 200: '$(row bob)'"
+t0=$(now_ms)
+until ctl_on b --json location show bob@example.test 2>/dev/null |
+  grep -q "\"contact\":\"sip:bob@127.0.0.1:$PHONE\""; do
+  [ $(($(now_ms) - t0)) -le 1000 ] || fail "B did not learn bob's binding within 1 s: $(ctl_on b --json location show bob@example.test 2>&1)"
+  sleep 0.05
+done
+b_ms=$(($(now_ms) - t0))
+
+sipp -sf "$S/call_uas.xml" -i 127.0.0.1 -p "$PHONE" -m 1 -nostdin -timeout 20 -timeout_error \
+  -trace_msg -message_file "$TZ_WORK/phone.msg" >"$TZ_WORK/phone.out" 2>&1 &
+UAS=$!
+TZ_PIDS="$TZ_PIDS $UAS"
+wait_udp "$PHONE"
+sipp -sf "$S/call_uac_direct.xml" -s bob -i 127.0.0.1 -p "$UAC" -m 1 -nostdin -timeout 20 -timeout_error \
+  -trace_msg -message_file "$TZ_WORK/caller.msg" "127.0.0.1:$PB" >"$TZ_WORK/caller.out" 2>&1 ||
+  fail "call via B: $(tail -5 "$TZ_WORK/caller.out"; tail -30 "$TZ_WORK/caller.msg")"
+wait "$UAS" || fail "the phone's side of the call failed: $(tail -5 "$TZ_WORK/phone.out"; tail -30 "$TZ_WORK/phone.msg")"
+# Relayed by B: its top Via has B's listen port or, with workers, the own
+# port of the B worker that relayed it (as in trapezoid.sh).
+via=$(sed -n 's/^Via: SIP\/2.0\/UDP 127.0.0.1:\([0-9]*\);.*/\1/p' "$TZ_WORK/phone.msg" | head -n 1)
+[ -n "$via" ] && { [ "$via" = "$PB" ] || grep -q "own port .*:$via;" "$TZ_WORK/b.log"; } ||
+  fail "the INVITE did not come through B (top Via port ${via:-none}): $(grep -m 1 '^Via:' "$TZ_WORK/phone.msg")"
+
+r=$(reg "$PB" bob bob-cid 2 "Contact: <sip:bob@127.0.0.1:$PHONE>;expires=0")
+t0=$(now_ms)
+[ "$(st_of "$r")" = 200 ] || fail "unREGISTER bob via B: $r"
+[ -z "$(row bob)" ] || fail "bob's row still in the table after B's 200: '$(row bob)'"
+until [ "$(msg_status "$PA" bob | cut -d' ' -f2)" = 404 ]; do
+  [ $(($(now_ms) - t0)) -le 1000 ] || fail "A still routes to bob 1 s after B removed him: $(msg_status "$PA" bob)"
+  sleep 0.05
+done
+st=$(sip_msg INVITE "$PA" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:bob@example.test #' |
+  "$TZ_TOOLS/sipsend" 127.0.0.1 "$PA" | status_of)
+gone_ms=$(($(now_ms) - t0))
+[ "$st" = 404 ] || fail "INVITE bob via A after the removal: got '$st'"
+[ "$gone_ms" -le 1000 ] || fail "INVITE via A got 404 only ${gone_ms} ms after B's 200"
+pass "registered via A (B knew in ${b_ms} ms), called via B; removed via B, INVITE via A 404 after ${gone_ms} ms"
+
+# ---- 2. kill -9 of A under REGISTER load ------------------------------------------
+{ echo SEQUENTIAL; for i in $(seq 1 6000); do echo "w$i"; done; } >"$TZ_WORK/users.csv"
+sipp -sf "$S/register_uac.xml" -inf "$TZ_WORK/users.csv" \
+  -i 127.0.0.1 -p "$LOAD" -r 400 -m 6000 -nostdin -timeout 25 \
+  -trace_msg -message_file "$TZ_WORK/load.msg" "127.0.0.1:$PA" >"$TZ_WORK/load.out" 2>&1 &
+SIPP=$!
+TZ_PIDS="$TZ_PIDS $SIPP"
+sleep 3
+kill -0 "$SIPP" 2>/dev/null || fail "SIPp ended before the kill: $(tail -5 "$TZ_WORK/load.out")"
+kill -KILL "$A"
+tkill=$(now_ms)
+{ wait "$A"; } 2>/dev/null
+# B's index 1 s after the kill: every 200 was sent before it, so this
+# snapshot must hold them all (compared once SIPp's trace is complete).
+b_index() {
+  ctl_on b --json location show | grep -o '"aor":"w[0-9]*@example.test"' |
+    sed 's/"aor":"\(.*\)@example.test"/\1/' | sort -u
+}
+rem=$((tkill + 1000 - $(now_ms)))
+[ "$rem" -le 0 ] || sleep "$((rem / 1000)).$(printf %03d $((rem % 1000)))"
+b_index >"$TZ_WORK/b_index.txt"
+# As in durability.sh: SIPp, its server gone, may ignore SIGTERM.
+kill -TERM "$SIPP" 2>/dev/null
+for _ in $(seq 1 30); do kill -0 "$SIPP" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$SIPP" 2>/dev/null
+wait "$SIPP" 2>/dev/null
+
+awk '/message received/ {inmsg=1; ok=0; next}
+     inmsg && /^SIP\/2.0 200/ {ok=1}
+     inmsg && ok && /^To:/ {sub(/.*<sip:/, ""); sub(/@.*/, ""); print; inmsg=0}' \
+  "$TZ_WORK/load.msg" | sort -u >"$TZ_WORK/acked.txt"
+acked=$(wc -l <"$TZ_WORK/acked.txt")
+[ "$acked" -ge 100 ] || fail "only $acked REGISTERs acknowledged by A in 3 s: $(tail -5 "$TZ_WORK/load.out")"
+
+psql_q "SELECT username FROM location WHERE domain = 'example.test' AND username LIKE 'w%'" |
+  sort -u >"$TZ_WORK/stored.txt"
+missing=$(comm -23 "$TZ_WORK/acked.txt" "$TZ_WORK/stored.txt" | wc -l)
+[ "$missing" -eq 0 ] || fail "$missing of $acked acknowledged REGISTERs not in the table: $(comm -23 "$TZ_WORK/acked.txt" "$TZ_WORK/stored.txt" | head -5 | tr '\n' ' ')"
+
+late=$(comm -23 "$TZ_WORK/acked.txt" "$TZ_WORK/b_index.txt" | wc -l)
+[ "$late" -eq 0 ] ||
+  fail "$late of $acked acknowledged REGISTERs not in B's index 1 s after the kill ($(b_index | comm -23 "$TZ_WORK/acked.txt" - | wc -l) still missing now): $(comm -23 "$TZ_WORK/acked.txt" "$TZ_WORK/b_index.txt" | head -5 | tr '\n' ' ')"
+pass "kill -9 of A after $acked acknowledged REGISTERs: all in the table ($(wc -l <"$TZ_WORK/stored.txt") rows) and in B's index"
+
+# ---- 3. PostgreSQL down: 500 + Retry-After, lookups on, reconnect ----------------
+node a2 "$PA"
+A=$TZ_PID
+r=$(reg "$PA" carol carol-cid 1 "Contact: <sip:carol@192.0.2.5>" "Expires: 3600")
+[ "$(st_of "$r")" = 200 ] || fail "REGISTER carol via A before the outage: $r"
+[ "$(stat_of a2 location.db.connected)" = 1 ] || fail "location.db.connected before the outage: '$(stat_of a2 location.db.connected)'"
+rc0=$(stat_of a2 location.db.reconnects)
+case "$rc0" in [0-9]*) ;; *) fail "no location.db.reconnects counter: $(ctl_on a2 stats | grep '^location')" ;; esac
+
+pg_stop immediate
+for i in 1 2 3 4 5 6; do
+  r=$(reg "$PA" down$i down-cid-$i 1 "Contact: <sip:down$i@192.0.2.6>" "Expires: 3600")
+  [ "$(st_of "$r")" = 500 ] || fail "REGISTER $i with PostgreSQL down: got '$(st_of "$r")', wanted 500:
+$r"
+  printf '%s\n' "$r" | grep -qiE '^Retry-After: *[0-9]+' || fail "500 without Retry-After:
+$r"
+  sleep 0.4
+done
+[ "$(stat_of a2 location.db.connected)" = 0 ] || fail "location.db.connected with PostgreSQL down: '$(stat_of a2 location.db.connected)'"
+m=$(msg_status "$PA" carol)
+[ "$m" = "SIP/2.0 200 found sip:carol@192.0.2.5" ] || fail "lookup with PostgreSQL down: '$m'"
+pass "PostgreSQL down: 6 REGISTERs got 500 with Retry-After, none 200; location.db.connected 0; lookups from memory"
+
+pg_start
+t0=$(now_ms)
+n=0
+while :; do
+  n=$((n + 1))
+  r=$(reg "$PA" back back-cid "$n" "Contact: <sip:back@192.0.2.7>" "Expires: 3600")
+  st=$(st_of "$r")
+  [ "$st" = 200 ] && break
+  [ "$st" = 500 ] || fail "REGISTER while reconnecting: got '$st', wanted 500 or 200:
+$r"
+  [ $(($(now_ms) - t0)) -le 10000 ] || fail "no 200 within 10 s of PostgreSQL's restart ($n tries): $(grep -i 'location\|postgres\|pq' "$TZ_WORK/a2.log" | tail -5)
+--- PostgreSQL: $(pg_log)"
+  sleep 0.5
+done
+back_ms=$(($(now_ms) - t0))
+[ "$(row back)" != "" ] || fail "the REGISTER that got 200 after the restart is not in the table"
+[ "$(stat_of a2 location.db.connected)" = 1 ] || fail "location.db.connected after the reconnect: '$(stat_of a2 location.db.connected)'"
+rc1=$(stat_of a2 location.db.reconnects)
+[ "$rc1" -ge $((rc0 + 1)) ] || fail "location.db.reconnects $rc0 before the outage, $rc1 after it"
+until [ "$(stat_of b location.db.connected)" = 1 ]; do
+  [ $(($(now_ms) - t0)) -le 10000 ] || fail "B did not reconnect within 10 s of PostgreSQL's restart"
+  sleep 0.2
+done
+pass "PostgreSQL back: REGISTER 200 after ${back_ms} ms ($n tries), without a restart; location.db.reconnects $rc0 -> $rc1; B reconnected too"
+
+# ---- 4. one AOR through both nodes: CSeq order in the database ------------------
+# CSeq 1..20, odd ones via A, even via B, all at once (each sender in the
+# background): a lower CSeq may lose (500) to a higher one committed
+# first, but the highest, 20, cannot.
+senders=""
+for c in $(seq 1 20); do
+  if [ $((c % 2)) = 1 ]; then p=$PA; else p=$PB; fi
+  reg "$p" dave dave-cid "$c" "Contact: <sip:dave@192.0.2.8>" "Expires: 3600" >"$TZ_WORK/dave.$c" &
+  senders="$senders $!"
+done
+for s in $senders; do wait "$s"; done
+hi=0 oks=0
+for c in $(seq 1 20); do
+  st=$(status_of <"$TZ_WORK/dave.$c")
+  case "$st" in
+    200) hi=$c oks=$((oks + 1)) ;;
+    500) ;;
+    *) fail "REGISTER dave CSeq $c: got '$st', wanted 200 or 500: $(cat "$TZ_WORK/dave.$c")" ;;
+  esac
+done
+[ "$hi" = 20 ] || fail "CSeq 20, the highest, was not acknowledged: $(cat "$TZ_WORK/dave.20")"
+[ "$(row dave)" = "sip:dave@192.0.2.8|dave-cid|20" ] ||
+  fail "dave's row after the race: '$(row dave)', wanted CSeq 20"
+t0=$(now_ms)
+for n in b a2; do
+  until ctl_on $n --json location show dave@example.test 2>/dev/null | grep -q '"callid":"dave-cid","cseq":20[,}]'; do
+    [ $(($(now_ms) - t0)) -le 1000 ] || fail "node $n does not show CSeq 20 for dave: $(ctl_on $n --json location show dave@example.test 2>&1)"
+    sleep 0.05
+  done
+done
+
+# CSeq 20 went through B: a lower one through A is stale, checked against
+# the row (A's memory has it too by now).
+before=$(psql_q "SELECT contact, callid, cseq, expires, branch, last_modified FROM location WHERE username = 'dave'")
+r=$(reg "$PA" dave dave-cid 5 "Contact: <sip:dave@192.0.2.8>;expires=120")
+[ "$(st_of "$r")" = 500 ] || fail "CSeq 5 via A after CSeq 20 via B: got '$(st_of "$r")', wanted 500:
+$r"
+after=$(psql_q "SELECT contact, callid, cseq, expires, branch, last_modified FROM location WHERE username = 'dave'")
+[ "$after" = "$before" ] || fail "the stale REGISTER changed the row: '$before' -> '$after'"
+# Back to back: CSeq 22 via B, at once CSeq 21 via A, before A can have
+# heard of 22: only the database can tell 21 is stale.
+r=$(reg "$PB" dave dave-cid 22 "Contact: <sip:dave@192.0.2.8>" "Expires: 3600")
+[ "$(st_of "$r")" = 200 ] || fail "CSeq 22 via B: $r"
+r=$(reg "$PA" dave dave-cid 21 "Contact: <sip:dave@192.0.2.8>;expires=120")
+[ "$(st_of "$r")" = 500 ] || fail "CSeq 21 via A right after CSeq 22 via B: got '$(st_of "$r")', wanted 500:
+$r"
+[ "$(row dave)" = "sip:dave@192.0.2.8|dave-cid|22" ] ||
+  fail "dave's row after the stale CSeq 21: '$(row dave)'"
+pass "CSeq 1..20 through A and B ($oks acknowledged): the row and both nodes have 20; lower CSeqs through the other node get 500, the row keeps the higher"
+
+tz_stop "$B" || fail "stop B: status $?"
+tz_stop "$A" || fail "stop A: status $?"
