@@ -645,7 +645,8 @@ static pg_slot_t *pg_order(loc_job_t *jobs, size_t *n)
   size_t i = 0;
   for (loc_job_t *j = jobs; j; j = j->next, i++)
     v[i] = (pg_slot_t){j, i};
-  qsort(v, *n, sizeof *v, pg_slot_cmp);
+  if (*n > 1)
+    qsort(v, *n, sizeof *v, pg_slot_cmp);
   return v;
 }
 
@@ -812,7 +813,8 @@ static void pg_keys_take(loc_pg_t *d, pg_keys_t *ks)
       (void)pg_keys_add(ks, n->extra);
     PQfreemem(n);
   }
-  qsort(ks->k, ks->n, sizeof *ks->k, pg_keys_cmp);
+  if (ks->n > 1)
+    qsort(ks->k, ks->n, sizeof *ks->k, pg_keys_cmp);
 }
 
 /* The "refresh" query's parameter: [{"u": user, "d": domain}, ...]. */
