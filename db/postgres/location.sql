@@ -12,7 +12,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('trapezoid location schema'));
+DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('trapezoid location schema')); END $$;
 
 CREATE TABLE IF NOT EXISTS version (
     table_name text PRIMARY KEY,
@@ -56,8 +56,9 @@ CREATE INDEX IF NOT EXISTS location_expires_idx ON location (expires);
 --
 -- RFC 3261 10.3 across nodes: a binding in `up` loses to a row with the
 -- same Call-ID and a higher CSeq, or the same CSeq written by another
--- transaction (branch); then nothing is written (applied = false) and the
--- node answers 500. A removal only takes a row still as its node saw it,
+-- transaction (branch); then nothing is written (applied = false; with one
+-- contact, the usual case, the upsert finds it alone) and the node
+-- answers 500. A removal only takes a row still as its node saw it,
 -- so a node with an older view never deletes another node's newer save.
 -- The advisory lock orders saves of one AOR; nodes take these locks in
 -- AOR order within a transaction, so two nodes never deadlock. Every
@@ -74,22 +75,23 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     v_aor text := p_user || coalesce('@' || p_domain, '');
-    v_ok boolean;
+    v_ok boolean := true;
+    v_rows integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(v_aor, 0));
-    SELECT NOT EXISTS (
-        SELECT 1 FROM location l, jsonb_populate_recordset(NULL::location, p_up) n
-         WHERE l.username = p_user AND l.domain IS NOT DISTINCT FROM p_domain
-           AND l.contact = n.contact AND l.callid = n.callid
-           AND (l.cseq > n.cseq OR
-                (l.cseq = n.cseq AND l.branch IS DISTINCT FROM n.branch)))
-      INTO v_ok;
-    IF v_ok THEN
-        DELETE FROM location l
-         USING jsonb_populate_recordset(NULL::location, p_del) d
-         WHERE l.username = p_user AND l.domain IS NOT DISTINCT FROM p_domain
-           AND l.contact = d.contact AND l.callid IS NOT DISTINCT FROM d.callid
-           AND l.cseq = d.cseq;
+    IF jsonb_array_length(p_up) > 1 THEN
+        -- Several contacts: all are checked first, so none or all go in.
+        SELECT NOT EXISTS (
+            SELECT 1 FROM location l, jsonb_populate_recordset(NULL::location, p_up) n
+             WHERE l.username = p_user AND l.domain IS NOT DISTINCT FROM p_domain
+               AND l.contact = n.contact AND l.callid = n.callid
+               AND (l.cseq > n.cseq OR
+                    (l.cseq = n.cseq AND l.branch IS DISTINCT FROM n.branch)))
+          INTO v_ok;
+    END IF;
+    IF v_ok AND jsonb_array_length(p_up) > 0 THEN
+        -- The upsert's WHERE is the same check: for the usual REGISTER, one
+        -- contact, it is the only one (a row it does not update is stale).
         INSERT INTO location AS l (username, domain, contact, received, path,
                expires, q, callid, cseq, last_modified, flags, cflags,
                user_agent, socket, methods, instance, reg_id, branch)
@@ -106,7 +108,23 @@ BEGIN
                flags = EXCLUDED.flags, cflags = EXCLUDED.cflags,
                user_agent = EXCLUDED.user_agent, socket = EXCLUDED.socket,
                methods = EXCLUDED.methods, instance = EXCLUDED.instance,
-               reg_id = EXCLUDED.reg_id, branch = EXCLUDED.branch;
+               reg_id = EXCLUDED.reg_id, branch = EXCLUDED.branch
+         WHERE NOT coalesce(l.callid = EXCLUDED.callid AND
+                   (l.cseq > EXCLUDED.cseq OR (l.cseq = EXCLUDED.cseq AND
+                    l.branch IS DISTINCT FROM EXCLUDED.branch)), false);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_ok := v_rows = jsonb_array_length(p_up);
+    END IF;
+    IF v_ok THEN
+        IF jsonb_array_length(p_del) > 0 THEN
+            DELETE FROM location l
+             USING jsonb_populate_recordset(NULL::location, p_del) d
+             WHERE l.username = p_user
+               AND l.domain IS NOT DISTINCT FROM p_domain
+               AND l.contact = d.contact
+               AND l.callid IS NOT DISTINCT FROM d.callid
+               AND l.cseq = d.cseq;
+        END IF;
         PERFORM pg_notify('location', v_aor);
     END IF;
     RETURN QUERY

@@ -326,5 +326,32 @@ $r"
   fail "dave's row after the stale CSeq 21: '$(row dave)'"
 pass "CSeq 1..20 through A and B ($oks acknowledged): the row and both nodes have 20; lower CSeqs through the other node get 500, the row keeps the higher"
 
+# location_save itself, the rule every node relies on: the database's
+# answer (applied, contacts) to saves no node's memory could have refused.
+# b CONTACT CALLID CSEQ BRANCH: one binding as the writer sends it.
+b() {
+  printf '{"contact":"%s","received":null,"path":null,"expires":%d,"q":-0.001,"callid":"%s","cseq":%d,"last_modified":1,"flags":0,"cflags":0,"user_agent":null,"socket":null,"methods":null,"instance":null,"reg_id":0,"branch":"%s"}' \
+    "$1" $(($(date +%s) + 600)) "$2" "$3" "$4"
+}
+# save UP DEL: "applied contact:cseq ..." afterwards.
+save() {
+  psql_q "SELECT applied, contact, cseq FROM location_save('sql', 'example.test', '$1', '$2') ORDER BY contact" |
+    awk -F'|' '{ a = $1; if ($2 != "") c = c " " $2 ":" $3 } END { print a c }'
+}
+c1=sip:c1@192.0.2.1 c2=sip:c2@192.0.2.2
+check_save() { # WANT UP DEL WHAT
+  got=$(save "$2" "$3")
+  [ "$got" = "$1" ] || fail "location_save: $4: got '$got', wanted '$1'"
+}
+check_save "t $c1:5" "[$(b $c1 X 5 b1)]" '[]' "a new contact"
+check_save "f $c1:5" "[$(b $c1 X 4 b2)]" '[]' "a lower CSeq of the same Call-ID"
+check_save "f $c1:5" "[$(b $c1 X 5 b2)]" '[]' "the same CSeq from another transaction"
+check_save "t $c1:5" "[$(b $c1 X 5 b1)]" '[]' "a retransmission (same branch)"
+check_save "f $c1:5" "[$(b $c2 Y 1 b3),$(b $c1 X 3 b3)]" '[]' "two contacts, one stale: none goes in"
+check_save "t $c1:1" "[$(b $c1 Z 1 b4)]" '[]' "another Call-ID, any CSeq"
+check_save "t $c1:1" '[]' '[{"contact":"'$c1'","callid":"X","cseq":5}]' "a removal by a node that saw an older row"
+check_save "t" '[]' '[{"contact":"'$c1'","callid":"Z","cseq":1}]' "a removal of the row as it is"
+pass "location_save: stale CSeq, same CSeq from another transaction, all-or-none, removals only of the row a node saw"
+
 tz_stop "$B" || fail "stop B: status $?"
 tz_stop "$A" || fail "stop A: status $?"
