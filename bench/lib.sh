@@ -5,7 +5,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$top/tools/deps.sh"
 
 # shellcheck disable=SC2086
-tz_install_packages $TZ_BUILD_PKGS sip-tester kamailio kamailio-sqlite-modules >&2
+tz_install_packages $TZ_BUILD_PKGS sip-tester kamailio kamailio-sqlite-modules \
+  kamailio-postgres-modules postgresql >&2
 
 BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzbench.XXXXXX")
 BENCH_PIDS=""
@@ -44,7 +45,8 @@ bench_wait_udp() {
 # The server under test and its child processes (Kamailio forks workers).
 # bench_step measures them when BENCH_SERVER holds the main PID.
 BENCH_SERVER=""
-bench_procs() { echo "$BENCH_SERVER"; pgrep -P "$BENCH_SERVER"; }
+# (Several PIDs: the nodes of a farm, measured together.)
+bench_procs() { for s in $BENCH_SERVER; do echo "$s"; pgrep -P "$s"; done; }
 # Proportional set size, MB: shared memory counted once over all processes.
 bench_pss_mb() {
   for p in $(bench_procs); do cat "/proc/$p/smaps_rollup" 2>/dev/null; done |
@@ -92,6 +94,10 @@ bench_callers() {
   pids=""
   for i in $(seq 1 "$BENCH_CALLERS"); do
     rm -f "$prefix.$i.csv"
+    # BENCH_TARGET2: the even callers send there, the odd ones to TARGET
+    # (two nodes of a farm, half the rate each with an even BENCH_CALLERS).
+    t=$target
+    [ -n "${BENCH_TARGET2:-}" ] && [ $((i % 2)) -eq 0 ] && t=$BENCH_TARGET2
     # SIPp's own -timeout did not end a stuck step once (30 min at 3000/s
     # against a saturated server): a hard limit as well.
     timeout -s KILL $((tmo + 45)) \
@@ -99,7 +105,7 @@ bench_callers() {
       -m "$(bench_share "$n" "$i")" -l $((rate * 3 / BENCH_CALLERS + 1)) -nostdin \
       -timeout "$tmo" -trace_stat -stf "$prefix.$i.csv" -fd 1 -trace_err \
       -error_file "$prefix.$i.err" $(bench_sipp_buf) "$@" \
-      "$target" >/dev/null 2>&1 &
+      "$t" >/dev/null 2>&1 &
     pids="$pids $!"
   done
   BENCH_PIDS="$BENCH_PIDS $pids"
@@ -108,11 +114,16 @@ bench_callers() {
 # caller I's part of TOTAL (the first ones take the remainder)
 bench_share() { echo $(($1 / BENCH_CALLERS + ($2 <= $1 % BENCH_CALLERS ? 1 : 0))); }
 
-# bench_sum STATPREFIX: "SUCCESSFUL FAILED RETRANSMISSIONS" over the callers'
-# last statistics lines (columns picked by name).
+# bench_sum STATPREFIX [PARITY]: "SUCCESSFUL FAILED RETRANSMISSIONS" over
+# the callers' last statistics lines (columns picked by name); with PARITY
+# (1 or 0), only the odd or even callers' (node 1's or node 2's).
 bench_sum() {
   for f in "$1".*.csv; do
     [ -f "$f" ] || continue
+    if [ -n "${2:-}" ]; then
+      i=${f%.csv} i=${i##*.}
+      [ $((i % 2)) -eq "$2" ] || continue
+    fi
     hdr=$(head -n 1 "$f") last=$(tail -n 1 "$f")
     col() { echo "$hdr" | tr ';' '\n' | grep -n "^$1\$" | head -1 | cut -d: -f1; }
     echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)'),$(col 'FailedCall(C)'),$(col 'Retransmissions(C)')"
@@ -139,12 +150,29 @@ bench_step() {
   cpu1=$(bench_cpu_ticks) drops1=$(bench_drops)
   wait "$sampler"
   read -r ok bad rtx <<<"$(bench_sum "$stat")"
-  verdict=FAIL
-  [ "$ok" -gt 0 ] && [ $((bad * 1000)) -le "$ok" ] && [ $((rtx * 100)) -le "$ok" ] &&
-    [ $((ok + bad)) -ge $((n * 99 / 100)) ] && verdict=PASS
+  verdict=FAIL nodes=""
+  bench_pass "$ok" "$bad" "$rtx" "$n" && verdict=PASS
+  # Two nodes: each must pass on its own callers, not only the sum.
+  if [ -n "${BENCH_TARGET2:-}" ]; then
+    for par in 1 0; do
+      want=0
+      for i in $(seq 1 "$BENCH_CALLERS"); do
+        [ $((i % 2)) -eq "$par" ] && want=$((want + $(bench_share "$n" "$i")))
+      done
+      read -r o b r <<<"$(bench_sum "$stat" "$par")"
+      bench_pass "$o" "$b" "$r" "$want" || verdict=FAIL
+      nodes="$nodes $o/$b/$r"
+    done
+  fi
   ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
     'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
-  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms $((drops1 - drops0))"
+  # (Two nodes: each one's SUCCESSFUL/FAILED/RETRANSMISSIONS at the end.)
+  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms $((drops1 - drops0))$nodes"
+}
+# bench_pass OK BAD RTX CALLS: the step's criteria (bench_step) hold.
+bench_pass() {
+  [ "$1" -gt 0 ] && [ $(($2 * 1000)) -le "$1" ] && [ $(($3 * 100)) -le "$1" ] &&
+    [ $(($1 + $2)) -ge $(($4 * 99 / 100)) ]
 }
 
 # bench_ramp LABEL PORT SECONDS SCENARIO "RATES" [SIPP-ARGS...]: runs the
