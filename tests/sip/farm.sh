@@ -276,6 +276,37 @@ until [ "$(stat_of b location.db.connected)" = 1 ]; do
 done
 pass "PostgreSQL back: REGISTER 200 after ${back_ms} ms ($n tries), without a restart; location.db.reconnects $rc0 -> $rc1; B reconnected too"
 
+# ---- 3b. PostgreSQL crashes and comes back under REGISTER load ------------------
+# 300 REGISTER/s through A for 8 s; the server stops hard (immediate, its
+# crash) after 2 s and starts again after 4 s. Whatever got a 200 is in
+# the table afterwards; the outage shows as 500s, never as a lost 200.
+{ echo SEQUENTIAL; for i in $(seq 1 2400); do echo "x$i"; done; } >"$TZ_WORK/users3.csv"
+sipp -sf "$S/register_uac.xml" -inf "$TZ_WORK/users3.csv" \
+  -i 127.0.0.1 -p "$LOAD" -r 300 -m 2400 -nostdin -timeout 30 \
+  -trace_msg -message_file "$TZ_WORK/load3.msg" "127.0.0.1:$PA" >"$TZ_WORK/load3.out" 2>&1 &
+SIPP=$!
+TZ_PIDS="$TZ_PIDS $SIPP"
+sleep 2
+pg_stop immediate
+sleep 2
+pg_start
+wait "$SIPP" 2>/dev/null
+acked3() {
+  awk -v want="$1" '/message received/ {inmsg=1; st=""; next}
+       inmsg && /^SIP\/2.0 / {st=$2}
+       inmsg && st == want && /^To:/ {sub(/.*<sip:/, ""); sub(/@.*/, ""); print; inmsg=0}' \
+    "$TZ_WORK/load3.msg" | sort -u
+}
+acked3 200 >"$TZ_WORK/acked3.txt"
+refused=$(acked3 500 | wc -l)
+n200=$(wc -l <"$TZ_WORK/acked3.txt")
+[ "$n200" -ge 300 ] || fail "only $n200 REGISTERs got 200 around the restart: $(tail -5 "$TZ_WORK/load3.out")"
+[ "$refused" -gt 0 ] || fail "no REGISTER got 500 while PostgreSQL was down"
+psql_q "SELECT username FROM location WHERE username LIKE 'x%'" | sort -u >"$TZ_WORK/stored3.txt"
+lost=$(comm -23 "$TZ_WORK/acked3.txt" "$TZ_WORK/stored3.txt" | wc -l)
+[ "$lost" -eq 0 ] || fail "$lost of $n200 acknowledged REGISTERs lost across PostgreSQL's restart: $(comm -23 "$TZ_WORK/acked3.txt" "$TZ_WORK/stored3.txt" | head -5 | tr '\n' ' ')"
+pass "PostgreSQL crashed and restarted under 300 REGISTER/s: $n200 got 200, all in the table; $refused got 500 meanwhile"
+
 # ---- 4. one AOR through both nodes: CSeq order in the database ------------------
 # CSeq 1..20, odd ones via A, even via B, all at once (each sender in the
 # background): a lower CSeq may lose (500) to a higher one committed
