@@ -24,18 +24,9 @@ sleep 1.5
 kill -KILL "$PID"
 wait "$PID" 2>/dev/null
 sleep 0.5
-# SIPp, its server gone, has ignored SIGTERM (and its own -timeout) for
-# minutes at times: a hard stop after 3 s.
-kill -TERM "$SIPP" 2>/dev/null
-for _ in $(seq 1 30); do kill -0 "$SIPP" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$SIPP" 2>/dev/null
-wait "$SIPP" 2>/dev/null
-
+sipp_stop "$SIPP"
 # Users whose REGISTER got a 200 OK before the kill.
-awk '/message received/ {inmsg=1; ok=0; next}
-     inmsg && /^SIP\/2.0 200/ {ok=1}
-     inmsg && ok && /^To:/ {sub(/.*<sip:/, ""); sub(/@.*/, ""); print; inmsg=0}' \
-  "$TZ_WORK/msgs.log" | sort -u >"$TZ_WORK/acked.txt"
+sipp_answered "$TZ_WORK/msgs.log" >"$TZ_WORK/acked.txt"
 acked=$(wc -l <"$TZ_WORK/acked.txt")
 [ "$acked" -ge 100 ] || fail "only $acked registrations acknowledged before the kill"
 

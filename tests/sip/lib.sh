@@ -114,6 +114,43 @@ control_cfg() {
 }
 ctl() { "$TZ_TZCTL" -s "$CTL" "$@"; }
 
+# sip_reg PORT USER CALLID CSEQ [HEADER-LINE...]: one REGISTER of
+# USER@example.test (top Via branch $BRANCH, or a new one); the whole
+# response, CRs removed, on stdout. SIPSEND_WAIT: ms to wait for it.
+sip_reg() {
+  port=$1 user=$2 cid=$3 cseq=$4
+  shift 4
+  {
+    printf 'REGISTER sip:example.test SIP/2.0\n'
+    printf 'Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-r%s\n' "${BRANCH:-$RANDOM$RANDOM$cseq}"
+    printf 'Max-Forwards: 70\n'
+    printf 'From: <sip:%s@example.test>;tag=f%s\n' "$user" "$RANDOM"
+    printf 'To: <sip:%s@example.test>\n' "$user"
+    printf 'Call-ID: %s\nCSeq: %s REGISTER\n' "$cid" "$cseq"
+    for h in "$@"; do printf '%s\n' "$h"; done
+    printf 'Content-Length: 0\n\n'
+  } | sed 's/$/\r/' | "$TZ_TOOLS/sipsend" ${SIPSEND_WAIT:+-w "$SIPSEND_WAIT"} 127.0.0.1 "$port" |
+    tr -d '\r'
+}
+
+# sipp_stop PID: SIPp, its server gone, has ignored SIGTERM (and its own
+# -timeout) for minutes at times: a hard stop after 3 s.
+sipp_stop() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
+# sipp_answered MESSAGE-FILE [STATUS]: the users (To's user part) whose
+# REGISTER got STATUS (200) in a SIPp -trace_msg file, sorted, once each.
+sipp_answered() {
+  awk -v want="${2:-200}" '/message received/ {inmsg=1; st=""; next}
+       inmsg && /^SIP\/2.0 / {st=$2}
+       inmsg && st == want && /^To:/ {sub(/.*<sip:/, ""); sub(/@.*/, ""); print; inmsg=0}' \
+    "$1" | sort -u
+}
+
 # sip_register PORT USER CONTACT [CALLID]: REGISTERs USER@example.test at
 # the proxy on PORT with CONTACT (a URI); prints the response status.
 sip_register() {

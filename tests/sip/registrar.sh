@@ -14,22 +14,8 @@ start_registrar() { # NAME MAX_CONTACTS REJECT
   tz_start "$1" "$TZ_WORK/$1.cfg" -l "127.0.0.1:$P"
 }
 
-# reg USER CALLID CSEQ [HEADER-LINE...]: one REGISTER (top Via branch
-# $BRANCH, or a new one); the response on stdout.
-reg() {
-  user=$1 cid=$2 cseq=$3
-  shift 3
-  {
-    printf 'REGISTER sip:example.test SIP/2.0\n'
-    printf 'Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-r%s\n' "${BRANCH:-$RANDOM$RANDOM}"
-    printf 'Max-Forwards: 70\n'
-    printf 'From: <sip:%s@example.test>;tag=f%s\n' "$user" "$RANDOM"
-    printf 'To: <sip:%s@example.test>\n' "$user"
-    printf 'Call-ID: %s\nCSeq: %s REGISTER\n' "$cid" "$cseq"
-    for h in "$@"; do printf '%s\n' "$h"; done
-    printf 'Content-Length: 0\n\n'
-  } | sed 's/$/\r/' | "$TZ_TOOLS/sipsend" 127.0.0.1 "$P" | tr -d '\r'
-}
+# reg USER CALLID CSEQ [HEADER-LINE...]: one REGISTER to the server (lib.sh).
+reg() { sip_reg "$P" "$@"; }
 
 # expect STATUS RESPONSE LABEL
 expect() {
