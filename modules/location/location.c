@@ -242,16 +242,17 @@ static void store_complete(loc_store_t *s)
 {
   loc_done_t d;
   loc_db_take_done(&s->db, &d);
-  size_t njobs = 0;
-  for (loc_job_t *j = d.jobs; j; j = j->next)
-    njobs++;
+  size_t njobs = 0, nsaves = 0;
+  for (loc_job_t *j = d.jobs; j; j = j->next, njobs++)
+    nsaves += j->kind == LOC_JOB_SAVE;
   if (d.failures)
     tz_log(TZ_LOG_ERR,
            "location: %lu transaction(s) rolled back, their saves failed: %s",
            d.failures, d.err);
   if (njobs && tz_log_enabled(TZ_LOG_DBG))
-    tz_log(TZ_LOG_DBG, "location: %zu saves done in %lu transaction(s)",
-           njobs, d.commits + d.failures);
+    tz_log(TZ_LOG_DBG, "location: %zu saves done in %lu transaction(s), "
+           "%zu AORs changed by other nodes", nsaves,
+           d.commits + d.failures, njobs - nsaves);
   /* A done callback may save again, so nothing of d is used after it. */
   for (loc_job_t *j = d.jobs, *next; j; j = next) {
     next = j->next;
