@@ -255,6 +255,21 @@ until [ "$(stat_of b location.db.connected)" = 1 ]; do
 done
 pass "PostgreSQL back: REGISTER 200 after ${back_ms} ms ($n tries), without a restart; location.db.reconnects $rc0 -> $rc1; B reconnected too"
 
+# tzctl location remove on one node: the row goes, the other node forgets.
+[ "$(ctl_on b location remove back@example.test)" = "removed 1" ] ||
+  fail "tzctl location remove via B: $(ctl_on b location remove back@example.test 2>&1)"
+# The command answers once the removal is queued; the commit follows.
+t0=$(now_ms)
+until [ -z "$(row back)" ]; do
+  [ $(($(now_ms) - t0)) -le 1000 ] || fail "the row is still there 1 s after tzctl location remove: $(row back)"
+  sleep 0.05
+done
+until [ "$(msg_status "$PA" back)" = "SIP/2.0 404 Not Registered" ]; do
+  [ $(($(now_ms) - t0)) -le 1000 ] || fail "A still finds back 1 s after the removal via B: $(msg_status "$PA" back)"
+  sleep 0.05
+done
+pass "tzctl location remove via B: the row is gone, A forgets within 1 s"
+
 # ---- 3b. PostgreSQL crashes and comes back under REGISTER load ------------------
 # 300 REGISTER/s through A for 8 s; the server stops hard (immediate, its
 # crash) after 2 s and starts again after 4 s. Whatever got a 200 is in
