@@ -274,16 +274,68 @@ static int cmd_version(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, ch
   return 0;
 }
 
+/* Length of a password=VALUE value at v: up to a space or '&', or a
+ * single-quoted string (libpq's key=value quoting, \' inside). */
+static size_t ctl_secret_len(const char *v)
+{
+  if (*v != '\'')
+    return strcspn(v, " \t&");
+  size_t n = 1;
+  while (v[n] && v[n] != '\'')
+    n += v[n] == '\\' && v[n + 1] ? 2 : 1;
+  return v[n] ? n + 1 : n;
+}
+
+/* The password of "//user:PASSWORD@host" at p (just past "//"): its
+ * offset and length, or 0 when the authority holds none. */
+static size_t ctl_userinfo_secret(const char *p, size_t *off)
+{
+  size_t auth = strcspn(p, "/?#");
+  const char *at = memchr(p, '@', auth);
+  const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+  if (!colon)
+    return 0;
+  *off = (size_t)(colon + 1 - p);
+  return (size_t)(at - colon - 1);
+}
+
+/* s with every password masked: libpq's password=VALUE (key=value string
+ * or URL query) and a URL's user:PASSWORD@. */
+static void ctl_write_masked(tz_jbuf_t *out, const char *s)
+{
+  tz_jbuf_t m;
+  tz_jbuf_init(&m);
+  for (const char *p = s; *p;) {
+    size_t off = 0, n = 0;
+    if (strncmp(p, "password=", 9) == 0 && (p == s || strchr(" \t&?", p[-1])))
+      off = 9, n = ctl_secret_len(p + 9);
+    else if (strncmp(p, "://", 3) == 0 && (n = ctl_userinfo_secret(p + 3, &off)))
+      off += 3;
+    if (off == 0) {
+      tz_jbuf_append(&m, p++, 1);
+      continue;
+    }
+    tz_jbuf_append(&m, p, off);
+    tz_jbuf_append(&m, "***", 3);
+    p += off + n;
+  }
+  tz_jw_str(out, m.err ? NULL : m.s ? m.s : "");
+  tz_jbuf_free(&m);
+}
+
 static void ctl_write_params(tz_jbuf_t *out, tz_modinst_t *mi)
 {
   const tz_module_t *e = tz_modinst_export(mi);
   tz_jw_obj_begin(out);
   for (const tz_param_export_t *p = e->params; p && p->name; p++) {
     tz_jw_key(out, p->name);
+    const char *v = NULL;
     if (p->type == TZ_PARAM_INT)
       tz_jw_int(out, *(long *)((char *)tz_mod_cfg(mi) + p->offset));
+    else if (!(v = *(char **)((char *)tz_mod_cfg(mi) + p->offset)) || !p->secret)
+      tz_jw_str(out, v);
     else
-      tz_jw_str(out, *(char **)((char *)tz_mod_cfg(mi) + p->offset));
+      ctl_write_masked(out, v);
   }
   tz_jw_obj_end(out);
 }

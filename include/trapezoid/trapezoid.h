@@ -170,6 +170,9 @@ typedef struct tz_param_export {
   const char *str_default;
   long min, max;        /* INT range check when min < max */
   const char *doc;
+  /* STR that may hold a password (a database URL): what the core shows of
+   * it (tzctl module list) has the password masked. */
+  int secret;
 } tz_param_export_t;
 
 typedef struct tz_module {

@@ -88,12 +88,19 @@ static long long pg_now_ms(void)
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* libpq's message, first line only (the rest is context). */
+/* libpq's message on one line: a multi-host URL gets a line per host
+ * tried, joined with "; "; the tab-indented hints after them are left out. */
 static void pg_msg(PGconn *c, const char *what, char *out, size_t len)
 {
   const char *m = c ? PQerrorMessage(c) : "out of memory";
-  size_t n = strcspn(m, "\n");
-  snprintf(out, len, "%s%.*s", what, (int)n, m);
+  size_t k = (size_t)snprintf(out, len, "%s", what);
+  for (const char *line = m; *line && k + 1 < len;) {
+    size_t n = strcspn(line, "\n");
+    if (n > 0 && line[0] != '\t' && line[0] != ' ')
+      k += (size_t)snprintf(out + k, len - k, "%s%.*s",
+                            k > strlen(what) ? "; " : "", (int)n, line);
+    line += n + (line[n] == '\n');
+  }
 }
 
 /* ---- talking to the server ------------------------------------------------------ */
@@ -312,7 +319,12 @@ static void pg_drop(loc_pg_t *d)
 {
   if (!d->conn)
     return;
-  pg_msg(d->conn, "", d->err, sizeof d->err);
+  char why[256];
+  pg_msg(d->conn, "", why, sizeof why);
+  if (why[0]) /* else d->err may say already (pg_wait's silence) */
+    snprintf(d->err, sizeof d->err, "%s", why);
+  else if (!d->err[0])
+    snprintf(d->err, sizeof d->err, "the connection failed");
   tz_log(TZ_LOG_ERR, "location: lost the PostgreSQL connection (%s); "
          "REGISTERs get 500 until it is back, lookups go on from memory",
          d->err);
@@ -344,6 +356,7 @@ static int pg_reconnect(loc_pg_t *d)
   }
   d->link.connected = 1;
   d->link.reconnects++;
+  d->err[0] = '\0';
   tz_log(TZ_LOG_NOTICE, "location: the PostgreSQL connection is back");
   return 0;
 }

@@ -721,6 +721,7 @@ static const tz_param_export_t location_params[] = {
   {.name = "db_url",
    .type = TZ_PARAM_STR,
    .offset = offsetof(loc_cfg_t, db_url),
+   .secret = 1,
    .doc = "where the bindings live, instead of db_path: sqlite:PATH, a "
           "file path, or a PostgreSQL URL or libpq key=value string (a farm "
           "of nodes sharing one store)"},

@@ -13,6 +13,7 @@
 typedef struct testmod_cfg {
   long answer;
   char *greeting;
+  char *dsn; /* never used: what tzctl shows of a secret */
   long notify_fd; /* the timer writes one byte here per tick; -1 = off */
 } testmod_cfg_t;
 
@@ -96,6 +97,14 @@ static const tz_param_export_t testmod_params[] = {
    .offset = offsetof(testmod_cfg_t, greeting),
    .str_default = "hello",
    .doc = "what tm_is_greeting() compares with"},
+  /* The core masks what control commands show of it (control.sh). */
+  {.name = "dsn",
+   .type = TZ_PARAM_STR,
+   .offset = offsetof(testmod_cfg_t, dsn),
+   .str_default = "postgresql://tz:pw1@db.example:5432/tz?sslmode=require"
+                  "&password=pw2 password='p w\\'3' user=tz",
+   .secret = 1,
+   .doc = "a database URL with passwords in every form libpq takes"},
   {.name = "notify_fd",
    .type = TZ_PARAM_INT,
    .offset = offsetof(testmod_cfg_t, notify_fd),

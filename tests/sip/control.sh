@@ -30,6 +30,12 @@ for m in location registrar rr testmod; do
 done
 pass "tzctl module list"
 
+# A secret parameter is shown with its passwords masked, the rest kept.
+dsn=$(ctl --json module list | grep -o '"dsn":"[^"]*"')
+[ "$dsn" = '"dsn":"postgresql://tz:***@db.example:5432/tz?sslmode=require&password=*** password=*** user=tz"' ] ||
+  fail "testmod's dsn as module list shows it: $dsn"
+pass "module list masks the passwords of a secret parameter"
+
 st=$(sip_register "$P" bob sip:bob@127.0.0.1:5999)
 [ "$st" = 200 ] || fail "REGISTER: $st"
 ctl location show | grep -q "bob@example.test.*sip:bob@127.0.0.1:5999" || fail "location show: $(ctl location show)"
