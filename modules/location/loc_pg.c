@@ -899,7 +899,9 @@ static int pg_resync(loc_pg_t *d, const loc_sink_t *sink)
   PGresult *r = pg_exec(d, "load", 0, NULL);
   if (!r)
     return -1;
-  pg_post_t post = {sink, ++d->sync_gen ? d->sync_gen : ++d->sync_gen, NULL};
+  if (++d->sync_gen == 0) /* 0 means "no resync" to worker 0 */
+    d->sync_gen = 1;
+  pg_post_t post = {sink, d->sync_gen, NULL};
   pg_each_aor(r, pg_post_aor, &post);
   PQclear(r);
   loc_job_t *end = loc_job_news(LOC_JOB_RESYNC, "", NULL, post.gen);
