@@ -911,18 +911,26 @@ static int pg_resync(loc_pg_t *d, const loc_sink_t *sink)
   return 0;
 }
 
+/* Until libpq holds no notification: those that came while the refresh
+ * query ran are in its buffer already, and the socket will not wake the
+ * writer for them. */
 static void pg_hear(loc_pg_t *d, const loc_sink_t *sink)
 {
   if (!PQconsumeInput(d->conn)) {
     pg_drop(d);
     return;
   }
-  pg_keys_t ks = {0};
-  pg_keys_take(d, &ks);
-  if (ks.n > 0 && pg_refresh(d, &ks, sink) < 0 &&
-      PQstatus(d->conn) != CONNECTION_OK)
-    pg_drop(d);
-  pg_keys_free(&ks);
+  for (;;) {
+    pg_keys_t ks = {0};
+    pg_keys_take(d, &ks);
+    size_t n = ks.n;
+    int failed = n > 0 && pg_refresh(d, &ks, sink) < 0;
+    pg_keys_free(&ks);
+    if (failed && PQstatus(d->conn) != CONNECTION_OK)
+      pg_drop(d);
+    if (!n || failed)
+      return;
+  }
 }
 
 static void pg_news(loc_backend_t *b, const loc_sink_t *sink)
