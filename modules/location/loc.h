@@ -149,6 +149,8 @@ typedef struct loc_db {
   int notify[2];        /* writer -> worker 0: "jobs are done" */
 } loc_db_t;
 
+/* Length of the user part of an AOR key: up to its last '@', else all. */
+size_t loc_aor_userlen(const char *aor);
 loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
                        tz_location_done_f done, void *arg);
 /* A REFRESH or RESYNC job for worker 0 (aor "" for RESYNC). */

@@ -27,6 +27,12 @@
 
 /* ---- jobs --------------------------------------------------------------- */
 
+size_t loc_aor_userlen(const char *aor)
+{
+  const char *at = strrchr(aor, '@');
+  return at ? (size_t)(at - aor) : strlen(aor);
+}
+
 loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
                        tz_location_done_f done, void *arg)
 {
@@ -35,8 +41,7 @@ loc_job_t *loc_job_new(const char *aor, loc_set_t *set,
   if (!job)
     return NULL;
   memcpy(job->key, aor, len);
-  const char *at = strrchr(aor, '@');
-  job->userlen = at ? (size_t)(at - aor) : len - 1;
+  job->userlen = loc_aor_userlen(aor);
   job->set = set;
   job->done = done;
   job->arg = arg;
@@ -198,7 +203,7 @@ static void db_read_back(loc_backend_t *be, loc_job_t *jobs, int status)
   for (loc_job_t *j = jobs; j; j = j->next) {
     if ((status >= 0 && j->applied) || j->restored)
       continue;
-    if (status != -2)
+    if (status != LOC_UNREACHABLE)
       j->restored = be->ops->read_aor(be, j);
     if (!j->restored)
       j->restored = loc_set_hold(j->prev);

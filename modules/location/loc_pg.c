@@ -757,7 +757,7 @@ static int pg_commit(loc_backend_t *b, loc_job_t *jobs, long expire_before,
   loc_pg_t *d = (loc_pg_t *)b;
   if (pg_reconnect(d) < 0) {
     snprintf(why, len, "PostgreSQL unreachable: %s", d->err);
-    return -2;
+    return LOC_UNREACHABLE;
   }
   size_t n;
   pg_slot_t *v = pg_order(jobs, &n);
@@ -776,7 +776,7 @@ static int pg_commit(loc_backend_t *b, loc_job_t *jobs, long expire_before,
   if (rc < 0) { /* the connection: whether the Sync committed is unknown */
     pg_drop(d);
     snprintf(why, len, "PostgreSQL connection lost: %s", d->err);
-    return -2;
+    return LOC_UNREACHABLE;
   }
   if (!why[0])
     snprintf(why, len, "the transaction failed");
@@ -837,12 +837,11 @@ static void pg_keys_json(const pg_keys_t *ks, tz_jbuf_t *j)
   for (size_t i = 0; i < ks->n; i++) {
     if (i > 0 && strcmp(ks->k[i], ks->k[i - 1]) == 0)
       continue;
-    const char *at = strrchr(ks->k[i], '@');
-    size_t ulen = at ? (size_t)(at - ks->k[i]) : strlen(ks->k[i]);
-    char *user = strndup(ks->k[i], ulen);
+    const char *domain;
+    char *user = pg_split(ks->k[i], loc_aor_userlen(ks->k[i]), &domain);
     tz_jw_obj_begin(j);
     pg_json_str(j, "u", user);
-    pg_json_str(j, "d", at ? at + 1 : NULL);
+    pg_json_str(j, "d", domain);
     tz_jw_obj_end(j);
     free(user);
   }

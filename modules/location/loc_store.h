@@ -20,6 +20,7 @@
 #include "loc.h"
 
 typedef struct loc_store_ops loc_store_ops_t;
+#define LOC_UNREACHABLE (-2) /* commit's failure without a database */
 struct loc_sink;
 
 /* One open store. A backend puts this first in its own struct and casts
@@ -55,7 +56,8 @@ struct loc_store_ops {
    * database, RFC 3261 10.3); a shared store also sets `restored` to the
    * AOR's rows afterwards, other nodes' contacts included. On failure
    * nothing of the batch is left in the database and no job has
-   * `restored`; -1, or -2 when the database cannot be reached at all. */
+   * `restored`; -1, or LOC_UNREACHABLE when the database cannot be
+   * reached at all (nothing to read back either). */
   int (*commit)(loc_backend_t *b, loc_job_t *jobs, long expire_before,
                 char *why, size_t len);
   /* What the database holds for job's AOR, so memory can follow it; NULL

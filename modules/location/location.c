@@ -182,29 +182,29 @@ static void store_refresh(loc_stripe_t *st, loc_job_t *j)
 
 /* A reload after a reconnect ended: AORs it did not find went while this
  * node could not hear about it, unless a save of ours is pending. */
-static void store_resync_stripe(loc_stripe_t *st, unsigned gen)
+static void store_resync_stripe(loc_stripe_t *st, unsigned gen,
+                                loc_set_t *empty)
 {
   for (size_t i = 0; i < st->ix.nbuckets; i++)
     for (loc_aor_t *a = st->ix.buckets[i], *next; a; a = next) {
       next = a->next;
       if (a->synced == gen || a->pending > 0 || a->set->n == 0)
         continue;
-      loc_set_t *empty = loc_set_new(NULL, 0);
-      if (!empty)
-        return;
-      loc_index_assign(&st->ix, a, empty);
+      loc_index_assign(&st->ix, a, loc_set_hold(empty));
       loc_index_drop_idle(&st->ix, a);
     }
 }
 
 static void store_resync(loc_store_t *s, unsigned gen)
 {
-  for (size_t i = 0; i < LOC_STRIPES; i++) {
+  loc_set_t *empty = loc_set_new(NULL, 0); /* shared: sets are immutable */
+  for (size_t i = 0; empty && i < LOC_STRIPES; i++) {
     loc_stripe_t *st = &s->stripes[i];
     pthread_rwlock_wrlock(&st->lock);
-    store_resync_stripe(st, gen);
+    store_resync_stripe(st, gen, empty);
     pthread_rwlock_unlock(&st->lock);
   }
+  loc_set_release(empty);
 }
 
 static void store_news(loc_store_t *s, loc_job_t *j)
