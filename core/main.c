@@ -10,6 +10,8 @@
 #include "runtime/module.h"
 #include "control/control.h"
 #include "control/ctl.h"
+#include "control/notify.h"
+#include "lib/privs.h"
 #include "sip/dispatch.h"
 #include "runtime/worker.h"
 #include "sip/msg.h"
@@ -53,6 +55,8 @@ static void main_usage(FILE *out)
           "                 modparam (repeatable)\n"
           "  -s PATH        control socket for tzctl; replaces ctl_socket\n"
           "  -w N           run N workers (event loops); replaces workers\n"
+          "  -u USER        run as USER once the sockets are bound; replaces user\n"
+          "  -g GROUP       run as GROUP (default: USER's group); replaces group\n"
           "  -P FILE        write the process id to FILE\n"
           "  -d             more debug output (repeatable)\n"
           "  -V             print the version and exit\n"
@@ -66,7 +70,7 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
   o->cfg = TZ_CFGDIR "/trapezoid.cfg";
   o->gen.listens = o->listens;
   o->gen.modparams = o->modparams;
-  while ((c = getopt(argc, argv, "f:cDEl:L:o:s:P:w:dVh")) != -1) {
+  while ((c = getopt(argc, argv, "f:cDEl:L:o:s:P:w:u:g:dVh")) != -1) {
     switch (c) {
     case 'f': o->cfg = optarg; break;
     case 'c': o->check_only = o->gen.check_only = 1; break;
@@ -82,6 +86,8 @@ static int main_parse_args(int argc, char **argv, opts_t *o)
     case 'L': o->gen.mpath = optarg; break;
     case 'P': o->pidfile = optarg; break;
     case 's': o->ctl_socket = optarg; break;
+    case 'u': o->gen.user = optarg; break;
+    case 'g': o->gen.group = optarg; break;
     case 'w':
       o->gen.workers = (unsigned)atoi(optarg);
       if (o->gen.workers < 1 || o->gen.workers > TZ_MAX_WORKERS) {
@@ -161,6 +167,35 @@ static int main_write_pidfile(const char *path)
   return fclose(f);
 }
 
+/* The service user: its ids are effective while the modules start (their
+ * files are its own), root's come back to bind, then the drop is final. */
+static tz_privs_t privs;
+
+static int main_settled(const tz_gen_t *g, void *arg, tz_diag_t *d)
+{
+  const opts_t *o = arg;
+  char err[256];
+  if (tz_privs_resolve(&privs, g->user, g->group, err, sizeof err) < 0 ||
+      (!o->check_only && tz_privs_assume(&privs, err, sizeof err) < 0)) {
+    tz_diag_error(d, NULL, "%s", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int main_drop_privileges(void)
+{
+  char err[256];
+  if (tz_privs_drop(&privs, err, sizeof err) < 0) {
+    tz_log(TZ_LOG_ERR, "%s: refusing to serve as root", err);
+    return -1;
+  }
+  if (privs.mode == TZ_PRIVS_SWITCH)
+    tz_log(TZ_LOG_INFO, "running as uid %ld, gid %ld", (long)privs.uid,
+           (long)privs.gid);
+  return 0;
+}
+
 static void main_reload(void)
 {
   tz_diag_t d = {0};
@@ -211,31 +246,52 @@ static void main_stop_control(void)
   tz_control_unregister_commands();
 }
 
-static int main_serve(const opts_t *o, tz_gen_t *g)
+/* Binds every worker's sockets, as root if the daemon started as root. */
+static int main_bind(const opts_t *o, tz_gen_t *g)
 {
   char err[512];
-  if (tz_dispatch_start(g, err, sizeof err) < 0 ||
-      tz_dispatch_start_workers(g->workers, err, sizeof err) < 0) {
-    tz_log(TZ_LOG_ERR, "%s", err);
-    if (!o->to_stderr) /* syslog alone would hide it from the operator */
-      fprintf(stderr, "trapezoid: %s\n", err);
+  if (tz_privs_regain(&privs, err, sizeof err) == 0 &&
+      tz_dispatch_start(g, err, sizeof err) == 0 &&
+      tz_dispatch_start_workers(g->workers, err, sizeof err) == 0)
+    return 0;
+  tz_log(TZ_LOG_ERR, "%s", err);
+  if (!o->to_stderr) /* syslog alone would hide it from the operator */
+    fprintf(stderr, "trapezoid: %s\n", err);
+  return -1;
+}
+
+static void main_started(const opts_t *o, const tz_gen_t *g)
+{
+  char what[1024];
+  if (o->pidfile && main_write_pidfile(o->pidfile) < 0)
+    tz_log(TZ_LOG_WARN, "cannot write pid file %s: %s", o->pidfile,
+           strerror(errno));
+  tz_notify_describe(g, what, sizeof what);
+  tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s: %s", PACKAGE_VERSION, o->cfg,
+         what);
+  main_daemon_ready();
+  tz_notify_ready(g);
+  if (tz_notify_watchdog_start() < 0)
+    tz_log(TZ_LOG_WARN, "watchdog: cannot start its timer");
+}
+
+static int main_serve(const opts_t *o, tz_gen_t *g)
+{
+  if (main_bind(o, g) < 0) {
     tz_dispatch_stop();
     return 1;
   }
-  if (tz_loop_catch_signals(main_on_signal) < 0 || main_start_control(o, g) < 0) {
+  if (main_drop_privileges() < 0 || tz_loop_catch_signals(main_on_signal) < 0 ||
+      main_start_control(o, g) < 0) {
     tz_log(TZ_LOG_ERR, "start-up failed");
     main_stop_control();
     tz_workers_stop();
     tz_dispatch_stop();
     return 1;
   }
-  if (o->pidfile && main_write_pidfile(o->pidfile) < 0)
-    tz_log(TZ_LOG_WARN, "cannot write pid file %s: %s", o->pidfile,
-           strerror(errno));
-  tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s (generation %u, %u worker%s)",
-         PACKAGE_VERSION, o->cfg, g->id, g->workers, g->workers > 1 ? "s" : "");
-  main_daemon_ready();
+  main_started(o, g);
   tz_loop_run();
+  tz_notify_stopping();
   tz_workers_stop(); /* each drains and ends its own transactions */
   tz_sip_drain(3000);
   main_stop_control();
@@ -262,7 +318,10 @@ int main(int argc, char **argv)
     return 1;
   }
   tz_diag_t d = {0};
+  o.gen.settled = main_settled;
+  o.gen.settled_arg = &o;
   tz_gen_t *g = tz_gen_build(o.cfg, &o.gen, &d);
+  o.gen.settled = NULL; /* reloads keep the user the start chose */
   if (tz_diag_text(&d)[0])
     fputs(tz_diag_text(&d), stderr);
   tz_diag_clear(&d);

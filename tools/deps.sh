@@ -4,7 +4,7 @@
 # Building the daemon and its modules.
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3 libjemalloc-dev
-  libpq-dev"
+  libpq-dev libsystemd-dev"
 # Running the tests: CUnit, and the real SIP peers the tests talk to.
 TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
   clang libclang-rt-14-dev postgresql"

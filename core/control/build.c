@@ -15,6 +15,7 @@
 #include "runtime/worker.h"
 #include "script/script.h"
 #include "sip/lang.h"
+#include "lib/privs.h"
 #include "lib/suggest.h"
 
 #include <errno.h>
@@ -128,6 +129,33 @@ static int gen_set_debug(tz_gen_t *g, const tz_directive_t *dir,
   return 0;
 }
 
+/* user= and group=: a name the system does not know is the script's
+ * error, at its line, before anything starts. */
+static int gen_set_account(char **slot, const tz_directive_t *dir,
+                           int (*exists)(const char *), tz_diag_t *d)
+{
+  if (gen_set_string(slot, dir, d) < 0)
+    return -1;
+  if (exists(*slot))
+    return 0;
+  tz_diag_error(d, &dir->value_loc, "unknown %s '%s'", dir->name, *slot);
+  return -1;
+}
+
+static int gen_set_user(tz_gen_t *g, const tz_directive_t *dir,
+                        const tz_gen_opts_t *o, tz_diag_t *d)
+{
+  (void)o;
+  return gen_set_account(&g->user, dir, tz_privs_user_exists, d);
+}
+
+static int gen_set_group(tz_gen_t *g, const tz_directive_t *dir,
+                         const tz_gen_opts_t *o, tz_diag_t *d)
+{
+  (void)o;
+  return gen_set_account(&g->group, dir, tz_privs_group_exists, d);
+}
+
 /* The settings a script may make; doc/script.md describes each. Most
  * store a typed value at an offset; the others have their own function. */
 typedef enum { SET_STRING, SET_MS, SET_RANGE, SET_OTHER } gen_kind_t;
@@ -158,6 +186,8 @@ static const struct gen_setting {
   {"udp_rcvbuf", SET_RANGE, offsetof(tz_gen_t, udp_rcvbuf), 0, 1L << 28, NULL},
   {"udp_sndbuf", SET_RANGE, offsetof(tz_gen_t, udp_sndbuf), 0, 1L << 28, NULL},
   {"workers", SET_RANGE, offsetof(tz_gen_t, workers), 1, TZ_MAX_WORKERS, NULL},
+  {"user", SET_OTHER, 0, 0, 0, gen_set_user},
+  {"group", SET_OTHER, 0, 0, 0, gen_set_group},
 };
 #define GEN_NSETTINGS (sizeof gen_settings / sizeof *gen_settings)
 
@@ -445,6 +475,32 @@ static void gen_each_func(void *ctx, void (*cb)(void *, const char *),
 
 /* ---- building ------------------------------------------------------------ */
 
+/* A command-line value over the script's. */
+static int gen_override(char **slot, const char *value)
+{
+  if (!value)
+    return 0;
+  free(*slot);
+  *slot = strdup(value);
+  return *slot ? 0 : -1;
+}
+
+/* What the command line says wins over the script's settings. */
+static int gen_apply_overrides(tz_gen_t *g, const tz_gen_opts_t *o, tz_diag_t *d)
+{
+  if (gen_override(&g->mpath, o->mpath) < 0 ||
+      (!g->mpath && !(g->mpath = strdup(TZ_MODDIR))) ||
+      gen_override(&g->user, o->user) < 0 || gen_override(&g->group, o->group) < 0)
+    return -1;
+  for (size_t i = 0; i < o->nlistens; i++)
+    if (gen_add_listen(g, o->listens[i], d, NULL) < 0)
+      return -1;
+  g->log_level += o->debug_delta;
+  if (o->workers)
+    g->workers = o->workers;
+  return 0;
+}
+
 static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
                                 tz_diag_t *d)
 {
@@ -454,20 +510,10 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
   for (size_t i = 0; i < n; i++)
     if (dirs[i].kind == TZ_DIR_SET && gen_apply_setting(g, &dirs[i], o, d) < 0)
       rc = -1;
-  if (rc < 0)
+  if (rc < 0 || gen_apply_overrides(g, o, d) < 0)
     return -1;
-  if (o->mpath) {
-    free(g->mpath);
-    g->mpath = strdup(o->mpath);
-  } else if (!g->mpath) {
-    g->mpath = strdup(TZ_MODDIR);
-  }
-  for (size_t i = 0; i < o->nlistens; i++)
-    if (gen_add_listen(g, o->listens[i], d, NULL) < 0)
-      return -1;
-  g->log_level += o->debug_delta;
-  if (o->workers)
-    g->workers = o->workers;
+  if (o->settled && o->settled(g, o->settled_arg, d) < 0)
+    return -1;
   for (size_t i = 0; i < n; i++) {
     if (dirs[i].kind != TZ_DIR_SET && gen_is_skipped(o, dirs[i].name))
       continue; /* unloaded at run time: its modparams go with it */

@@ -17,6 +17,11 @@ typedef struct tz_gen_opts {
   const char *const *modparams; /* -o module.param=value, after the script's */
   size_t nmodparams;
   int check_only;             /* -c: modules are not initialised */
+  const char *user, *group;   /* -u, -g: replace the script's user=, group= */
+  /* Called once the settings are known and before any module loads (the
+   * daemon's start switches users there); 0 to go on. */
+  int (*settled)(const tz_gen_t *g, void *arg, tz_diag_t *d);
+  void *settled_arg;
   /* Runtime module changes (tzctl module load/unload) over the script:
    * modules loaded although the script does not say so, and modules left
    * out (with their modparams) although it does. */

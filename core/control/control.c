@@ -13,6 +13,7 @@
 #include "script/script.h"
 #include "config.h"
 #include "control/ctl.h"
+#include "control/notify.h"
 #include "lib/log.h"
 #include "runtime/module.h"
 #include "sip/transport.h"
@@ -107,12 +108,20 @@ static tz_gen_opts_t control_opts(void)
   return o;
 }
 
+static int control_same(const char *a, const char *b)
+{
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void control_swap(tz_gen_t *g)
 {
   tz_gen_t *old = tz_gen_current();
   unsigned old_id = old ? old->id : 0;
   if (old && g->nlistens && g->nlistens != old->nlistens)
     tz_log(TZ_LOG_WARN, "listen addresses change only with a restart");
+  if (old && (!control_same(g->user, old->user) ||
+              !control_same(g->group, old->group)))
+    tz_log(TZ_LOG_WARN, "user and group change only with a restart");
   if (old && g->workers != old->workers)
     tz_log(TZ_LOG_WARN, "workers changes only with a restart (%u run)",
            tz_worker_count());
@@ -122,7 +131,7 @@ static void control_swap(tz_gen_t *g)
   tz_log(TZ_LOG_NOTICE, "generation %u serving (was %u)", g->id, old_id);
 }
 
-int tz_control_reload(const char *path, tz_diag_t *d)
+static int control_reload(const char *path, tz_diag_t *d)
 {
   tz_gen_opts_t o = control_opts();
   const char *file = path ? path : rt.path;
@@ -140,6 +149,16 @@ int tz_control_reload(const char *path, tz_diag_t *d)
   }
   control_swap(g);
   return 0;
+}
+
+/* systemd hears of the reload and of its end, failed or not: the old
+ * generation serving on is a state it shows (systemctl status). */
+int tz_control_reload(const char *path, tz_diag_t *d)
+{
+  tz_notify_reloading();
+  int rc = control_reload(path, d);
+  tz_notify_reloaded(tz_gen_current(), rc == 0);
+  return rc;
 }
 
 /* Rebuilds the serving script's text with the current module overlay. */

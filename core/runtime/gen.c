@@ -104,7 +104,7 @@ static void gen_free(tz_gen_t *g)
   free(g->listens);
   gen_free_strings(g->aliases, g->naliases);
   char *strings[] = {g->mpath, g->ctl_socket, g->ctl_listen, g->http_listen,
-                     g->tls_dir};
+                     g->tls_dir, g->user, g->group};
   for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
     free(strings[i]);
   free(g);

@@ -38,6 +38,7 @@ typedef struct tz_gen {
   char *ctl_listen;      /* control over TCP on loopback, or NULL */
   char *http_listen;     /* Prometheus endpoint on loopback, or NULL */
   char *tls_dir;         /* agent.pem (certificate + key), cafile.pem */
+  char *user, *group;    /* served as, once the sockets are bound; fixed at start */
   unsigned tcp_idle;     /* ms an idle TCP/TLS connection is kept; 0 = no limit */
   unsigned tcp_max;      /* open TCP/TLS connections at most; 0 = no limit */
   unsigned max_msg_size; /* octets; a larger message is refused (513/drop) */
