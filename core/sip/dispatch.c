@@ -39,7 +39,7 @@ static void sip_via_received(tz_msg_t *m)
   su_home_t *home = msg_home(m->msg);
   char *param = su_sprintf(home, "received=%s", m->src_ip);
   if (!param || msg_header_replace_param(home, v->v_common, param) < 0)
-    tz_log(TZ_LOG_WARN, "cannot add received=%s to the Via", m->src_ip);
+    tz_sip_log(m->sip, TZ_LOG_WARN, "cannot add received=%s to the Via", m->src_ip);
 }
 
 static void sip_run_script(tz_msg_t *m, sip_t *sip)
@@ -47,7 +47,7 @@ static void sip_run_script(tz_msg_t *m, sip_t *sip)
   tz_stat_add(tz_worker()->st_requests, 1);
   tz_stats_request(sip->sip_request->rq_method, sip->sip_request->rq_method_name);
   if (tz_relay_preprocess(m) < 0)
-    tz_log(TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
+    tz_sip_log(sip, TZ_LOG_WARN, "%s from %s:%u: cannot process its Route set",
            sip->sip_request->rq_method_name, m->src_ip, m->src_port);
   tz_run_result_t rc = tz_msg_run(m, tz_script_request_route(m->gen->script));
   int is_ack = sip->sip_request->rq_method == sip_method_ack;
@@ -65,7 +65,7 @@ static void sip_relay_handed(tz_msg_t *m, const char *hop)
   m->dst = hop;
   m->flags |= TZ_MSG_HANDED;
   if (tz_relay(m) < 0)
-    tz_log(TZ_LOG_WARN, "%s handed over for %s: not relayed",
+    tz_sip_log(m->sip, TZ_LOG_WARN, "%s handed over for %s: not relayed",
            m->sip->sip_request->rq_method_name, hop);
 }
 

@@ -245,7 +245,7 @@ static void ict_send_ack(const tz_ict_t *t, const sip_t *resp)
                     NTATAG_BRANCH_KEY(ict_branch(t)), NTATAG_TPORT(t->tp),
                     TAG_END()) < 0) {
     if (ack)
-      tz_log(TZ_LOG_ERR, "relay: cannot send ACK for a %d",
+      tz_sip_log(resp, TZ_LOG_ERR, "relay: cannot send ACK for a %d",
              resp->sip_status->st_status);
   }
 }
@@ -274,7 +274,7 @@ static void ict_send_cancel(tz_ict_t *t)
                             (const url_string_t *)dest, cancel,
                             NTATAG_BRANCH_KEY(ict_branch(t)),
                             NTATAG_TPORT(t->tp), TAG_END())) {
-    tz_log(TZ_LOG_ERR, "relay: cannot send CANCEL");
+    tz_sip_log(sip_object(t->req), TZ_LOG_ERR, "relay: cannot send CANCEL");
     msg_destroy(cancel);
   }
 }

@@ -248,14 +248,14 @@ int tz_msg_reply(tz_msg_t *m, int status, const char *reason,
       [TZ_DISP_SUSPENDED] = "the request is suspended",
       [TZ_DISP_DROPPED] = "the request was dropped"};
   if (!m->sip || !m->sip->sip_request || m->disp != TZ_DISP_OPEN) {
-    tz_log(TZ_LOG_ERR, "cannot reply %d: %s", status,
+    tz_sip_log(m->sip, TZ_LOG_ERR, "cannot reply %d: %s", status,
            !(m->sip && m->sip->sip_request) ? "no request to answer"
                                             : why[m->disp]);
     return -1;
   }
   if (m->sip && m->sip->sip_request &&
       m->sip->sip_request->rq_method == sip_method_ack) {
-    tz_log(TZ_LOG_ERR, "cannot reply %d to an ACK", status);
+    tz_sip_log(m->sip, TZ_LOG_ERR, "cannot reply %d to an ACK", status);
     return -1;
   }
   const char *hdrs = msg_reply_headers(m->home, m->reply_hdrs, extra_headers);
@@ -434,3 +434,18 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
   return rc;
 }
 
+
+void tz_sip_log(const sip_t *sip, int level, const char *fmt, ...)
+{
+  if (!tz_log_enabled(level))
+    return;
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (sip && sip->sip_call_id && sip->sip_call_id->i_id)
+    tz_log(level, "%s [Call-ID %s]", text, sip->sip_call_id->i_id);
+  else
+    tz_log(level, "%s", text);
+}

@@ -720,7 +720,8 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
                               tz_branch_done_f done, void *arg)
 {
   if (tx->nbr == TX_MAX_BRANCHES) {
-    tz_log(TZ_LOG_WARN, "relay: more than %d branches; %s not tried",
+    tz_sip_log(sip_object(tx->req), TZ_LOG_WARN,
+               "relay: more than %d branches; %s not tried",
            TX_MAX_BRANCHES, b->uri);
     return -1;
   }
@@ -749,7 +750,8 @@ static int relay_start_branch(tz_tx_t *tx, const tz_branch_t *b,
   relay_unpin(tx);
   if (!br->orq) {
     msg_destroy(fwd); /* nta keeps it only once it made the transaction */
-    tz_log(TZ_LOG_ERR, "relay: cannot send to %s", b->uri ? b->uri : "R-URI");
+    tz_sip_log(sip_object(tx->req), TZ_LOG_ERR, "relay: cannot send to %s",
+               b->uri ? b->uri : "R-URI");
     relay_branch_final(tx);
     tx->nbr--;
     return -1;

@@ -48,6 +48,11 @@ TZ_API void tz_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 TZ_API void tz_vlog(int level, const char *fmt, va_list ap);
 TZ_API int tz_log_enabled(int level);
+/* tz_log about a SIP message: the line ends with its Call-ID, so an
+ * operator can find the call (in Homer, in the trace) the line is about.
+ * sip may be NULL. Modules start the text with their name ("dns: ..."). */
+TZ_API void tz_sip_log(const sip_t *sip, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- script values ----------------------------------------------------- */
 
@@ -315,6 +320,31 @@ TZ_API int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
                        const char *extra_headers);
 /* Frees the handle without a reply (the client will retransmit). */
 TZ_API void tz_suspended_drop(tz_suspended_t *s);
+
+/* ---- wire tap -------------------------------------------------------------- */
+
+/* A message as it crossed the wire: the exact bytes of one datagram
+ * received or sent on one of the core's UDP sockets (nta's own
+ * retransmissions and 100 Trying included), its peer and the local socket's
+ * address (as bound: 0.0.0.0 for a wildcard listen). TCP and TLS are not
+ * tapped: Sofia 1.12's tport has no point where a stream's message is whole
+ * (modules/hep/hep.md). */
+struct sockaddr;
+struct iovec;
+typedef struct tz_wire {
+  int sent;                     /* 1: we sent it; 0: we received it */
+  int proto;                    /* IPPROTO_UDP */
+  const struct sockaddr *src, *dst;
+  const struct iovec *iov;      /* the bytes, in iovcnt pieces, len in all */
+  size_t iovcnt, len;
+} tz_wire_t;
+
+/* Called from inside the send or receive, in the worker that makes it, for
+ * every datagram while the instance serves in that worker's current
+ * generation (never twice while a reload's old one retires, never after
+ * destroy). Must not block or touch SIP. Removed with the instance. */
+typedef void (*tz_wiretap_f)(tz_modinst_t *mod, const tz_wire_t *w);
+TZ_API int tz_wiretap_add(tz_modinst_t *mod, tz_wiretap_f fn);
 
 /* ---- services between modules ------------------------------------------- */
 

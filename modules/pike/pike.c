@@ -84,7 +84,8 @@ static int pike_check_req(tz_msg_t *m, const tz_call_t *c)
     return 1;
   if (v == PIKE_BLOCK) {
     tz_stat_add(st->st_blocked, 1);
-    tz_log(TZ_LOG_WARN, "pike: blocking %s for %u s: over %u requests in %u s",
+    tz_sip_log(tz_msg_sip(m), TZ_LOG_WARN,
+               "pike: blocking %s for %u s: over %u requests in %u s",
            tz_msg_src_ip(m), st->table.block_ms / 1000, st->table.density,
            st->table.window_ms / 1000);
   }

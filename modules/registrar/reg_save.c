@@ -321,7 +321,7 @@ int reg_check(reg_state_t *st, tz_msg_t *m, reg_change_t *ch)
   const sip_t *sip = tz_msg_sip(m);
   memset(ch, 0, sizeof *ch);
   if (!sip->sip_request || sip->sip_request->rq_method != sip_method_register) {
-    tz_log(TZ_LOG_ERR, "registrar: save() called for a %s",
+    tz_sip_log(sip, TZ_LOG_ERR, "registrar: save() called for a %s",
            sip->sip_request ? sip->sip_request->rq_method_name : "response");
     return -1;
   }

@@ -138,7 +138,8 @@ static void reg_answer(void *arg)
   } else if (job->status < 0) {
     /* The store is down or refused (disk full, database unreachable): the
      * UA may try again later, and must not take silence for success. */
-    tz_log(TZ_LOG_ERR, "registrar: bindings of %s not stored", job->aor);
+    tz_sip_log(tz_suspended_sip(job->req), TZ_LOG_ERR,
+               "registrar: bindings of %s not stored", job->aor);
     tz_suspended_reply(job->req, 500, "Bindings Not Stored",
                        "Retry-After: " REG_RETRY_AFTER "\r\n");
   } else {
@@ -269,8 +270,8 @@ static int reg_lookup(tz_msg_t *m, const tz_call_t *c)
     return -1;
   su_home_t *home = tz_msg_home(m);
   if (tz_msg_set_ruri(m, b[0].contact) < 0) {
-    tz_log(TZ_LOG_ERR, "registrar: stored contact '%s' does not parse",
-           b[0].contact);
+    tz_sip_log(tz_msg_sip(m), TZ_LOG_ERR,
+               "registrar: stored contact '%s' does not parse", b[0].contact);
     return -1;
   }
   tz_msg_set_dst(m, reg_binding_dst(&b[0], home));

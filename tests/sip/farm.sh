@@ -226,6 +226,9 @@ $r"
   sleep 0.4
 done
 [ "$(stat_of a2 location.db.connected)" = 0 ] || fail "location.db.connected with PostgreSQL down: '$(stat_of a2 location.db.connected)'"
+# The error names the module, the AOR and the call, for the operator to find it.
+grep -q "ERROR: registrar: bindings of down6@example.test not stored \[Call-ID down-cid-6\]" "$TZ_WORK/a2.log" ||
+  fail "no error line naming module and Call-ID: $(grep -m2 'not stored' "$TZ_WORK/a2.log")"
 m=$(msg_status "$PA" carol)
 [ "$m" = "SIP/2.0 200 found sip:carol@192.0.2.5" ] || fail "lookup with PostgreSQL down: '$m'"
 pass "PostgreSQL down: 6 REGISTERs got 500 with Retry-After, none 200; location.db.connected 0; lookups from memory"
