@@ -61,6 +61,16 @@ void tz_vlog(int level, const char *fmt, va_list ap)
           (int)getpid(), log_names[level], line);
 }
 
+void tz_vlog_around(int level, const char *before, const char *after,
+                    const char *fmt, va_list ap)
+{
+  if (!tz_log_enabled(level))
+    return;
+  char text[1024];
+  vsnprintf(text, sizeof text, fmt, ap);
+  tz_log(level, "%s%s%s", before, text, after);
+}
+
 void tz_log(int level, const char *fmt, ...)
 {
   va_list ap;

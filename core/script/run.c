@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/log.h"
 #include "script/ast.h"
 
 #define RUN_MAX_DEPTH 64
@@ -44,14 +45,12 @@ static flow_t run_stmts(run_t *rc, const stmt_t *st);
 
 void tz_script_log(int level, const tz_loc_t *loc, const char *fmt, ...)
 {
-  if (!tz_log_enabled(level))
-    return;
-  char buf[1024];
+  char where[300];
+  snprintf(where, sizeof where, "%s:%u:%u: ", loc->src->name, loc->line, loc->col);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  tz_vlog_around(level, where, "", fmt, ap);
   va_end(ap);
-  tz_log(level, "%s:%u:%u: %s", loc->src->name, loc->line, loc->col, buf);
 }
 
 static long run_usec(void)

@@ -437,15 +437,11 @@ int tz_suspended_reply(tz_suspended_t *s, int status, const char *reason,
 
 void tz_sip_log(const sip_t *sip, int level, const char *fmt, ...)
 {
-  if (!tz_log_enabled(level))
-    return;
-  char text[1024];
+  char call[300] = "";
+  if (sip && sip->sip_call_id && sip->sip_call_id->i_id)
+    snprintf(call, sizeof call, " [Call-ID %s]", sip->sip_call_id->i_id);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  tz_vlog_around(level, "", call, fmt, ap);
   va_end(ap);
-  if (sip && sip->sip_call_id && sip->sip_call_id->i_id)
-    tz_log(level, "%s [Call-ID %s]", text, sip->sip_call_id->i_id);
-  else
-    tz_log(level, "%s", text);
 }
