@@ -139,8 +139,8 @@ static int main_daemonize(void)
 }
 
 /* Tells the waiting parent that start-up succeeded, and lets go of the
- * terminal. */
-static void main_daemon_ready(void)
+ * terminal; stderr stays where it was when the log goes there (-E). */
+static void main_daemon_ready(int keep_stderr)
 {
   if (daemon_fd < 0)
     return;
@@ -148,7 +148,8 @@ static void main_daemon_ready(void)
   if (fd >= 0) {
     dup2(fd, 0);
     dup2(fd, 1);
-    dup2(fd, 2);
+    if (!keep_stderr)
+      dup2(fd, 2);
     if (fd > 2)
       close(fd);
   }
@@ -269,7 +270,7 @@ static void main_started(const opts_t *o, const tz_gen_t *g)
   tz_notify_describe(g, what, sizeof what);
   tz_log(TZ_LOG_NOTICE, "trapezoid %s serving %s: %s", PACKAGE_VERSION, o->cfg,
          what);
-  main_daemon_ready();
+  main_daemon_ready(o->to_stderr);
   tz_notify_ready(g);
   if (tz_notify_watchdog_start() < 0)
     tz_log(TZ_LOG_WARN, "watchdog: cannot start its timer");
