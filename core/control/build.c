@@ -191,6 +191,13 @@ static const struct gen_setting {
 };
 #define GEN_NSETTINGS (sizeof gen_settings / sizeof *gen_settings)
 
+/* The table's names, for the man page check (tests/tools/mandump.c). */
+size_t tz_gen_setting_count(void) { return GEN_NSETTINGS; }
+const char *tz_gen_setting_name(size_t i)
+{
+  return i < GEN_NSETTINGS ? gen_settings[i].name : NULL;
+}
+
 static void gen_unknown_setting(const tz_directive_t *dir, tz_diag_t *d)
 {
   suggest_t sg;

@@ -40,4 +40,9 @@ tz_gen_t *tz_gen_build(const char *path, const tz_gen_opts_t *o,
 tz_gen_t *tz_gen_build_text(const char *name, const char *text,
                             const tz_gen_opts_t *o, tz_diag_t *d);
 
+/* The settings a script may make (name = value), by index: what
+ * trapezoid.cfg(5) must document (tests/man.sh checks it). */
+size_t tz_gen_setting_count(void);
+const char *tz_gen_setting_name(size_t i); /* NULL past the end */
+
 #endif
