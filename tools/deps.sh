@@ -5,9 +5,10 @@
 TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libsofia-sip-ua-dev libltdl-dev libsqlite3-dev sqlite3 libjemalloc-dev
   libpq-dev libsystemd-dev"
-# Running the tests: CUnit, and the real SIP peers the tests talk to.
+# Running the tests: CUnit, and the real SIP peers the tests talk to;
+# man-db and groff-base format the man pages for tests/man.sh.
 TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
-  clang libclang-rt-14-dev postgresql"
+  clang libclang-rt-14-dev postgresql man-db groff-base"
 
 # tz_install_packages PKG...: installs the ones not yet installed.
 tz_install_packages() {
