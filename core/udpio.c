@@ -22,22 +22,33 @@
  * (tz_udpio_bound, from the bind wrapper; close() forgets them). Every
  * other descriptor, and every other request, goes straight to libc.
  *
+ * The wire tap (sip/wiretap.c) is fed here because only here are the bytes
+ * exactly those on the wire, both ways, with nta's retransmissions and its
+ * own 100 Trying: each datagram once, when it leaves the kernel (read
+ * ahead by FIONREAD, or by a recvmsg() that went to the kernel) and once
+ * it was sent. With no tap registered that costs one relaxed load.
+ *
  * Owns the table of such descriptors (atomic bytes: bound in the worker
- * that creates the transport, read by it afterwards) and each thread's
- * cache (thread-local: a worker reads only its own sockets).
+ * that creates the transport, read by it afterwards), each thread's cache
+ * and each thread's local addresses of them (thread-local: a worker reads
+ * and writes only its own sockets).
  */
 #define _GNU_SOURCE
 #include "interpose.h"
+#include "sip/wiretap.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #define UDPIO_MAX_FD (1 << 20)
 
+/* 0, or the stamp of the bind that made the descriptor one of ours. */
 static atomic_uchar udpio_fds[UDPIO_MAX_FD];
+static atomic_uint udpio_binds;
 
 /* The datagram FIONREAD read ahead of Sofia's recvmsg(). */
 static _Thread_local struct {
@@ -69,7 +80,8 @@ void tz_udpio_bound(int fd)
   if (fd >= 0 && fd < UDPIO_MAX_FD &&
       ((getsockopt_f)tz_real(&real, "getsockopt"))(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
       type == SOCK_DGRAM)
-    atomic_store(&udpio_fds[fd], 1);
+    atomic_store(&udpio_fds[fd],
+                 (unsigned char)(1 + atomic_fetch_add(&udpio_binds, 1) % 255));
 }
 
 void tz_udpio_closed(int fd)
@@ -82,6 +94,48 @@ void tz_udpio_closed(int fd)
 }
 
 static int udpio_cached(int fd) { return udpio_cache.full && udpio_cache.fd == fd; }
+
+/* ---- the wire tap ---------------------------------------------------------- */
+
+/* Each socket's local address, asked once per thread (getsockname), in a
+ * table by descriptor; the bind's stamp tells a closed descriptor's
+ * earlier socket from the one bound now under the same number. */
+#define UDPIO_LOCAL 16
+static _Thread_local struct udpio_local {
+  int fd;
+  unsigned char stamp;
+  struct sockaddr_storage addr;
+} udpio_local[UDPIO_LOCAL];
+
+static const struct sockaddr *udpio_local_addr(int fd)
+{
+  unsigned char stamp = atomic_load_explicit(&udpio_fds[fd], memory_order_relaxed);
+  struct udpio_local *l = &udpio_local[fd % UDPIO_LOCAL];
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (l->fd != fd || l->stamp != stamp) {
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+      return NULL;
+    l->fd = fd, l->stamp = stamp, l->addr = ss;
+  }
+  return (const struct sockaddr *)&l->addr;
+}
+
+/* A datagram of ours, len bytes in iov, to the taps (the caller checked
+ * tz_wiretap_on()). No peer address, nothing to say where it went. */
+static void udpio_tap(int fd, int sent, const void *peer, const struct iovec *iov,
+                      size_t iovcnt, size_t len)
+{
+  const struct sockaddr *local = udpio_local_addr(fd);
+  if (!local || !peer)
+    return;
+  tz_wire_t w = {.sent = sent, .proto = IPPROTO_UDP, .src = sent ? local : peer,
+                 .dst = sent ? peer : local, .iov = iov, .iovcnt = iovcnt,
+                 .len = len};
+  tz_wiretap_run(&w);
+}
+
+/* ---- the read-ahead cache -------------------------------------------------- */
 
 /* FIONREAD on one of ours: the next datagram's length, read into the
  * cache; 0 when there is none (as the kernel would say). */
@@ -104,6 +158,10 @@ static int udpio_read_ahead(int fd, int *size)
     udpio_cache.full = 1;
     udpio_cache.len = (size_t)n;
     udpio_cache.fromlen = m.msg_namelen;
+    if (n > 0 && tz_wiretap_on()) {
+      iov.iov_len = (size_t)n;
+      udpio_tap(fd, 0, &udpio_cache.from, &iov, 1, (size_t)n);
+    }
   }
   *size = (int)udpio_cache.len;
   return 0;
@@ -139,11 +197,22 @@ static ssize_t udpio_copy(struct iovec *iov, size_t iovlen, int flags, int *mfla
   return (ssize_t)(flags & MSG_TRUNC ? udpio_cache.len : off);
 }
 
+/* A recvmsg() that went to the kernel read a datagram of ours whole: the
+ * taps see it (a peek is seen when it is read, the error queue never). */
+static ssize_t udpio_tap_recvmsg(int fd, struct msghdr *m, int flags, ssize_t n)
+{
+  if (n > 0 && tz_wiretap_on() && udpio_ours(fd) &&
+      !(flags & (MSG_ERRQUEUE | MSG_PEEK | MSG_TRUNC)) && !(m->msg_flags & MSG_TRUNC))
+    udpio_tap(fd, 0, m->msg_name, m->msg_iov, m->msg_iovlen, (size_t)n);
+  return n;
+}
+
 TZ_INTERPOSE ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
   static _Atomic(void *) real;
   if (!udpio_cached(fd) || (flags & MSG_ERRQUEUE))
-    return ((recvmsg_f)tz_real(&real, "recvmsg"))(fd, m, flags);
+    return udpio_tap_recvmsg(fd, m, flags,
+                             ((recvmsg_f)tz_real(&real, "recvmsg"))(fd, m, flags));
   if (m->msg_name) {
     socklen_t n = m->msg_namelen < udpio_cache.fromlen ? m->msg_namelen
                                                        : udpio_cache.fromlen;
@@ -154,6 +223,8 @@ TZ_INTERPOSE ssize_t recvmsg(int fd, struct msghdr *m, int flags)
   return udpio_copy(m->msg_iov, m->msg_iovlen, flags, &m->msg_flags);
 }
 
+/* Sofia's recv() on a UDP transport only discards an empty datagram (its
+ * zero-length path), which carries no message: not tapped. */
 TZ_INTERPOSE ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
   static _Atomic(void *) real;
@@ -189,5 +260,7 @@ TZ_INTERPOSE ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
   ssize_t n = f(fd, m, flags);
   if (n < 0 && udpio_icmp_error(errno) && udpio_ours(fd))
     n = f(fd, m, flags);
+  if (n > 0 && tz_wiretap_on() && udpio_ours(fd))
+    udpio_tap(fd, 1, m->msg_name, m->msg_iov, m->msg_iovlen, (size_t)n);
   return n;
 }
