@@ -17,18 +17,16 @@
 #include "runtime/gen.h"
 #include "script/script.h"
 #include "sip/handoff.h"
+#include "sip/hooks.h"
 #include "sip/ict.h"
 #include "sip/respsel.h"
 #include "lib/log.h"
-#include "runtime/module.h"
-#include "lib/owner.h"
 #include "runtime/worker.h"
 #include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,46 +141,12 @@ static void relay_branch_final(tz_tx_t *tx)
   tx->pending--;
 }
 
-typedef struct relay_hook {
-  struct relay_hook *next, **prevp;
-  tz_modinst_t *mod;
-  tz_relay_hook_f fn;
-} relay_hook_t;
-
-/* Modules add and remove hooks in worker 0 (init, destroy) while every
- * worker runs them: hooks_lock, read-held while they run. */
-static relay_hook_t *relay_hooks;
-static pthread_rwlock_t hooks_lock = PTHREAD_RWLOCK_INITIALIZER;
-
-/* The hook's instance goes: so does the hook. */
-static void relay_hook_free(void *obj)
-{
-  relay_hook_t *h = obj;
-  pthread_rwlock_wrlock(&hooks_lock);
-  if ((*h->prevp = h->next))
-    h->next->prevp = h->prevp;
-  pthread_rwlock_unlock(&hooks_lock);
-  free(h);
-}
+/* Modules add them in worker 0 (init) while every worker runs them. */
+static tz_hooks_t relay_hooks = TZ_HOOKS_INIT;
 
 int tz_relay_hook_add(tz_modinst_t *mod, tz_relay_hook_f fn)
 {
-  relay_hook_t *h = calloc(1, sizeof *h);
-  if (!h)
-    return -1;
-  h->mod = mod;
-  h->fn = fn;
-  pthread_rwlock_wrlock(&hooks_lock);
-  if ((h->next = relay_hooks))
-    relay_hooks->prevp = &h->next;
-  h->prevp = &relay_hooks;
-  relay_hooks = h;
-  pthread_rwlock_unlock(&hooks_lock);
-  if (!tz_cleanup_add(tz_modinst_owner(mod), relay_hook_free, h, NULL)) {
-    relay_hook_free(h);
-    return -1;
-  }
-  return 0;
+  return tz_hooks_add(&relay_hooks, mod, (void (*)(void))fn);
 }
 
 void tz_msg_record_route(tz_msg_t *m) { m->flags |= TZ_MSG_RECORD_ROUTE; }
@@ -864,11 +828,13 @@ static tz_tx_t *relay_open(tz_msg_t *m)
   sip_t *sip = m->sip;
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
     return relay_refuse(m, 483, "Too Many Hops"), NULL;
-  pthread_rwlock_rdlock(&hooks_lock);
-  for (relay_hook_t *h = relay_hooks; h; h = h->next)
-    if (tz_gen_has_module(m->gen, h->mod)) /* not a retiring generation's */
-      h->fn(h->mod, m);
-  pthread_rwlock_unlock(&hooks_lock);
+  if (tz_hooks_any(&relay_hooks)) {
+    tz_hooks_read(&relay_hooks);
+    for (tz_hook_t *h = relay_hooks.head; h; h = h->next)
+      if (tz_gen_has_module(m->gen, h->mod)) /* not a retiring generation's */
+        ((tz_relay_hook_f)h->fn)(h->mod, m);
+    tz_hooks_done(&relay_hooks);
+  }
   if (relay_is_loop(sip, relay_loop_hash(m)))
     return relay_refuse(m, 482, "Loop Detected"), NULL;
   tz_tx_t *tx = relay_tx_new(m);

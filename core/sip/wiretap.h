@@ -5,18 +5,13 @@
 #ifndef TZ_WIRETAP_H
 #define TZ_WIRETAP_H
 
-#include <trapezoid/trapezoid.h>
+#include "sip/hooks.h"
 
-#include <stdatomic.h>
+extern tz_hooks_t tz_wiretaps;
 
-/* How many taps are registered. Read inline so that a datagram costs one
- * relaxed load while there are none (the common case, and the benchmark's). */
-extern atomic_uint tz_wiretap_count;
-
-static inline int tz_wiretap_on(void)
-{
-  return atomic_load_explicit(&tz_wiretap_count, memory_order_relaxed) != 0;
-}
+/* Inline, so that a datagram costs one relaxed load while no tap is
+ * registered (the common case, and the benchmark's). */
+static inline int tz_wiretap_on(void) { return tz_hooks_any(&tz_wiretaps); }
 
 /* Hands w to every tap of the calling worker's current generation. */
 void tz_wiretap_run(const tz_wire_t *w);
