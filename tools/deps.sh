@@ -9,6 +9,11 @@ TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 # man-db and groff-base format the man pages for tests/man.sh.
 TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
   clang libclang-rt-14-dev postgresql man-db groff-base"
+# scripts/package: building the .debs (debhelper), checking them (lintian),
+# the unit (systemd-analyze, in systemd), the unit tests of the build
+# (libcunit1-dev), the installed daemon (sipsak, ss from iproute2).
+TZ_PACKAGE_PKGS="dpkg-dev debhelper fakeroot lintian systemd libcunit1-dev
+  sipsak iproute2"
 
 # tz_install_packages PKG...: installs the ones not yet installed.
 tz_install_packages() {
