@@ -13,7 +13,7 @@ TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
 # scripts/package: building the .debs (debhelper), checking them (lintian),
 # the unit (systemd-analyze, in systemd), the unit tests of the build
 # (libcunit1-dev), the installed daemon (sipsak, ss from iproute2).
-TZ_PACKAGE_PKGS="dpkg-dev debhelper fakeroot lintian systemd libcunit1-dev
+TZ_PACKAGE_PKGS="dpkg-dev debhelper lintian systemd libcunit1-dev
   sipsak iproute2"
 
 # tz_install_packages PKG...: installs the ones not yet installed.
