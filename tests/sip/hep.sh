@@ -7,8 +7,9 @@
 # the messages SIPp's traces say it sent and received, each once, with the
 # ports of caller, proxy and callee. Then: trapezoid -c names a bad dest,
 # tzctl hep off stops capture and on resumes it, a reload captures nothing
-# twice, a full queue drops and counts (hep.dropped), and a collector that
-# is not there slows no call.
+# twice, module unload stops it and load resumes it, a full queue drops
+# and counts (hep.dropped), and a collector that is not there slows no
+# call.
 . "${TZ_TESTDIR}/sip/lib.sh"
 need sipp tshark sngrep
 
@@ -167,6 +168,17 @@ m=$(settle $((n + 26)))
 check_calls reload 2
 n=$m
 pass "after a reload: 2 calls, 26 packets (the old instance no longer captures)"
+
+# ---- unloaded: its tap goes with it; loaded again: it captures ------------------
+ctl module unload hep >/dev/null || fail "module unload hep"
+calls 2 unloaded
+sleep 0.5
+[ "$(hep_count)" = "$n" ] || fail "captured after module unload: $(hep_count) packets, had $n"
+ctl module load hep >/dev/null || fail "module load hep"
+calls 2 loaded
+n=$(settle $((n + 26)))
+check_calls loaded 2
+pass "module unload hep: nothing captured; module load hep: 26 packets for 2 calls"
 
 # ---- a collector that is not there ------------------------------------------------
 for dest in "udp:127.0.0.1:$DEAD" "udp:198.51.100.1:9060"; do
