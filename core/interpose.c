@@ -6,8 +6,8 @@
  * it and takes no ready-made socket; transport.c decides) and to tell
  * udpio.c which sockets are Sofia's UDP transports.
  *
- * Linked into the daemon only; these names and udpio.c's are the only
- * symbols the daemon exports besides the module API: libsofia's calls
+ * Linked into the daemon only; these names, udpio.c's and tportio.c's
+ * are the only symbols the daemon exports besides the module API: libsofia's calls
  * resolve to the executable's definitions only when they are in its
  * dynamic symbol table. Sofia has no hook of its own at accept time.
  */
@@ -118,5 +118,6 @@ TZ_INTERPOSE int close(int fd)
   tz_tcp_forget(fd);
   tz_handoff_closed(fd);
   tz_udpio_closed(fd);
+  tz_tportio_closed(fd);
   return interpose_close(fd);
 }
