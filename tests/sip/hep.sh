@@ -8,8 +8,8 @@
 # ports of caller, proxy and callee. Then: trapezoid -c names a bad dest,
 # tzctl hep off stops capture and on resumes it, a reload captures nothing
 # twice, module unload stops it and load resumes it, a full queue drops
-# and counts (hep.dropped), and a collector that is not there slows no
-# call.
+# and counts (hep.dropped), a collector that is not there slows no
+# call, and calls over TCP on both legs are captured message by message.
 . "${TZ_TESTDIR}/sip/lib.sh"
 need sipp tshark sngrep
 
@@ -71,9 +71,10 @@ sipp_wire() {
       print (sent ? peer "|" pp : pp "|" peer) "|" len "|" start "|" cid "|" cseq
       start = ""
     }
-    /^-----------------------------------------------/ { out(); next }
-    /^UDP message (sent|received)/ { sent = $3 == "sent"; len = $4; gsub(/[^0-9]/, "", len)
+    /^-----------------------------------------------/ { out(); inmsg = 0; next }
+    /^(UDP|TCP) message (sent|received)/ { inmsg = 1; sent = $3 == "sent"; len = $4; gsub(/[^0-9]/, "", len)
                                      cid = cseq = via = ""; body = 0; next }
+    !inmsg { next } # SIPp logs more than messages there (a TCP EAGAIN)
     start == "" && NF { start = $0; next }
     /^$/ && start != "" { body = 1 }
     body { next }
@@ -218,4 +219,51 @@ got=$(settle $((before + sent - sent0)))
 [ "$got" = $((before + sent - sent0)) ] ||
   fail "the collector got $((got - before)) of the $((sent - sent0)) packets sent"
 pass "queue 1, a burst of 2000 OPTIONS (stateless 404s): $sent sent, $dropped dropped (hep.dropped), sum = requests + answers"
+tz_stop "$TZ_PID" || fail "stop: status $?"
+
+# ---- TCP: both legs ----------------------------------------------------------------
+# Caller and callee on TCP connections (SIPp -t t1), the callee registered
+# with ;transport=tcp: every message each sent and received is captured
+# once, from tport_deliver and tport_tsend (core/tportio.c), whole,
+# between the connection's ports, which ss(8) tells while the calls run
+# (the proxy's for the callee is an ephemeral one).
+tz_start tz3 "$CFG" -l "udp:127.0.0.1:$P" -l "tcp:127.0.0.1:$P"
+st=$(sip_register "$P" bob "sip:bob@127.0.0.1:$U;transport=tcp")
+[ "$st" = 200 ] || fail "REGISTER over TCP contact: $st"
+before=$(settle 2)
+NT=10
+sipp -sf "$S/call_uas_tcp.xml" -t t1 -i 127.0.0.1 -p "$U" -m "$NT" -nostdin -timeout 30 -timeout_error \
+  -trace_msg -message_file "$TZ_WORK/tcp.uas.msg" >"$TZ_WORK/uas.out" 2>&1 &
+uas=$!
+TZ_PIDS="$TZ_PIDS $uas"
+for _ in $(seq 1 100); do
+  grep -q "$(printf ':%04X ' "$U")" /proc/net/tcp && break
+  sleep 0.05
+done
+sipp -sf "$S/call_uac_rr.xml" -t t1 -s bob -i 127.0.0.1 -p "$C" -r 5 -m "$NT" -nostdin \
+  -timeout 30 -timeout_error -trace_msg -message_file "$TZ_WORK/tcp.uac.msg" \
+  -trace_stat -stf "$TZ_WORK/uac.csv" -fd 1 "127.0.0.1:$P" >"$TZ_WORK/uac.out" 2>&1 &
+uac=$!
+TZ_PIDS="$TZ_PIDS $uac"
+sleep 1 # both connections are up once the first call is
+ss -tnH state established >"$TZ_WORK/tcp.ss"
+calls_all_ok "$uac" "$uas" "$NT"
+peer_of() { awk -v l="127.0.0.1:$1" '$3 == l {sub(/.*:/, "", $4); print $4}' "$TZ_WORK/tcp.ss"; }
+X=$(peer_of "$P") Y=$(peer_of "$U")
+[ -n "$X" ] && [ -n "$Y" ] || fail "no caller or callee connection in: $(cat "$TZ_WORK/tcp.ss")"
+n=$(settle $((before + 13 * NT)))
+{ sipp_wire "$TZ_WORK/tcp.uac.msg" "$X" "$P"
+  sipp_wire "$TZ_WORK/tcp.uas.msg" "$U" "$Y"; } | sort >"$TZ_WORK/tcp.sipp"
+[ "$(wc -l <"$TZ_WORK/tcp.sipp")" = $((13 * NT)) ] ||
+  fail "SIPp traced $(wc -l <"$TZ_WORK/tcp.sipp") TCP messages for $NT calls"
+hep_wire >"$TZ_WORK/hep.all" || fail "$(cat "$TZ_WORK/hep.all")"
+# These calls' messages on the two connections (the proxy's UDP, such as a
+# handoff between workers, is the UDP tap's, checked above).
+cids=$(cut -d'|' -f5 "$TZ_WORK/tcp.sipp" | sort -u | paste -sd'|')
+awk -F'|' -v c="^($cids)\$" -v a="$X|$P" -v b="$P|$X" -v u="$U|$Y" -v v="$Y|$U" \
+  '{ k = $1 "|" $2 } $5 ~ c && (k == a || k == b || k == u || k == v)' "$TZ_WORK/hep.all" |
+  sort >"$TZ_WORK/tcp.hep"
+diff "$TZ_WORK/tcp.sipp" "$TZ_WORK/tcp.hep" >"$TZ_WORK/tcp.diff" ||
+  fail "captured over TCP != SIPp's messages (< SIPp, > HEP): $(head -20 "$TZ_WORK/tcp.diff")"
+pass "$NT calls over TCP both ways: $((13 * NT)) SIP messages, each once, whole (length), between the connections' ports ($X-$P, $Y-$U)"
 tz_stop "$TZ_PID" || fail "stop: status $?"
