@@ -1,6 +1,7 @@
 /*
  * wiretap.c - the wire tap registry: modules (hep) add a callback through
- * their instance, core/udpio.c hands each datagram to them. The list and
+ * their instance, core/udpio.c hands each datagram to them, core/tportio.c
+ * each TCP and TLS message. The list and
  * its locking rule are hooks.h's.
  */
 #define _POSIX_C_SOURCE 200809L

@@ -1,6 +1,7 @@
 /*
  * wiretap.h - the wire tap registry (wiretap.c): modules' callbacks for
- * every datagram the core's UDP sockets move, fed by core/udpio.c.
+ * every datagram the core's UDP sockets move, fed by core/udpio.c, and
+ * every TCP and TLS message, fed by core/tportio.c.
  */
 #ifndef TZ_WIRETAP_H
 #define TZ_WIRETAP_H

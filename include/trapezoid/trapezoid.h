@@ -326,14 +326,14 @@ TZ_API void tz_suspended_drop(tz_suspended_t *s);
 /* A message as it crossed the wire: the exact bytes of one datagram
  * received or sent on one of the core's UDP sockets (nta's own
  * retransmissions and 100 Trying included), its peer and the local socket's
- * address (as bound: 0.0.0.0 for a wildcard listen). TCP and TLS are not
- * tapped: Sofia 1.12's tport has no point where a stream's message is whole
- * (modules/hep/hep.md). */
+ * address (as bound: 0.0.0.0 for a wildcard listen); or one whole message
+ * received or sent on a TCP or TLS connection (decrypted), with the
+ * connection's addresses (modules/hep/hep.md). */
 struct sockaddr;
 struct iovec;
 typedef struct tz_wire {
   int sent;                     /* 1: we sent it; 0: we received it */
-  int proto;                    /* IPPROTO_UDP */
+  int proto;                    /* IPPROTO_UDP, or IPPROTO_TCP (TLS too) */
   const struct sockaddr *src, *dst;
   const struct iovec *iov;      /* the bytes, in iovcnt pieces, len in all */
   size_t iovcnt, len;
