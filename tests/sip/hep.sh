@@ -227,6 +227,9 @@ tz_stop "$TZ_PID" || fail "stop: status $?"
 # once, from tport_deliver and tport_tsend (core/tportio.c), whole,
 # between the connection's ports, which ss(8) tells while the calls run
 # (the proxy's for the callee is an ephemeral one).
+# A fresh location: bob's UDP binding from the runs above would fork each
+# INVITE to a UDP branch too (a datagram to the callee's TCP-only port).
+rm -f "$TZ_WORK"/l.db*
 tz_start tz3 "$CFG" -l "udp:127.0.0.1:$P" -l "tcp:127.0.0.1:$P"
 st=$(sip_register "$P" bob "sip:bob@127.0.0.1:$U;transport=tcp")
 [ "$st" = 200 ] || fail "REGISTER over TCP contact: $st"
