@@ -33,9 +33,11 @@
 #include "sip/wiretap.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -99,8 +101,27 @@ static int tportio_grow(void)
   return 0;
 }
 
+/* A worker's table goes with its thread: a key's destructor runs in the
+ * ending thread while its thread-local storage is still there. */
+static pthread_key_t conns_key;
+static pthread_once_t conns_once = PTHREAD_ONCE_INIT;
+
+static void tportio_forget_all(void *arg)
+{
+  (void)arg;
+  free(conns.slot);
+  free(conns.by_fd);
+  memset(&conns, 0, sizeof conns);
+}
+
+static void tportio_make_key(void) { pthread_key_create(&conns_key, tportio_forget_all); }
+
 static void tportio_remember(const tport_t *tp, int fd)
 {
+  if (!conns.by_fd) {
+    pthread_once(&conns_once, tportio_make_key);
+    pthread_setspecific(conns_key, &conns);
+  }
   if ((size_t)fd >= conns.nfd) {
     size_t n = (size_t)fd + 64;
     const tport_t **b = realloc(conns.by_fd, n * sizeof *b);
