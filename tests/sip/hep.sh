@@ -9,13 +9,14 @@
 # tzctl hep off stops capture and on resumes it, a reload captures nothing
 # twice, module unload stops it and load resumes it, a full queue drops
 # and counts (hep.dropped), a collector that is not there slows no
-# call, and calls over TCP on both legs are captured message by message.
+# call, calls over TCP on both legs are captured message by message, and
+# an OPTIONS over TLS and its answer are captured decrypted.
 . "${TZ_TESTDIR}/sip/lib.sh"
-need sipp tshark sngrep
+need sipp tshark sngrep openssl
 
 S="$TZ_TESTDIR/sip/scenarios"
-set -- $(ports 5)
-P=$1 U=$2 C=$3 H=$4 DEAD=$5
+set -- $(ports 6)
+P=$1 U=$2 C=$3 H=$4 DEAD=$5 PT=$6
 CTL="$TZ_WORK/ctl.sock"
 CFG="$TZ_WORK/hep.cfg"
 PCAP="$TZ_WORK/hep.pcap"
@@ -269,4 +270,40 @@ awk -F'|' -v c="^($cids)\$" -v a="$X|$P" -v b="$P|$X" -v u="$U|$Y" -v v="$Y|$U" 
 diff "$TZ_WORK/tcp.sipp" "$TZ_WORK/tcp.hep" >"$TZ_WORK/tcp.diff" ||
   fail "captured over TCP != SIPp's messages (< SIPp, > HEP): $(head -20 "$TZ_WORK/tcp.diff")"
 pass "$NT calls over TCP both ways: $((13 * NT)) SIP messages, each once, whole (length), between the connections' ports ($X-$P, $Y-$U)"
+tz_stop "$TZ_PID" || fail "stop: status $?"
+
+# ---- TLS ---------------------------------------------------------------------------
+# An OPTIONS over TLS (openssl s_client) and the proxy's 200: both captured
+# as the SIP text inside the TLS records, whole (the request's length is
+# what was sent), between the client's port and the TLS listen port.
+T="$TZ_WORK/tls"
+mkdir -p "$T"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cafile.pem" \
+  -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 ||
+  fail "openssl could not make a certificate"
+cat "$T/key.pem" "$T/cafile.pem" >"$T/agent.pem"
+hep_cfg "udp:127.0.0.1:$H"
+sed -i -e "1i tls_dir=\"$T\"" \
+  -e 's/^    if (is_method("CANCEL")) {/    if (is_method("OPTIONS")) { sl_reply(200, "Over $pr"); exit; }\n&/' "$CFG"
+before=$(hep_count)
+tz_start tz4 "$CFG" -l "udp:127.0.0.1:$P" -l "tls:127.0.0.1:$PT"
+sip_msg OPTIONS "$PT" TLS >"$TZ_WORK/tls.req"
+cid=$(tr -d '\r' <"$TZ_WORK/tls.req" | awk '/^Call-ID:/ {print $2}')
+out=$( (cat "$TZ_WORK/tls.req"; sleep 1) |
+  timeout 10 openssl s_client -connect "127.0.0.1:$PT" -quiet -verify_return_error \
+    -CAfile "$T/cafile.pem" 2>/dev/null | head -n 1 | tr -d '\r')
+[ "$out" = "SIP/2.0 200 Over tls" ] || fail "OPTIONS over TLS: '$out'"
+settle $((before + 2)) >/dev/null
+hep_wire >"$TZ_WORK/hep.all" || fail "$(cat "$TZ_WORK/hep.all")"
+awk -F'|' -v c="$cid" '$5 == c' "$TZ_WORK/hep.all" >"$TZ_WORK/tls.hep"
+X=$(awk -F'|' -v p="$PT" '$2 == p {print $1}' "$TZ_WORK/tls.hep")
+want="$X|$PT|$(wc -c <"$TZ_WORK/tls.req")|OPTIONS sip:bob@127.0.0.1:$PT SIP/2.0|$cid|1 OPTIONS"
+[ "$(sed -n 1p "$TZ_WORK/tls.hep")" = "$want" ] ||
+  fail "TLS request captured as '$(sed -n 1p "$TZ_WORK/tls.hep")', wanted '$want'"
+case "$(sed -n 2p "$TZ_WORK/tls.hep")" in
+  "$PT|$X|"*"|SIP/2.0 200 Over tls|$cid|1 OPTIONS") ;;
+  *) fail "TLS answer captured as '$(sed -n 2p "$TZ_WORK/tls.hep")'" ;;
+esac
+[ "$(wc -l <"$TZ_WORK/tls.hep")" = 2 ] || fail "TLS: $(wc -l <"$TZ_WORK/tls.hep") packets of the call: $(cat "$TZ_WORK/tls.hep")"
+pass "OPTIONS over TLS and its 200: captured decrypted, once each, whole, between ports $X and $PT"
 tz_stop "$TZ_PID" || fail "stop: status $?"
