@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,4 +286,14 @@ void tz_workers_stop(void)
     mbox_free(&workers[i]);
   }
   nworkers = 1;
+}
+
+int tz_thread_start(pthread_t *thread, void *(*fn)(void *arg), void *arg)
+{
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(thread, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
 }

@@ -15,6 +15,7 @@
 #define TRAPEZOID_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 
@@ -421,6 +422,10 @@ TZ_API unsigned tz_worker_count(void);
  * to it, in order. -1 when fn will not run: errno ENOMEM (out of memory),
  * or ESHUTDOWN (that worker is stopping and ends its requests itself). */
 TZ_API int tz_worker_post(unsigned id, void (*fn)(void *arg), void *arg);
+/* A module's own thread (a database writer, a sender), no worker: it runs
+ * with every signal blocked, as signals are worker 0's business. 0, or
+ * pthread_create's error number; join it in destroy. */
+TZ_API int tz_thread_start(pthread_t *thread, void *(*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,11 @@
 /*
- * hep.c - the hep module: every SIP datagram the core's UDP sockets
- * receive or send, as HEPv3 to a collector (Homer, or anything that reads
- * HEP), like Kamailio's siptrace with its HEP mode. The core's wire tap
- * (tz_wiretap_add) hands over the exact bytes, peer and local address;
- * this file stamps them, encodes them (hep_enc.c) and queues them for the
- * sender thread (hep_send.c). `tzctl hep on|off|status` switches it at run
- * time. TCP and TLS are not captured (hep.md says why).
+ * hep.c - the hep module: every SIP message the core receives or sends
+ * (UDP datagrams, TCP and TLS messages), as HEPv3 to a collector (Homer,
+ * or anything that reads HEP), like Kamailio's siptrace with its HEP mode.
+ * The core's wire tap (tz_wiretap_add) hands over the bytes, peer and
+ * local address; this file stamps them, encodes them (hep_enc.c) and
+ * queues them for the sender thread (hep_send.c). `tzctl hep
+ * on|off|status` switches it at run time.
  *
  * Locking rule: the tap runs in every worker at once and reads only the
  * configuration and what init made, except `on` (atomic, set by the
@@ -36,7 +36,7 @@ typedef struct hep {
   tz_stat_t *dropped;
 } hep_t;
 
-/* The tap: one datagram, while capturing. A packet the queue cannot take
+/* The tap: one message, while capturing. A packet the queue cannot take
  * (or that does not fit a datagram) is counted, never waited for. */
 static void hep_tap(tz_modinst_t *mod, const tz_wire_t *w)
 {
@@ -207,7 +207,7 @@ const tz_module_t hep_LTX_module = {
   .size = sizeof(tz_module_t),
   .name = "hep",
   .version = "1",
-  .description = "HEPv3 capture of every SIP datagram, to a Homer collector",
+  .description = "HEPv3 capture of every SIP message, to a Homer collector",
   .cfg_size = sizeof(hep_cfg_t),
   .params = hep_params,
   .check = hep_check,

@@ -21,7 +21,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,17 +151,6 @@ static hep_sender_t *hep_sender_new(const struct sockaddr *dst, socklen_t dstlen
   return s;
 }
 
-/* The thread, every signal blocked: signals are worker 0's business. */
-static int hep_sender_spawn(hep_sender_t *s)
-{
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&s->thread, NULL, hep_sender_main, s);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return rc;
-}
-
 hep_sender_t *hep_sender_start(const struct sockaddr *dst, socklen_t dstlen,
                                unsigned cap, char *err, size_t errlen)
 {
@@ -173,7 +161,7 @@ hep_sender_t *hep_sender_start(const struct sockaddr *dst, socklen_t dstlen,
   }
   if ((s->fd = hep_sender_socket(dst->sa_family, err, errlen)) < 0)
     return hep_sender_free(s), NULL;
-  int rc = hep_sender_spawn(s);
+  int rc = tz_thread_start(&s->thread, hep_sender_main, s);
   if (rc) {
     snprintf(err, errlen, "hep: cannot start the sender thread: %s", strerror(rc));
     return hep_sender_free(s), NULL;

@@ -19,7 +19,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,13 +309,7 @@ int loc_db_start(loc_db_t *d)
 {
   if (db_pipe(d->notify) < 0 || db_pipe(d->wake) < 0)
     return -1;
-  /* Signals are worker 0's business: the writer must never take one. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&d->thread, NULL, db_writer, d);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0)
+  if (tz_thread_start(&d->thread, db_writer, d) != 0)
     return -1;
   d->running = 1;
   return 0;
