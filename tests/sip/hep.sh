@@ -240,10 +240,7 @@ sipp -sf "$S/call_uas_tcp.xml" -t t1 -i 127.0.0.1 -p "$U" -m "$NT" -nostdin -tim
   -trace_msg -message_file "$TZ_WORK/tcp.uas.msg" >"$TZ_WORK/uas.out" 2>&1 &
 uas=$!
 TZ_PIDS="$TZ_PIDS $uas"
-for _ in $(seq 1 100); do
-  grep -q "$(printf ':%04X ' "$U")" /proc/net/tcp && break
-  sleep 0.05
-done
+wait_tcp "$U"
 sipp -sf "$S/call_uac_rr.xml" -t t1 -s bob -i 127.0.0.1 -p "$C" -r 5 -m "$NT" -nostdin \
   -timeout 30 -timeout_error -trace_msg -message_file "$TZ_WORK/tcp.uac.msg" \
   -trace_stat -stf "$TZ_WORK/uac.csv" -fd 1 "127.0.0.1:$P" >"$TZ_WORK/uac.out" 2>&1 &
@@ -277,11 +274,7 @@ tz_stop "$TZ_PID" || fail "stop: status $?"
 # as the SIP text inside the TLS records, whole (the request's length is
 # what was sent), between the client's port and the TLS listen port.
 T="$TZ_WORK/tls"
-mkdir -p "$T"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cafile.pem" \
-  -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 ||
-  fail "openssl could not make a certificate"
-cat "$T/key.pem" "$T/cafile.pem" >"$T/agent.pem"
+tls_cert "$T"
 hep_cfg "udp:127.0.0.1:$H"
 sed -i -e "1i tls_dir=\"$T\"" \
   -e 's/^    if (is_method("CANCEL")) {/    if (is_method("OPTIONS")) { sl_reply(200, "Over $pr"); exit; }\n&/' "$CFG"

@@ -43,14 +43,26 @@ need() {
   done
 }
 
-# wait_udp PORT: until something has bound the UDP port (5 s).
-wait_udp() {
-  hex=$(printf ':%04X ' "$1")
+# wait_udp PORT, wait_tcp PORT: until something has bound the port (5 s).
+wait_bound() { # PROTO PORT
+  hex=$(printf ':%04X ' "$2")
   for _ in $(seq 1 100); do
-    grep -q "$hex" /proc/net/udp /proc/net/udp6 2>/dev/null && return 0
+    grep -q "$hex" "/proc/net/$1" "/proc/net/${1}6" 2>/dev/null && return 0
     sleep 0.05
   done
-  fail "nothing listens on UDP port $1"
+  fail "nothing listens on ${1^^} port $2"
+}
+wait_udp() { wait_bound udp "$1"; }
+wait_tcp() { wait_bound tcp "$1"; }
+
+# tls_cert DIR: a self-signed certificate for 127.0.0.1 in DIR, as tls_dir=
+# wants it (agent.pem: key and certificate; cafile.pem: the certificate).
+tls_cert() {
+  mkdir -p "$1"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/key.pem" -out "$1/cafile.pem" \
+    -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 ||
+    fail "openssl could not make a certificate"
+  cat "$1/key.pem" "$1/cafile.pem" >"$1/agent.pem"
 }
 
 # ports N: N free loopback ports, one per line.

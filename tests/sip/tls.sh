@@ -10,11 +10,7 @@ need openssl baresip
 set -- $(spaced_ports 4)
 P=$1 PT=$2 A=$3 B=$4
 T="$TZ_WORK/tls"
-mkdir -p "$T"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cafile.pem" \
-  -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 ||
-  fail "openssl could not make a certificate"
-cat "$T/key.pem" "$T/cafile.pem" >"$T/agent.pem"
+tls_cert "$T"
 
 sed -e "s#@DB@#$TZ_WORK/p.db#" -e "s#@RR@#1#" -e "s#@PORT@#$P#" -e "s#@VMPORT@#1#" \
   "$TZ_TESTDIR/sip/scripts/proxy.cfg.in" | sed "1i tls_dir=\"$T\"" >"$TZ_WORK/p.cfg"

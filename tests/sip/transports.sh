@@ -26,10 +26,7 @@ sipp -sf "$S/call_uas_tcp.xml" -t t1 -i 127.0.0.1 -p "$U" -m 1 -nostdin -timeout
   -timeout_error -trace_msg -message_file "$TZ_WORK/tcpbob.msg" >"$TZ_WORK/tcpbob.out" 2>&1 &
 UAS=$!
 TZ_PIDS="$TZ_PIDS $UAS"
-for _ in $(seq 1 100); do
-  grep -q "$(printf ':%04X ' "$U")" /proc/net/tcp && break
-  sleep 0.05
-done
+wait_tcp "$U"
 sipp -sf "$S/call_uac_rr.xml" -s tcpbob -i 127.0.0.1 -p "$C" -m 1 -nostdin -timeout 20 \
   -timeout_error -trace_msg -message_file "$TZ_WORK/alice1.msg" "127.0.0.1:$P" \
   >"$TZ_WORK/alice1.out" 2>&1 || fail "UDP caller: $(tail -30 "$TZ_WORK/alice1.msg")"
