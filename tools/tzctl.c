@@ -353,6 +353,32 @@ static int tzctl_params_subscriber(const tzctl_cmd_t *cmd, int argc,
   return 0;
 }
 
+/* AOR CONTACT [EXPIRES]: EXPIRES is checked here, so that "1h" is a usage
+ * error rather than a string the server refuses. */
+static int tzctl_params_location_add(const tzctl_cmd_t *cmd, int argc,
+                                     char **argv, tz_jbuf_t *p, char *err,
+                                     size_t errlen)
+{
+  char *end = NULL;
+  long expires = argc > 2 ? strtol(argv[2], &end, 10) : 0;
+  if (argc > 2 && (end == argv[2] || *end || expires <= 0)) {
+    snprintf(err, errlen, "%s: EXPIRES must be a number of seconds above 0, "
+             "got '%s'", cmd->words, argv[2]);
+    return -1;
+  }
+  tz_jw_obj_begin(p);
+  tz_jw_key(p, "aor");
+  tz_jw_str(p, argv[0]);
+  tz_jw_key(p, "contact");
+  tz_jw_str(p, argv[1]);
+  if (argc > 2) {
+    tz_jw_key(p, "expires");
+    tz_jw_int(p, expires);
+  }
+  tz_jw_obj_end(p);
+  return 0;
+}
+
 /* call METHOD [PARAMS]: the params are checked here so that a typo gets a
  * usage error with its position instead of a server parse error. */
 static int tzctl_params_call(const tzctl_cmd_t *cmd, int argc, char **argv,
@@ -404,6 +430,9 @@ static const tzctl_cmd_t tzctl_cmds[] = {
   {"location show", "location.show", "[AOR]", "aor", 0, 1,
    tzctl_params_positional, tzctl_print_locations,
    "the registered bindings (of one AOR)"},
+  {"location add", "location.add", "AOR CONTACT [EXPIRES]", NULL, 2, 3,
+   tzctl_params_location_add, tzctl_print_members,
+   "add a binding to an AOR (replaces the one of CONTACT)"},
   {"location remove", "location.remove", "AOR", "aor", 1, 1,
    tzctl_params_positional, tzctl_print_removed,
    "remove an AOR's bindings"},

@@ -6,8 +6,8 @@
 # SIGHUP.
 . "${TZ_TESTDIR}/sip/lib.sh"
 
-set -- $(ports 2)
-P=$1 HP=$2
+set -- $(ports 3)
+P=$1 HP=$2 DEAD=$3
 CTL="$TZ_WORK/ctl.sock"
 CFG="$TZ_WORK/ctl.cfg"
 options_reason() {
@@ -44,6 +44,30 @@ ctl --json location count | grep -q '"aors":1,"bindings":1' || fail "location co
 ctl --json location remove bob@example.test | grep -q '"removed":1' || fail "location remove"
 ctl --json location count | grep -q '"aors":0' || fail "count after remove: $(ctl --json location count)"
 pass "tzctl location show/count/remove"
+
+# location add: the registrar's key for the URI, seen by location show and
+# by lookup() at once (the INVITE is relayed: 100 Trying, where an AOR
+# without bindings gets the script's 404), durable once pending is 0.
+invite() {
+  sip_msg INVITE "$P" | sed "1s/bob@127.0.0.1:[0-9]*/$1/" |
+    "$TZ_TOOLS/sipsend" -a -w 500 127.0.0.1 "$P" | tr -d '\r' | grep '^SIP/2.0'
+}
+out=$(ctl location add sip:carol@Example.TEST "<sip:carol@127.0.0.1:$DEAD>" 120) || fail "location add: $out"
+printf '%s\n' "$out" | grep -q '^aor carol@example.test$' || fail "location add: $out"
+ctl location show | grep -q "^carol@example.test  *sip:carol@127.0.0.1:$DEAD  *1[12][0-9] " ||
+  fail "location show after add: $(ctl location show)"
+invite carol@example.test | grep -q '^SIP/2.0 100 ' || fail "INVITE to the added binding: $(invite carol@example.test)"
+invite dave@example.test | grep -q '^SIP/2.0 404 ' || fail "INVITE to no binding: $(invite dave@example.test)"
+for _ in $(seq 1 50); do
+  ctl --json location show carol@example.test | grep -q '"pending":0' && break
+  sleep 0.1
+done
+[ "$(sqlite3 "$TZ_WORK/c.db" "SELECT callid FROM location WHERE username = 'carol'")" = tzctl-add ] ||
+  fail "the added binding is not in the database"
+err=$(ctl location add sip:carol@example.test tel:+15551234 2>&1) && fail "location add of a tel: contact passed"
+printf '%s\n' "$err" | grep -q "'contact' must be" || fail "location add of a tel: contact: $err"
+ctl location remove carol@example.test >/dev/null || fail "location remove carol"
+pass "tzctl location add: location show and an INVITE's lookup see it, then the database"
 
 ctl --json stats | grep -q '"sip.requests.REGISTER":1' || fail "stats: $(ctl --json stats)"
 ctl stats | grep -q "^sip.requests.REGISTER *1$" || fail "readable stats: $(ctl stats)"

@@ -2,15 +2,18 @@
  * test_location.c - the location module through the core loader: saves
  * and lookups, ordering, expiry in memory and on disk, group commit,
  * persistence across instances, schema versions, rollback after a failed
- * commit, saves and lookups from several threads at once, and that every
- * acknowledged save survives a process crash.
+ * commit, saves and lookups from several threads at once, that every
+ * acknowledged save survives a process crash, and the location.add
+ * command.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
 
 #include "lib/log.h"
+#include "runtime/command.h"
 #include "runtime/loop.h"
 #include "runtime/module.h"
+#include <trapezoid/json.h>
 #include <trapezoid/location.h>
 
 #include <fcntl.h>
@@ -950,6 +953,156 @@ static void test_crash_safety(void)
   store_close(&s);
 }
 
+/* ---- location.add -------------------------------------------------------- */
+
+/* Runs control command method with params (JSON text) as the control layer
+ * would; returns its code, its result text in result when it is 0. */
+static int ctl(const char *method, const char *params, char *result,
+               size_t len)
+{
+  const tz_command_t *c = tz_command_find(method);
+  tz_json_t *p = tz_json_parse(params, strlen(params), err, sizeof err);
+  if (!c || !p) {
+    tz_json_free(p);
+    return 1;
+  }
+  tz_jbuf_t out;
+  tz_jbuf_init(&out);
+  err[0] = '\0';
+  int code = tz_command_call(c, p, &out, err, sizeof err);
+  snprintf(result, len, "%s", code || out.err ? "" : out.s);
+  tz_jbuf_free(&out);
+  tz_json_free(p);
+  return code;
+}
+
+/* Runs the loop until no save of aor is in flight. */
+static void settle(store_t *s, const char *aor)
+{
+  long long end = now_ms() + 5000;
+  while (s->api->pending(s->ctx, aor) && now_ms() < end)
+    su_root_step(tz_loop_root(), 10);
+}
+
+/* A URI AOR takes the registrar's key; the binding is in memory at once
+ * with what was asked, and in the database once committed. */
+static void test_ctl_add(void)
+{
+  store_t s;
+  const char *db = db_file("ctladd.db");
+  char r[1024];
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
+  long t = now_s();
+  const char *add = "{\"aor\":\"sip:alice@Example.TEST\","
+                    "\"contact\":\"<sip:alice@192.0.2.7:5062>\","
+                    "\"expires\":600,\"q\":0.5,"
+                    "\"received\":\"sip:192.0.2.7:5062;transport=udp\","
+                    "\"path\":\"<sip:edge.example.test;lr>\"}";
+  CU_ASSERT_EQUAL_FATAL(ctl("location.add", add, r, sizeof r), 0);
+  CU_ASSERT_STRING_EQUAL(r, "{\"aor\":\"alice@example.test\",\"contact\":"
+                            "\"sip:alice@192.0.2.7:5062\",\"replaced\":false,"
+                            "\"durable\":false}");
+  su_home_t *home = su_home_new(sizeof *home);
+  tz_binding_t *out;
+  CU_ASSERT_EQUAL_FATAL(lookup(&s, "alice@example.test", home, &out), 1);
+  CU_ASSERT_STRING_EQUAL(out[0].contact, "sip:alice@192.0.2.7:5062");
+  CU_ASSERT_STRING_EQUAL(out[0].received, "sip:192.0.2.7:5062;transport=udp");
+  CU_ASSERT_STRING_EQUAL(out[0].path, "<sip:edge.example.test;lr>");
+  CU_ASSERT_STRING_EQUAL(out[0].callid, "tzctl-add");
+  CU_ASSERT_EQUAL(out[0].cseq, 1);
+  CU_ASSERT_EQUAL(out[0].q, 500);
+  CU_ASSERT(out[0].expires >= t + 600 && out[0].expires <= now_s() + 600);
+  settle(&s, "alice@example.test");
+  CU_ASSERT_EQUAL(sql_int(db, "SELECT count(*) FROM location WHERE "
+                              "username = 'alice' AND domain = "
+                              "'example.test' AND q = 0.5"), 1);
+  CU_ASSERT_EQUAL(ctl("location.show", "{\"aor\":\"alice@example.test\"}", r,
+                      sizeof r), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"pending\":0"));
+  su_home_unref(home);
+  store_close(&s);
+}
+
+/* The same contact URI (compared as the registrar compares Contacts) is
+ * replaced with a higher CSeq; another one is added; both survive a
+ * restart. A key that is no URI is taken as it is. */
+static void test_ctl_add_replace(void)
+{
+  store_t s;
+  const char *db = db_file("ctlreplace.db");
+  char r[1024];
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
+  const char *first = "{\"aor\":\"sip:bob@example.test\",\"contact\":"
+                      "\"sip:bob@192.0.2.8\",\"q\":1}";
+  CU_ASSERT_EQUAL(ctl("location.add", first, r, sizeof r), 0);
+  CU_ASSERT_EQUAL(ctl("location.add", "{\"aor\":\"sip:bob@example.test\","
+                      "\"contact\":\"sip:bob@192.0.2.8:5070\"}", r, sizeof r),
+                  0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"replaced\":false"));
+  CU_ASSERT_EQUAL(ctl("location.add", "{\"aor\":\"sip:bob@example.test\","
+                      "\"contact\":\"<sip:bob@192.0.2.8>\",\"expires\":60}",
+                      r, sizeof r), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"replaced\":true"));
+  CU_ASSERT_EQUAL(ctl("location.add", "{\"aor\":\"carol\",\"contact\":"
+                      "\"sip:carol@192.0.2.9\"}", r, sizeof r), 0);
+  su_home_t *home = su_home_new(sizeof *home);
+  tz_binding_t *out;
+  CU_ASSERT_EQUAL_FATAL(lookup(&s, "bob@example.test", home, &out), 2);
+  int i = strcmp(out[0].contact, "sip:bob@192.0.2.8") != 0;
+  CU_ASSERT_STRING_EQUAL(out[i].contact, "sip:bob@192.0.2.8");
+  CU_ASSERT_EQUAL(out[i].cseq, 2);
+  CU_ASSERT_EQUAL(out[i].q, -1);
+  CU_ASSERT(out[i].expires <= now_s() + 60);
+  CU_ASSERT_EQUAL(lookup(&s, "carol", home, &out), 1);
+  CU_ASSERT(out[0].expires >= now_s() + 3599);
+  store_close(&s);
+
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db, NULL), 0);
+  CU_ASSERT_EQUAL(lookup(&s, "bob@example.test", home, &out), 2);
+  CU_ASSERT_EQUAL(lookup(&s, "carol", home, &out), 1);
+  su_home_unref(home);
+  store_close(&s);
+}
+
+/* Bad params: -32602 naming the parameter, and nothing stored. */
+static void test_ctl_add_invalid(void)
+{
+  static const struct {
+    const char *params, *names;
+  } bad[] = {
+    {"{\"contact\":\"sip:a@192.0.2.1\"}", "'aor'"},
+    {"{\"aor\":\"\",\"contact\":\"sip:a@192.0.2.1\"}", "'aor'"},
+    {"{\"aor\":\"sip:\",\"contact\":\"sip:a@192.0.2.1\"}", "'aor'"},
+    {"{\"aor\":7,\"contact\":\"sip:a@192.0.2.1\"}", "'aor'"},
+    {"{\"aor\":\"sip:a@example.test\"}", "'contact'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"tel:+15551234\"}",
+     "'contact'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"expires\":0}", "'expires'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"expires\":\"60\"}", "'expires'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"q\":1.5}", "'q'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"received\":\"192.0.2.1\"}", "'received'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"path\":5}", "'path'"},
+    {"{\"aor\":\"sip:a@example.test\",\"contact\":\"sip:a@192.0.2.1\","
+     "\"path\":\"<sip:edge\"}", "'path'"},
+  };
+  store_t s;
+  char r[1024];
+  CU_ASSERT_EQUAL_FATAL(store_open(&s, db_file("ctlbad.db"), NULL), 0);
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    CU_ASSERT_EQUAL(ctl("location.add", bad[i].params, r, sizeof r), -32602);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].names));
+  }
+  unsigned long aors, bindings;
+  s.api->count(s.ctx, &aors, &bindings);
+  CU_ASSERT_EQUAL(aors, 0);
+  store_close(&s);
+}
+
 /* ---- runner ------------------------------------------------------------------ */
 
 static int suite_setup(void)
@@ -982,6 +1135,9 @@ static const tz_unit_test_t tests[] = {
   {"one store shared across generations", test_shared_across_generations},
   {"saves and lookups from several threads", test_concurrent_workers},
   {"acknowledged saves survive a crash", test_crash_safety},
+  {"location.add: lookup finds it, durable once committed", test_ctl_add},
+  {"location.add replaces the same contact", test_ctl_add_replace},
+  {"location.add: invalid params", test_ctl_add_invalid},
   {NULL, NULL}
 };
 
