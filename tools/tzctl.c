@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -412,6 +413,105 @@ static void tzctl_print_pike(const tz_json_t *r)
   tzctl_table_print(&t);
 }
 
+/* dns zone: each record type's fields, in the order "dns zone add" takes
+ * them (that of the script tests' "dns" fixtures). */
+static const struct {
+  const char *type, *usage;
+  const char *keys[7];
+} tzctl_zone_types[] = {
+  {"A", "NAME ADDRESS", {"address"}},
+  {"AAAA", "NAME ADDRESS", {"address"}},
+  {"SRV", "NAME PRIORITY WEIGHT PORT TARGET",
+   {"priority", "weight", "port", "target"}},
+  {"NAPTR", "NAME ORDER PREFERENCE FLAGS SERVICE REGEXP REPLACEMENT",
+   {"order", "preference", "flags", "service", "regexp", "replacement"}},
+  {"NXDOMAIN", "NAME", {NULL}},
+};
+#define TZCTL_NZONE_TYPES (sizeof tzctl_zone_types / sizeof tzctl_zone_types[0])
+
+/* The entry of a record type (any case), or -1. */
+static int tzctl_zone_type(const char *type)
+{
+  for (size_t i = 0; type && i < TZCTL_NZONE_TYPES; i++)
+    if (!strcasecmp(type, tzctl_zone_types[i].type))
+      return (int)i;
+  return -1;
+}
+
+/* A record's fields as one cell, an empty one (a NAPTR's regexp) as "". */
+static char *tzctl_zone_data(const tz_json_t *rec)
+{
+  int t = tzctl_zone_type(tz_json_str(tz_json_get(rec, "type")));
+  tz_jbuf_t b;
+  tz_jbuf_init(&b);
+  tz_jbuf_append(&b, "", 0);
+  for (size_t i = 0; t >= 0 && tzctl_zone_types[t].keys[i]; i++) {
+    char *s = tzctl_text(tz_json_get(rec, tzctl_zone_types[t].keys[i]));
+    tz_jbuf_printf(&b, "%s%s", i ? " " : "", *s ? s : "\"\"");
+    free(s);
+  }
+  if (b.err) {
+    fprintf(stderr, "tzctl: out of memory\n");
+    exit(TZCTL_NOCONN);
+  }
+  return b.s;
+}
+
+static void tzctl_print_zone(const tz_json_t *r)
+{
+  static const char *const head[] = {"NAME", "TYPE", "TTL", "DATA", NULL};
+  tzctl_table_t t = tzctl_table_new(head);
+  for (size_t i = 0; i < tz_json_len(r); i++) {
+    const tz_json_t *rec = tz_json_at(r, i);
+    char *cells[] = {tzctl_text(tz_json_get(rec, "name")),
+                     tzctl_text(tz_json_get(rec, "type")),
+                     tzctl_text(tz_json_get(rec, "ttl")), tzctl_zone_data(rec)};
+    tzctl_table_row(&t, cells);
+  }
+  tzctl_table_print(&t);
+}
+
+static void tzctl_member(tz_jbuf_t *p, const char *key, const char *value)
+{
+  tz_jw_key(p, key);
+  tz_jw_str(p, value);
+}
+
+static size_t tzctl_zone_nkeys(int t)
+{
+  size_t n = 0;
+  while (tzctl_zone_types[t].keys[n])
+    n++;
+  return n;
+}
+
+/* TYPE NAME FIELDS... [ttl=S]: the fields by the type's keys. */
+static int tzctl_params_zone_add(const tzctl_cmd_t *cmd, int argc, char **argv,
+                                 tz_jbuf_t *p, char *err, size_t errlen)
+{
+  int t = tzctl_zone_type(argv[0]);
+  int ttl = argc > 2 && !strncmp(argv[argc - 1], "ttl=", 4);
+  if (t < 0) {
+    snprintf(err, errlen, "%s: TYPE is one of A, AAAA, SRV, NAPTR, NXDOMAIN, "
+             "got '%s'", cmd->words, argv[0]);
+    return -1;
+  }
+  if ((size_t)(argc - 2 - ttl) != tzctl_zone_nkeys(t)) {
+    snprintf(err, errlen, "%s %s: expected %s [ttl=S]", cmd->words,
+             tzctl_zone_types[t].type, tzctl_zone_types[t].usage);
+    return -1;
+  }
+  tz_jw_obj_begin(p);
+  tzctl_member(p, "type", tzctl_zone_types[t].type);
+  tzctl_member(p, "name", argv[1]);
+  for (size_t i = 0; tzctl_zone_types[t].keys[i]; i++)
+    tzctl_member(p, tzctl_zone_types[t].keys[i], argv[2 + i]);
+  if (ttl)
+    tzctl_member(p, "ttl", argv[argc - 1] + 4);
+  tz_jw_obj_end(p);
+  return 0;
+}
+
 static const tzctl_cmd_t tzctl_cmds[] = {
   {"version", "version", "", NULL, 0, 0, tzctl_params_positional,
    tzctl_print_version, "the server's version, generation and uptime"},
@@ -447,6 +547,14 @@ static const tzctl_cmd_t tzctl_cmds[] = {
   {"subscriber list", "auth.subscriber_list", "[DOMAIN]", "domain", 0, 1,
    tzctl_params_positional, tzctl_print_subscribers,
    "the subscribers (of one domain)"},
+  {"dns zone add", "dns.zone_add", "TYPE NAME ... [ttl=S]", NULL, 2, 9,
+   tzctl_params_zone_add, tzctl_print_outcome,
+   "add a static DNS record (dns module)"},
+  {"dns zone clear", "dns.zone_clear", "", NULL, 0, 0,
+   tzctl_params_positional, tzctl_print_removed,
+   "drop every static DNS record"},
+  {"dns zone show", "dns.zone_show", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_zone, "the static DNS records"},
   {"stats", "stats", "", NULL, 0, 0, tzctl_params_positional,
    tzctl_print_stats, "the counters"},
   {"pike list", "pike.list", "", NULL, 0, 0, tzctl_params_positional,
@@ -484,21 +592,25 @@ static void tzctl_usage(FILE *f)
   }
 }
 
-/* The command named by argv's first one or two words; *used says how many. */
+/* How many of argv's words a command's words are; 0 if they are not. */
+static int tzctl_cmd_words(const char *words, int argc, char **argv)
+{
+  int n = 0;
+  for (const char *w = words; *w; n++) {
+    size_t len = strcspn(w, " ");
+    if (n >= argc || strlen(argv[n]) != len || strncmp(argv[n], w, len))
+      return 0;
+    w += len + (w[len] == ' ');
+  }
+  return n;
+}
+
+/* The command named by argv's first words; *used says how many. */
 static const tzctl_cmd_t *tzctl_cmd_find(int argc, char **argv, int *used)
 {
-  for (size_t i = 0; i < TZCTL_NCMDS; i++) {
-    const char *w = tzctl_cmds[i].words, *sp = strchr(w, ' ');
-    if (!sp && !strcmp(argv[0], w)) {
-      *used = 1;
+  for (size_t i = 0; i < TZCTL_NCMDS; i++)
+    if ((*used = tzctl_cmd_words(tzctl_cmds[i].words, argc, argv)))
       return &tzctl_cmds[i];
-    }
-    if (sp && argc >= 2 && strlen(argv[0]) == (size_t)(sp - w) &&
-        !strncmp(argv[0], w, (size_t)(sp - w)) && !strcmp(argv[1], sp + 1)) {
-      *used = 2;
-      return &tzctl_cmds[i];
-    }
-  }
   return NULL;
 }
 

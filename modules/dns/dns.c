@@ -12,10 +12,21 @@
  * may use its relay, each time with tz_worker_post. Only the side that
  * has it touches it (dns_req_state_t says which), so it needs no lock; the
  * module's data is written by init only, except reqs (worker 0's).
+ *
+ * The static zone (dns_zone.c, the dns.zone_* commands) answers before
+ * the cache and the resolver; with zone_only it alone answers and no
+ * resolver is made, so tests need neither network nor resolv.conf. The
+ * zone is the module's, not an instance's: a reload makes new instances
+ * (init of the new before destroy of the old), and records set by an
+ * operator or a test's fixtures must not vanish with it. So the instances
+ * share one zone, counted in dns_zone_shared; the last instance to go (at
+ * shutdown, or a reload without the module) frees it. Only init and
+ * destroy touch that count, both in worker 0; the zone locks itself.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/trapezoid.h>
 #include "dns_sres.h"
+#include "dns_zone.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -29,14 +40,15 @@ typedef struct dns_cfg {
   char *resolv_conf;
   char *nameserver;
   char *transports;
-  long timeout, cache_size, negative_ttl, ipv6, nxdomain_status;
+  long timeout, cache_size, negative_ttl, ipv6, nxdomain_status, zone_only;
 } dns_cfg_t;
 
 typedef struct dns_req dns_req_t;
 
 typedef struct dns_mod {
   tz_modinst_t *mod;
-  dns_resolver_t *res;
+  dns_resolver_t *res; /* NULL with zone_only */
+  dns_zone_source_t zsrc; /* the zone in front of res: what lookups read */
   dns_lookup_opts_t opts;
   int nxdomain_status;
   dns_req_t *reqs; /* those worker 0 has, so destroy can drop them */
@@ -167,7 +179,7 @@ static void dns_req_kick(tz_modinst_t *mod, void *arg)
   assert(req->state == REQ_KICKING);
   req->kick = NULL; /* one-shot: the core freed it */
   req->state = REQ_RESOLVING;
-  req->lk = dns_lookup_new(dns_resolver_source(req->dm->res), &req->dm->opts,
+  req->lk = dns_lookup_new(&req->dm->zsrc.src, &req->dm->opts,
                            &req->uri, dns_req_resolved, req);
   if (req->lk)
     dns_lookup_run(req->lk);
@@ -298,7 +310,106 @@ static int dns_fn_relay(tz_msg_t *m, const tz_call_t *c)
   return 0; /* the transaction is over: nothing more for the script */
 }
 
+/* ---- the static zone --------------------------------------------------------- */
+
+/* The zone all instances share (see the top), and how many hold it. */
+static struct {
+  dns_zone_t *zone;
+  unsigned users;
+} dns_zone_shared;
+
+static dns_zone_t *dns_zone_hold(void)
+{
+  if (!dns_zone_shared.zone && !(dns_zone_shared.zone = dns_zone_new()))
+    return NULL;
+  dns_zone_shared.users++;
+  return dns_zone_shared.zone;
+}
+
+static void dns_zone_release(void)
+{
+  assert(dns_zone_shared.users > 0);
+  if (--dns_zone_shared.users)
+    return;
+  dns_zone_free(dns_zone_shared.zone);
+  dns_zone_shared.zone = NULL;
+}
+
+static dns_zone_t *dns_mod_zone(tz_modinst_t *mod)
+{
+  const dns_mod_t *dm = tz_mod_data(mod);
+  return dm->zsrc.zone;
+}
+
+static int dns_rpc_zone_add(tz_modinst_t *mod, const tz_json_t *params,
+                            tz_jbuf_t *out, char *err, size_t errlen)
+{
+  int rc = dns_zone_add_json(dns_mod_zone(mod), params, err, errlen);
+  if (rc == 0) {
+    tz_jw_obj_begin(out);
+    tz_jw_obj_end(out);
+  }
+  return rc;
+}
+
+static int dns_rpc_zone_clear(tz_modinst_t *mod, const tz_json_t *params,
+                              tz_jbuf_t *out, char *err, size_t errlen)
+{
+  (void)params, (void)err, (void)errlen;
+  size_t n = dns_zone_clear(dns_mod_zone(mod));
+  tz_jw_obj_begin(out);
+  tz_jw_key(out, "removed");
+  tz_jw_int(out, (long long)n);
+  tz_jw_obj_end(out);
+  return 0;
+}
+
+static int dns_rpc_zone_show(tz_modinst_t *mod, const tz_json_t *params,
+                             tz_jbuf_t *out, char *err, size_t errlen)
+{
+  (void)params, (void)err, (void)errlen;
+  dns_zone_write_json(dns_mod_zone(mod), out);
+  return 0;
+}
+
+static int dns_rpc_register(tz_modinst_t *mod)
+{
+  int rc = tz_rpc_register(mod, "dns.zone_add", dns_rpc_zone_add,
+                           "add a static record: {type (A, AAAA, SRV, NAPTR, "
+                           "NXDOMAIN), name, its fields, ttl}");
+  rc |= tz_rpc_register(mod, "dns.zone_clear", dns_rpc_zone_clear,
+                        "drop every static record");
+  rc |= tz_rpc_register(mod, "dns.zone_show", dns_rpc_zone_show,
+                        "the static records");
+  return rc;
+}
+
 /* ---- module ------------------------------------------------------------------ */
+
+/* The zone, in front of the cache and resolver unless zone_only. */
+static int dns_open_sources(dns_mod_t *dm, const dns_cfg_t *cfg, char *err,
+                            size_t errlen)
+{
+  dns_resolver_conf_t rc = {
+      .resolv_conf = cfg->resolv_conf,
+      .nameserver = cfg->nameserver,
+      .timeout_ms = (unsigned)cfg->timeout,
+      .cache_size = (size_t)cfg->cache_size,
+      .negative_ttl = (uint32_t)cfg->negative_ttl,
+  };
+  if (!cfg->zone_only && !(dm->res = dns_resolver_new(dm->mod, &rc, err, errlen)))
+    return -1;
+  dns_zone_t *zone = dns_zone_hold();
+  if (!zone) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  dns_zone_source_init(&dm->zsrc, zone, dm->res ? dns_resolver_source(dm->res) : NULL,
+                       cfg->zone_only != 0);
+  return 0;
+}
+
+static void dns_destroy(tz_modinst_t *mod);
 
 static int dns_init(tz_modinst_t *mod, char *err, size_t errlen)
 {
@@ -314,22 +425,16 @@ static int dns_init(tz_modinst_t *mod, char *err, size_t errlen)
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  dns_resolver_conf_t rc = {
-      .resolv_conf = cfg->resolv_conf,
-      .nameserver = cfg->nameserver,
-      .timeout_ms = (unsigned)cfg->timeout,
-      .cache_size = (size_t)cfg->cache_size,
-      .negative_ttl = (uint32_t)cfg->negative_ttl,
-  };
-  dm->res = dns_resolver_new(mod, &rc, err, errlen);
-  if (!dm->res) {
-    free(dm);
-    return -1;
-  }
   dm->mod = mod;
   dm->opts = (dns_lookup_opts_t){(unsigned)mask, cfg->ipv6 != 0, dns_rand, NULL};
   dm->nxdomain_status = (int)cfg->nxdomain_status;
   tz_mod_set_data(mod, dm);
+  if (dns_open_sources(dm, cfg, err, errlen) < 0 || dns_rpc_register(mod) < 0) {
+    if (!err[0])
+      snprintf(err, errlen, "cannot register the dns.zone_* commands");
+    dns_destroy(mod); /* the core does not, when init fails */
+    return -1;
+  }
   return 0;
 }
 
@@ -346,6 +451,8 @@ static void dns_destroy(tz_modinst_t *mod)
     free(req);
   }
   dns_resolver_free(dm->res);
+  if (dm->zsrc.zone)
+    dns_zone_release();
   free(dm);
   tz_mod_set_data(mod, NULL);
 }
@@ -397,6 +504,12 @@ static const tz_param_export_t dns_params[] = {
    .min = 300,
    .max = 699,
    .doc = "final status when the domain or its SIP service does not exist"},
+  {.name = "zone_only",
+   .type = TZ_PARAM_INT,
+   .offset = offsetof(dns_cfg_t, zone_only),
+   .max = 1,
+   .doc = "1: only the static zone answers (dns.zone_add); other names are "
+          "NXDOMAIN and no resolver is made (tests: no network)"},
   {0}
 };
 

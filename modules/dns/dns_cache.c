@@ -9,7 +9,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "dns_cache.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,17 +27,6 @@ struct dns_cache {
   dns_entry_t *head, *tail;
   dns_entry_t **buckets;
 };
-
-/* Names compare case-insensitively and with or without the final dot. */
-static void dns_cache_key(const char *name, char out[DNS_NAME_MAX])
-{
-  size_t i = 0;
-  for (; name[i] && i < DNS_NAME_MAX - 1; i++)
-    out[i] = (char)tolower((unsigned char)name[i]);
-  if (i > 1 && out[i - 1] == '.')
-    i--;
-  out[i] = '\0';
-}
 
 static size_t dns_cache_bucket(const dns_cache_t *c, unsigned type,
                                const char *key)
@@ -124,7 +112,7 @@ int dns_cache_get(dns_cache_t *c, unsigned type, const char *name, long now,
                   dns_rrset_t *out)
 {
   char key[DNS_NAME_MAX];
-  dns_cache_key(name, key);
+  dns_name_key(name, key);
   dns_entry_t *e = dns_cache_find(c, type, key);
   if (!e)
     return 0;
@@ -159,7 +147,7 @@ void dns_cache_put(dns_cache_t *c, unsigned type, const char *name,
   if (ttl == 0 || c->max == 0)
     return;
   char key[DNS_NAME_MAX];
-  dns_cache_key(name, key);
+  dns_name_key(name, key);
   dns_entry_t *e = dns_cache_find(c, type, key);
   if (e)
     dns_cache_remove(c, e);

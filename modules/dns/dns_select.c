@@ -10,6 +10,7 @@
 #include "dns_select.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,16 @@ int dns_rrset_copy(dns_rrset_t *dst, const dns_rrset_t *src)
   }
   memcpy(dst->rr, src->rr, src->n * sizeof *src->rr);
   return 0;
+}
+
+void dns_name_key(const char *name, char out[DNS_NAME_MAX])
+{
+  size_t i = 0;
+  for (; name[i] && i < DNS_NAME_MAX - 1; i++)
+    out[i] = (char)tolower((unsigned char)name[i]);
+  if (i > 1 && out[i - 1] == '.')
+    i--;
+  out[i] = '\0';
 }
 
 /* ---- URI and transports --------------------------------------------------- */

@@ -56,6 +56,10 @@ void dns_rrset_clear(dns_rrset_t *s);
 /* A deep copy into dst (which is overwritten). Returns 0 or -1. */
 int dns_rrset_copy(dns_rrset_t *dst, const dns_rrset_t *src);
 
+/* name as a key: lowercased, without the final dot, so that equal names
+ * (as DNS compares them) have equal keys. */
+void dns_name_key(const char *name, char out[DNS_NAME_MAX]);
+
 /* What RFC 3263 section 4 needs to know about the URI being resolved. */
 typedef struct dns_uri {
   char host[DNS_NAME_MAX]; /* without IPv6 brackets */

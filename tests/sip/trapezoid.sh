@@ -4,6 +4,8 @@
 # proxy (scripts/outbound.cfg, dns_relay()) and biloxi's inbound proxy
 # (scripts/inbound.cfg, lookup), found by NAPTR -> SRV -> A in dnsmasq.
 # The first SRV target is dead, so every call also exercises failover.
+# Last, proxy 1 again with the same records in its static zone instead
+# (dns.zone_only, filled with tzctl dns zone add): DNS is never asked.
 # With record-routing on, ACK and BYE pass both proxies; with it off, they
 # bypass both. A domain that does not exist gets the script's 604 at once.
 #
@@ -36,9 +38,9 @@ dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file="$TZ_WORK/dnsmasq.
 TZ_PIDS="$TZ_PIDS $!"
 wait_udp "$DNS"
 
-start_proxies() { # RR: the two example scripts, as shipped, on our ports
+start_proxies() { # RR [P1-ARGS...]: the two example scripts, as shipped, on our ports
   tz_start p1 "$EX/outbound.cfg" -l "udp:127.0.0.1:$P1" -o "location.db_path=$TZ_WORK/atlanta.db" \
-    -o "rr.always=$1" -o "dns.nameserver=127.0.0.1:$DNS"
+    -o "rr.always=$1" -o "dns.nameserver=127.0.0.1:$DNS" "${@:2}"
   PID1=$TZ_PID
   tz_start p2 "$EX/inbound.cfg" -l "udp:127.0.0.1:$P2" -o "location.db_path=$TZ_WORK/biloxi.db" \
     -o "rr.always=$1"
@@ -141,4 +143,31 @@ for p in p1 p2; do
 done
 grep -q "^Record-Route" "$TZ_WORK/bob.msg" && fail "Record-Route present with record-routing off"
 pass "trapezoid without record-route: ACK and BYE bypass both proxies"
+stop_proxies
+
+# ---- the static zone alone: the same call, DNS never asked -------------------------
+CTL=$TZ_WORK/p1.sock
+start_proxies 1 -o dns.zone_only=1 -s "$CTL"
+queries=$(grep -c 'query\[' "$TZ_WORK/dnsmasq.log")
+ctl dns zone add naptr Biloxi.Test. 10 10 s SIP+D2U '' _sip._udp.biloxi.test >/dev/null &&
+  ctl dns zone add SRV _sip._udp.biloxi.test 10 0 "$DEAD" dead.biloxi.test >/dev/null &&
+  ctl dns zone add SRV _sip._udp.biloxi.test 20 0 "$P2" p2.biloxi.test >/dev/null &&
+  ctl dns zone add A dead.biloxi.test 127.0.0.1 >/dev/null &&
+  ctl dns zone add A p2.biloxi.test 127.0.0.1 ttl=60 >/dev/null &&
+  ctl dns zone add NXDOMAIN gone.test >/dev/null || fail "tzctl dns zone add failed"
+ctl dns zone add SRV x.test 1 2 >/dev/null 2>&1 && fail "tzctl took an SRV without port and target"
+ctl script reload >/dev/null || fail "script reload failed"
+[ "$(ctl dns zone show | grep -c .)" = 7 ] || fail "zone after reload: $(ctl dns zone show)"
+register bob biloxi.test "$P2" "$UB"
+uas bob
+uac alice3 trapezoid_uac_rr.xml
+grep -q "dns: sip:bob@biloxi.test: trying sip:127.0.0.1:$P2;transport=udp" "$TZ_WORK/p1.log" ||
+  fail "proxy 1 did not relay to proxy 2 from the zone"
+quick 604 x@gone.test "NXDOMAIN from the zone"
+quick 604 x@nowhere.test "a name not in the zone"
+[ "$(grep -c 'query\[' "$TZ_WORK/dnsmasq.log")" = "$queries" ] ||
+  fail "zone_only asked DNS: $(tail -3 "$TZ_WORK/dnsmasq.log")"
+[ "$(ctl dns zone clear)" = "removed 6" ] || fail "dns zone clear"
+quick 604 x@biloxi.test "a cleared zone"
+pass "zone_only: tzctl dns zone add steers dns_relay (NAPTR, SRV failover, A), kept over a reload; DNS never asked"
 stop_proxies

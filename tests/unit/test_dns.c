@@ -2,8 +2,9 @@
  * test_dns.c - the dns module's pure parts with synthetic records: reading
  * the URI, NAPTR choice and transport, SRV order by priority and weight
  * (RFC 2782, with a scripted random source), target lists, the TTL cache
- * with negative entries and its bound, and the RFC 3263 lookup steps fed
- * by a fake answer source, synchronously and asynchronously.
+ * with negative entries and its bound, the RFC 3263 lookup steps fed
+ * by a fake answer source, synchronously and asynchronously, and the
+ * static zone (dns.zone_add's params, its answers, in front of the fake).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tzunit.h"
@@ -11,6 +12,7 @@
 #include "dns_cache.h"
 #include "dns_lookup.h"
 #include "dns_select.h"
+#include "dns_zone.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -378,6 +380,7 @@ typedef struct fake {
   size_t nheld;
   char log[1024];       /* "NAPTR biloxi.test, SRV _sip._udp..." */
   unsigned cancels;
+  unsigned queries;
 } fake_t;
 
 static const char *type_name(unsigned t)
@@ -408,6 +411,7 @@ static int fake_query(void *ctx, dns_slot_t *slot)
 {
   fake_t *f = ctx;
   size_t len = strlen(f->log);
+  f->queries++;
   snprintf(f->log + len, sizeof f->log - len, "%s%s %s", len ? ", " : "",
            type_name(slot->type), slot->name);
   if (f->async)
@@ -455,16 +459,17 @@ static void on_done(void *arg, dns_status_t status, const dns_targets_t *t)
   r->t = *t;
 }
 
-static result_t run_lookup(fake_t *f, const char *uri, unsigned mask)
+/* A lookup reading src, with f behind it (maybe not reached at all). */
+static result_t run_lookup_on(const dns_source_t *src, fake_t *f,
+                              const char *uri, unsigned mask)
 {
   static unsigned zero[] = {0, 0, 0, 0, 0, 0, 0, 0};
   script_rand_t sr = {zero, 8, 0};
-  dns_source_t src = {fake_query, fake_cancel, f};
   dns_lookup_opts_t o = {mask, 0, rand_scripted, &sr};
   dns_uri_t u;
   result_t r = {0};
   CU_ASSERT_EQUAL_FATAL(parse(uri, &u), 0);
-  dns_lookup_t *lk = dns_lookup_new(&src, &o, &u, on_done, &r);
+  dns_lookup_t *lk = dns_lookup_new(src, &o, &u, on_done, &r);
   CU_ASSERT_PTR_NOT_NULL_FATAL(lk);
   dns_lookup_run(lk);
   fake_flush(f);
@@ -472,6 +477,12 @@ static result_t run_lookup(fake_t *f, const char *uri, unsigned mask)
   fake_flush(f);
   CU_ASSERT_EQUAL(r.calls, 1);
   return r;
+}
+
+static result_t run_lookup(fake_t *f, const char *uri, unsigned mask)
+{
+  dns_source_t src = {fake_query, fake_cancel, f};
+  return run_lookup_on(&src, f, uri, mask);
 }
 
 /* The trapezoid test's zone: NAPTR -> SRV (dead target first) -> A. */
@@ -497,10 +508,18 @@ static const fake_answer_t biloxi[] = {
      {{.type = DNS_T_SRV, .u.srv = {0, 0, 0, "."}}}, 1},
 };
 
+/* A fake answering from biloxi[], at once or when flushed (async). */
+static fake_t fake_biloxi(int async)
+{
+  return (fake_t){.answers = biloxi,
+                  .nanswers = sizeof biloxi / sizeof biloxi[0],
+                  .async = async};
+}
+
 static void test_lookup_full_chain(void)
 {
   for (int async = 0; async <= 1; async++) {
-    fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], async, {0}, 0, "", 0};
+    fake_t f = fake_biloxi(async);
     result_t r = run_lookup(&f, "sip:bob@biloxi.test", DNS_TP_UDP | DNS_TP_TCP);
     CU_ASSERT_EQUAL(r.status, DNS_OK);
     CU_ASSERT_EQUAL_FATAL(r.t.n, 2);
@@ -514,7 +533,7 @@ static void test_lookup_full_chain(void)
 
 static void test_lookup_nxdomain_stops(void)
 {
-  fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t f = fake_biloxi(0);
   result_t r = run_lookup(&f, "sip:x@nowhere.test", DNS_TP_UDP);
   CU_ASSERT_EQUAL(r.status, DNS_NXDOMAIN);
   CU_ASSERT_EQUAL(r.t.n, 0);
@@ -524,7 +543,7 @@ static void test_lookup_nxdomain_stops(void)
 static void test_lookup_fallbacks_to_a(void)
 {
   /* no NAPTR, no SRV: A of the domain, port 5060, UDP */
-  fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t f = fake_biloxi(0);
   result_t r = run_lookup(&f, "sip:alice@atlanta.test", DNS_TP_UDP | DNS_TP_TCP);
   CU_ASSERT_EQUAL(r.status, DNS_OK);
   CU_ASSERT_EQUAL_FATAL(r.t.n, 1);
@@ -535,18 +554,18 @@ static void test_lookup_fallbacks_to_a(void)
 
 static void test_lookup_port_and_transport(void)
 {
-  fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t f = fake_biloxi(0);
   result_t r = run_lookup(&f, "sip:p2.biloxi.test:5090;transport=tcp", DNS_TP_UDP);
   CU_ASSERT_EQUAL_FATAL(r.t.n, 1); /* explicit port: A only */
   CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:127.0.0.1:5090;transport=tcp");
   CU_ASSERT_STRING_EQUAL(f.log, "A p2.biloxi.test");
 
-  fake_t g = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t g = fake_biloxi(0);
   r = run_lookup(&g, "sip:biloxi.test;transport=udp", DNS_TP_UDP);
   CU_ASSERT_EQUAL(r.t.n, 2); /* transport given: no NAPTR */
   CU_ASSERT_EQUAL(strncmp(g.log, "SRV _sip._udp.biloxi.test", 25), 0);
 
-  fake_t h = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t h = fake_biloxi(0);
   r = run_lookup(&h, "sips:bob@192.0.2.1", DNS_TP_UDP);
   CU_ASSERT_EQUAL_FATAL(r.t.n, 1); /* numeric: no DNS at all */
   CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:192.0.2.1:5061;transport=tls");
@@ -555,11 +574,11 @@ static void test_lookup_port_and_transport(void)
 
 static void test_lookup_failures(void)
 {
-  fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t f = fake_biloxi(0);
   result_t r = run_lookup(&f, "sip:down.test", DNS_TP_UDP);
   CU_ASSERT_EQUAL(r.status, DNS_FAIL); /* a timeout is not "no such domain" */
 
-  fake_t g = {biloxi, sizeof biloxi / sizeof biloxi[0], 0, {0}, 0, "", 0};
+  fake_t g = fake_biloxi(0);
   r = run_lookup(&g, "sip:nosip.test", DNS_TP_UDP);
   CU_ASSERT_EQUAL(r.status, DNS_NXDOMAIN); /* SRV "." : no SIP here, no A */
   CU_ASSERT_STRING_EQUAL(g.log, "NAPTR nosip.test, SRV _sip._udp.nosip.test");
@@ -567,7 +586,7 @@ static void test_lookup_failures(void)
 
 static void test_lookup_cancel(void)
 {
-  fake_t f = {biloxi, sizeof biloxi / sizeof biloxi[0], 1, {0}, 0, "", 0};
+  fake_t f = fake_biloxi(1);
   dns_source_t src = {fake_query, fake_cancel, &f};
   script_rand_t sr = {NULL, 0, 0};
   dns_lookup_opts_t o = {DNS_TP_UDP | DNS_TP_TCP, 1, rand_scripted, &sr};
@@ -581,6 +600,248 @@ static void test_lookup_cancel(void)
   dns_lookup_cancel(lk);
   CU_ASSERT_EQUAL(f.cancels, 2);
   CU_ASSERT_EQUAL(r.calls, 0);
+}
+
+/* ---- the static zone ------------------------------------------------------------ */
+
+/* dns.zone_add with params as JSON text: 0 or the JSON-RPC error code. */
+static int zone_add(dns_zone_t *z, const char *json)
+{
+  char err[200];
+  tz_json_t *j = tz_json_parse(json, strlen(json), err, sizeof err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  err[0] = '\0';
+  int rc = dns_zone_add_json(z, j, err, sizeof err);
+  CU_ASSERT(rc == 0 ? !err[0] : err[0] != '\0'); /* an error says why */
+  tz_json_free(j);
+  return rc;
+}
+
+/* The trapezoid test's zone as fixtures would give it: names in any case,
+ * with and without the final dot, numbers as JSON or as text (tzctl). */
+static const char *const biloxi_zone[] = {
+    "{\"type\":\"NAPTR\",\"name\":\"Biloxi.Test.\",\"order\":10,\"preference\":10,"
+    "\"flags\":\"s\",\"service\":\"SIP+D2U\",\"regexp\":\"\","
+    "\"replacement\":\"_sip._udp.biloxi.test\"}",
+    "{\"type\":\"naptr\",\"name\":\"biloxi.test\",\"order\":20,\"preference\":10,"
+    "\"flags\":\"s\",\"service\":\"SIP+D2T\",\"regexp\":\"\","
+    "\"replacement\":\"_sip._tcp.biloxi.test.\"}",
+    "{\"type\":\"SRV\",\"name\":\"_sip._udp.biloxi.test\",\"priority\":20,"
+    "\"weight\":0,\"port\":5080,\"target\":\"p2.biloxi.test\"}",
+    "{\"type\":\"SRV\",\"name\":\"_SIP._UDP.biloxi.test\",\"priority\":\"10\","
+    "\"weight\":\"0\",\"port\":\"5999\",\"target\":\"dead.biloxi.test.\"}",
+    "{\"type\":\"A\",\"name\":\"p2.biloxi.test\",\"address\":\"127.0.0.1\"}",
+    "{\"type\":\"A\",\"name\":\"DEAD.biloxi.test.\",\"address\":\"127.0.0.2\","
+    "\"ttl\":60}",
+    "{\"type\":\"A\",\"name\":\"atlanta.test\",\"address\":\"127.0.0.3\"}",
+    "{\"type\":\"AAAA\",\"name\":\"atlanta.test\",\"address\":\"::1\"}",
+    /* SRV only: chicago.test itself has no records */
+    "{\"type\":\"SRV\",\"name\":\"_sip._tcp.chicago.test\",\"priority\":0,"
+    "\"weight\":0,\"port\":5070,\"target\":\"atlanta.test\"}",
+    "{\"type\":\"NXDOMAIN\",\"name\":\"nowhere.test\"}",
+};
+
+static dns_zone_t *zone_biloxi(void)
+{
+  dns_zone_t *z = dns_zone_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+  for (size_t i = 0; i < sizeof biloxi_zone / sizeof biloxi_zone[0]; i++)
+    CU_ASSERT_EQUAL(zone_add(z, biloxi_zone[i]), 0);
+  return z;
+}
+
+static void test_zone_answers(void)
+{
+  dns_zone_t *z = zone_biloxi();
+  dns_rrset_t s;
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_A, "dead.biloxi.test", 1, &s), 1);
+  CU_ASSERT(s.status == DNS_OK && s.n == 1 && s.ttl == 60);
+  CU_ASSERT_STRING_EQUAL(s.rr[0].u.addr, "127.0.0.2");
+  dns_rrset_clear(&s);
+
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_SRV, "_sip._udp.biloxi.test.", 1, &s), 1);
+  CU_ASSERT_EQUAL_FATAL(s.n, 2);
+  CU_ASSERT(s.rr[1].type == DNS_T_SRV && s.rr[1].u.srv.prio == 10 &&
+            s.rr[1].u.srv.port == 5999 && s.ttl == 3600); /* the default */
+  CU_ASSERT_STRING_EQUAL(s.rr[1].u.srv.target, "dead.biloxi.test.");
+  dns_rrset_clear(&s);
+
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_NAPTR, "BILOXI.test", 1, &s), 1);
+  CU_ASSERT_EQUAL_FATAL(s.n, 2);
+  CU_ASSERT(s.rr[0].u.naptr.order == 10 && s.rr[0].u.naptr.pref == 10);
+  CU_ASSERT_STRING_EQUAL(s.rr[0].u.naptr.flags, "s");
+  CU_ASSERT_STRING_EQUAL(s.rr[0].u.naptr.services, "SIP+D2U");
+  CU_ASSERT_STRING_EQUAL(s.rr[1].u.naptr.replace, "_sip._tcp.biloxi.test.");
+  dns_rrset_clear(&s);
+
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_AAAA, "atlanta.test", 1, &s), 1);
+  CU_ASSERT_STRING_EQUAL(s.rr[0].u.addr, "::1");
+  dns_rrset_clear(&s);
+  dns_zone_free(z);
+}
+
+static void test_zone_negative(void)
+{
+  dns_zone_t *z = zone_biloxi();
+  dns_rrset_t s;
+  static const unsigned types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_SRV, DNS_T_NAPTR};
+  for (size_t i = 0; i < 4; i++) { /* zone-only or not: the mark answers */
+    CU_ASSERT_EQUAL(dns_zone_answer(z, types[i], "Nowhere.Test.", (int)i % 2, &s), 1);
+    CU_ASSERT_EQUAL(s.status, DNS_NXDOMAIN);
+  }
+  /* zone-only: a type the name lacks, a name with records below it */
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_NAPTR, "atlanta.test", 1, &s), 1);
+  CU_ASSERT_EQUAL(s.status, DNS_NODATA);
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_NAPTR, "chicago.test", 1, &s), 1);
+  CU_ASSERT_EQUAL(s.status, DNS_NODATA);
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_A, "elsewhere.test", 1, &s), 1);
+  CU_ASSERT_EQUAL(s.status, DNS_NXDOMAIN);
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_A, "o.chicago.test", 1, &s), 1);
+  CU_ASSERT_EQUAL(s.status, DNS_NXDOMAIN); /* below a name is not above it */
+  /* not zone-only: neither is the zone's to say */
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_NAPTR, "atlanta.test", 0, &s), 0);
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_A, "elsewhere.test", 0, &s), 0);
+  dns_zone_free(z);
+}
+
+/* The zone-only source with a fake behind it that must never be asked. */
+static result_t zone_lookup(dns_zone_t *z, int only, fake_t *f, const char *uri)
+{
+  dns_source_t next = {fake_query, fake_cancel, f};
+  dns_zone_source_t zs;
+  dns_zone_source_init(&zs, z, &next, only);
+  return run_lookup_on(&zs.src, f, uri, DNS_TP_UDP | DNS_TP_TCP);
+}
+
+static void test_zone_lookup_chain(void)
+{
+  dns_zone_t *z = zone_biloxi();
+  fake_t f = fake_biloxi(0);
+  result_t r = zone_lookup(z, 1, &f, "sip:bob@biloxi.test");
+  CU_ASSERT_EQUAL(r.status, DNS_OK);
+  CU_ASSERT_EQUAL_FATAL(r.t.n, 2);
+  CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:127.0.0.2:5999;transport=udp");
+  CU_ASSERT_STRING_EQUAL(r.t.uri[1], "sip:127.0.0.1:5080;transport=udp");
+
+  r = zone_lookup(z, 1, &f, "sip:alice@atlanta.test"); /* NODATA, on to A */
+  CU_ASSERT_EQUAL_FATAL(r.t.n, 1);
+  CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:127.0.0.3:5060;transport=udp");
+
+  r = zone_lookup(z, 1, &f, "sip:carol@chicago.test"); /* NAPTR: NODATA */
+  CU_ASSERT_EQUAL_FATAL(r.t.n, 1);
+  CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:127.0.0.3:5070;transport=tcp");
+  CU_ASSERT_EQUAL(f.queries, 0);
+  dns_zone_free(z);
+}
+
+static void test_zone_only_nxdomain(void)
+{
+  dns_zone_t *z = zone_biloxi();
+  fake_t f = fake_biloxi(0);
+  CU_ASSERT_EQUAL(zone_lookup(z, 1, &f, "sip:x@nowhere.test").status, DNS_NXDOMAIN);
+  /* the fake would time out on down.test; zone-only never asks it */
+  CU_ASSERT_EQUAL(zone_lookup(z, 1, &f, "sip:down.test").status, DNS_NXDOMAIN);
+  CU_ASSERT_EQUAL(zone_lookup(z, 1, &f, "sip:x@unknown.test").status, DNS_NXDOMAIN);
+  CU_ASSERT_EQUAL(f.queries, 0);
+  CU_ASSERT_STRING_EQUAL(f.log, "");
+  dns_zone_free(z);
+}
+
+/* Not zone-only: the zone overrides the types it has, the rest is asked. */
+static void test_zone_in_front(void)
+{
+  dns_zone_t *z = dns_zone_new();
+  CU_ASSERT_EQUAL(zone_add(z, "{\"type\":\"A\",\"name\":\"P2.biloxi.test\","
+                              "\"address\":\"192.0.2.9\"}"), 0);
+  fake_t f = fake_biloxi(0);
+  result_t r = zone_lookup(z, 0, &f, "sip:bob@biloxi.test");
+  CU_ASSERT_EQUAL_FATAL(r.t.n, 2);
+  CU_ASSERT_STRING_EQUAL(r.t.uri[0], "sip:127.0.0.2:5999;transport=udp");
+  CU_ASSERT_STRING_EQUAL(r.t.uri[1], "sip:192.0.2.9:5080;transport=udp");
+  CU_ASSERT_STRING_EQUAL(f.log, "NAPTR biloxi.test, SRV _sip._udp.biloxi.test, "
+                                "SRV _sip._tcp.biloxi.test, A dead.biloxi.test");
+
+  /* a query pending in the next source is cancelled there */
+  fake_t g = fake_biloxi(1);
+  dns_source_t next = {fake_query, fake_cancel, &g};
+  dns_zone_source_t zs;
+  dns_zone_source_init(&zs, z, &next, 0);
+  script_rand_t sr = {NULL, 0, 0};
+  dns_lookup_opts_t o = {DNS_TP_UDP, 0, rand_scripted, &sr};
+  dns_uri_t u;
+  result_t none = {0};
+  parse("sip:bob@biloxi.test", &u);
+  dns_lookup_t *lk = dns_lookup_new(&zs.src, &o, &u, on_done, &none);
+  dns_lookup_run(lk);
+  dns_lookup_cancel(lk);
+  CU_ASSERT(g.cancels == 1 && none.calls == 0);
+  dns_zone_free(z);
+}
+
+static void test_zone_bad_params(void)
+{
+  static const char *const bad[] = {
+      "{\"name\":\"a.test\",\"address\":\"127.0.0.1\"}", /* no type */
+      "{\"type\":\"MX\",\"name\":\"a.test\"}",
+      "{\"type\":\"A\",\"address\":\"127.0.0.1\"}", /* no name */
+      "{\"type\":\"A\",\"name\":\"\",\"address\":\"127.0.0.1\"}",
+      "{\"type\":\"A\",\"name\":\"a.test\",\"address\":\"::1\"}",
+      "{\"type\":\"AAAA\",\"name\":\"a.test\",\"address\":\"127.0.0.1\"}",
+      "{\"type\":\"A\",\"name\":\"a.test\",\"address\":\"localhost\"}",
+      "{\"type\":\"A\",\"name\":\"a.test\",\"address\":\"127.0.0.1\",\"ttl\":-1}",
+      "{\"type\":\"A\",\"name\":\"a.test\",\"address\":\"127.0.0.1\",\"ttl\":1.5}",
+      "{\"type\":\"SRV\",\"name\":\"_sip._udp.a.test\",\"priority\":1,"
+      "\"weight\":1,\"port\":70000,\"target\":\"a.test\"}",
+      "{\"type\":\"SRV\",\"name\":\"_sip._udp.a.test\",\"priority\":\"x\","
+      "\"weight\":1,\"port\":5060,\"target\":\"a.test\"}",
+      "{\"type\":\"SRV\",\"name\":\"_sip._udp.a.test\",\"priority\":1,"
+      "\"weight\":1,\"port\":5060}",
+      "{\"type\":\"NAPTR\",\"name\":\"a.test\",\"order\":1,\"preference\":1,"
+      "\"flags\":\"sssssssss\",\"service\":\"SIP+D2U\",\"regexp\":\"\","
+      "\"replacement\":\"_sip._udp.a.test\"}",
+      "{\"type\":\"NAPTR\",\"name\":\"a.test\",\"order\":1,\"preference\":1,"
+      "\"flags\":\"s\",\"service\":\"SIP+D2U\",\"replacement\":\"x\"}",
+  };
+  dns_zone_t *z = dns_zone_new();
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CU_ASSERT_EQUAL(zone_add(z, bad[i]), -32602);
+  /* records and NXDOMAIN on one name are refused, in either order */
+  CU_ASSERT_EQUAL(zone_add(z, "{\"type\":\"NXDOMAIN\",\"name\":\"a.test\"}"), 0);
+  CU_ASSERT_EQUAL(zone_add(z, "{\"type\":\"A\",\"name\":\"A.test.\","
+                              "\"address\":\"127.0.0.1\"}"), -32000);
+  CU_ASSERT_EQUAL(zone_add(z, "{\"type\":\"A\",\"name\":\"b.test\","
+                              "\"address\":\"127.0.0.1\"}"), 0);
+  CU_ASSERT_EQUAL(zone_add(z, "{\"type\":\"NXDOMAIN\",\"name\":\"b.test\"}"), -32000);
+  CU_ASSERT_EQUAL(dns_zone_clear(z), 2); /* nothing bad was added */
+  dns_zone_free(z);
+}
+
+/* zone_show writes what zone_add reads: adding it again gives the same. */
+static void test_zone_show_and_clear(void)
+{
+  dns_zone_t *z = zone_biloxi(), *again = dns_zone_new();
+  tz_jbuf_t b, c;
+  tz_jbuf_init(&b);
+  tz_jbuf_init(&c);
+  dns_zone_write_json(z, &b);
+  char err[200];
+  tz_json_t *j = tz_json_parse(b.s, b.len, err, sizeof err);
+  CU_ASSERT_EQUAL_FATAL(tz_json_len(j), sizeof biloxi_zone / sizeof biloxi_zone[0]);
+  const tz_json_t *dead = tz_json_at(j, 5);
+  CU_ASSERT_STRING_EQUAL(tz_json_str(tz_json_get(dead, "name")), "dead.biloxi.test");
+  CU_ASSERT_EQUAL(tz_json_num(tz_json_get(dead, "ttl")), 60);
+  for (size_t i = 0; i < tz_json_len(j); i++)
+    CU_ASSERT_EQUAL(dns_zone_add_json(again, tz_json_at(j, i), err, sizeof err), 0);
+  dns_zone_write_json(again, &c);
+  CU_ASSERT_STRING_EQUAL(b.s, c.s);
+  CU_ASSERT_EQUAL(dns_zone_clear(z), tz_json_len(j));
+  dns_rrset_t s;
+  CU_ASSERT_EQUAL(dns_zone_answer(z, DNS_T_A, "p2.biloxi.test", 0, &s), 0);
+  tz_json_free(j);
+  tz_jbuf_free(&b);
+  tz_jbuf_free(&c);
+  dns_zone_free(z);
+  dns_zone_free(again);
 }
 
 static const tz_unit_test_t select_tests[] = {
@@ -611,12 +872,23 @@ static const tz_unit_test_t lookup_tests[] = {
     {"cancel while queries are pending", test_lookup_cancel},
     {NULL, NULL}};
 
+static const tz_unit_test_t zone_tests[] = {
+    {"A, AAAA, SRV, NAPTR; case and final dot", test_zone_answers},
+    {"NXDOMAIN marks, NODATA, empty non-terminals", test_zone_negative},
+    {"RFC 3263 from zone records only", test_zone_lookup_chain},
+    {"zone-only: unknown names never reach the resolver", test_zone_only_nxdomain},
+    {"in front of the resolver: overrides, cancel", test_zone_in_front},
+    {"zone_add: invalid params and conflicts", test_zone_bad_params},
+    {"zone_show round trip, zone_clear", test_zone_show_and_clear},
+    {NULL, NULL}};
+
 int main(void)
 {
   static const tz_unit_suite_t suites[] = {
       {"dns selection", select_tests, NULL, NULL},
       {"dns cache", cache_tests, NULL, NULL},
       {"dns lookup", lookup_tests, NULL, NULL},
+      {"dns zone", zone_tests, NULL, NULL},
       {NULL, NULL, NULL, NULL}};
   return tz_unit_main(suites);
 }
