@@ -99,6 +99,7 @@ struct stmt {
   stmt_kind_t kind;
   tz_loc_t loc;
   stmt_t *next;
+  unsigned id; /* its counters in script->counts, when counting */
   union {
     expr_t *e; /* ST_EXPR; ST_RETURN (NULL for a bare return) */
     struct {
@@ -129,7 +130,14 @@ struct tz_route {
   call_t **calls;          /* function calls inside */
   size_t ncalls;
   int mark;                /* cycle search colour */
+  unsigned id;             /* its counters in script->counts, when counting */
 };
+
+/* Coverage counters of one statement or route (tz_script_count_enable). */
+typedef struct script_count {
+  uint64_t hits;     /* statement executed, route entered */
+  uint64_t taken[2]; /* ST_IF: condition true, false */
+} script_count_t;
 
 struct tz_script {
   su_home_t home[1]; /* first: the script is its own su_home object */
@@ -147,6 +155,7 @@ struct tz_script {
   size_t nregexes;
   const tz_lang_t *lang; /* the host's functions and pseudo-variables */
   int checked;
+  script_count_t *counts; /* by node id; NULL: not counting */
 };
 
 /* Parses s->src into s (parse.c). Returns 0, or -1 after reporting the

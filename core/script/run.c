@@ -35,6 +35,9 @@ typedef struct run {
   int depth;
   long retval; /* set by `return` */
   int trace;
+  /* The script's counters, NULL when it is not counting. Plain
+   * increments: a counting script runs on one thread (script.h). */
+  script_count_t *counts;
 } run_t;
 
 static flow_t run_value(run_t *rc, const expr_t *e, tz_val_t *out);
@@ -316,6 +319,14 @@ static flow_t run_call(run_t *rc, const call_t *c, long *ret)
   return FLOW_NEXT;
 }
 
+/* Runs a route's statements, counting the entry. */
+static flow_t run_body(run_t *rc, const tz_route_t *r)
+{
+  if (rc->counts)
+    rc->counts[r->id].hits++;
+  return run_stmts(rc, r->body);
+}
+
 /* Runs route[x]; its value is what it returned, or 1 at its end. */
 static flow_t run_route(run_t *rc, const expr_t *e, long *ret)
 {
@@ -325,7 +336,7 @@ static flow_t run_route(run_t *rc, const expr_t *e, long *ret)
     return FLOW_ERROR;
   }
   rc->depth++;
-  flow_t f = run_stmts(rc, e->u.route.target->body);
+  flow_t f = run_body(rc, e->u.route.target);
   rc->depth--;
   if (f == FLOW_RETURN || f == FLOW_NEXT) {
     *ret = f == FLOW_RETURN ? rc->retval : 1;
@@ -515,6 +526,8 @@ static flow_t run_if(run_t *rc, const stmt_t *st)
   flow_t f = run_cond(rc, st->u.cond.cond, &truth);
   if (f)
     return f;
+  if (rc->counts)
+    rc->counts[st->id].taken[!truth]++;
   if (rc->trace)
     run_trace(&st->loc, "if -> %s", truth ? "true" : "false");
   return run_stmts(rc, truth ? st->u.cond.then : st->u.cond.els);
@@ -523,6 +536,8 @@ static flow_t run_if(run_t *rc, const stmt_t *st)
 static flow_t run_stmt(run_t *rc, const stmt_t *st)
 {
   int truth;
+  if (rc->counts)
+    rc->counts[st->id].hits++;
   switch (st->kind) {
   case ST_EXPR:
     return run_cond(rc, st->u.e, &truth);
@@ -568,8 +583,11 @@ tz_run_result_t tz_script_run(const tz_script_t *s, const tz_route_t *r,
   tz_val_t *vars = s->nvars ? su_zalloc(home, s->nvars * sizeof *vars) : NULL;
   if (s->nvars && !vars)
     return TZ_RUN_ERROR;
-  run_t rc = {.env = {m, home, vars}, .depth = 1, .trace = trace};
-  switch (run_stmts(&rc, r->body)) {
+  /* Read once per run, so not counting costs each statement one branch
+   * that always goes the same way. */
+  run_t rc = {.env = {m, home, vars}, .depth = 1, .trace = trace,
+              .counts = s->counts};
+  switch (run_body(&rc, r)) {
   case FLOW_DROP:
     return TZ_RUN_DROP;
   case FLOW_ERROR:

@@ -256,3 +256,78 @@ size_t tz_script_uses_module(const tz_script_t *s, const tz_modinst_t *mod,
   }
   return n;
 }
+
+/* ---- coverage counts ---------------------------------------------------- */
+
+typedef void script_visit_f(void *arg, stmt_t *st);
+
+/* Visits st and the statements after it, each before its branches or
+ * body, which is source order. */
+static void script_walk(stmt_t *st, script_visit_f *visit, void *arg)
+{
+  for (; st; st = st->next) {
+    visit(arg, st);
+    if (st->kind == ST_IF) {
+      script_walk(st->u.cond.then, visit, arg);
+      script_walk(st->u.cond.els, visit, arg);
+    } else if (st->kind == ST_BLOCK) {
+      script_walk(st->u.body, visit, arg);
+    }
+  }
+}
+
+static void script_number(void *arg, stmt_t *st)
+{
+  unsigned *next = arg;
+  st->id = (*next)++;
+}
+
+int tz_script_count_enable(tz_script_t *s)
+{
+  if (s->counts)
+    return 0;
+  unsigned n = 0;
+  for (size_t i = 0; i < s->nroutes; i++) {
+    s->routes[i]->id = n++;
+    script_walk(s->routes[i]->body, script_number, &n);
+  }
+  /* One more than needed: a script without routes still gets counters,
+   * which tells the next call it is done. */
+  s->counts = su_zalloc(s->home, (n + 1) * sizeof *s->counts);
+  return s->counts ? 0 : -1;
+}
+
+typedef struct script_report {
+  const tz_script_count_visitor_t *v;
+  const script_count_t *counts;
+} script_report_t;
+
+static script_count_t script_count_of(const script_count_t *counts,
+                                      unsigned id)
+{
+  return counts ? counts[id] : (script_count_t){0};
+}
+
+static void script_report_stmt(void *arg, stmt_t *st)
+{
+  const script_report_t *rp = arg;
+  if (st->kind == ST_BLOCK) /* its braces run nothing themselves */
+    return;
+  script_count_t c = script_count_of(rp->counts, st->id);
+  tz_script_stmt_count_t info = {st->loc, c.hits, st->kind == ST_IF,
+                                 {c.taken[0], c.taken[1]}};
+  rp->v->stmt(rp->v->arg, &info);
+}
+
+void tz_script_each_count(const tz_script_t *s,
+                          const tz_script_count_visitor_t *v)
+{
+  script_report_t rp = {v, s->counts};
+  for (size_t i = 0; i < s->nroutes; i++) {
+    const tz_route_t *r = s->routes[i];
+    tz_script_route_count_t info = {r, r->loc,
+                                    script_count_of(s->counts, r->id).hits};
+    v->route(v->arg, &info);
+    script_walk(r->body, script_report_stmt, &rp);
+  }
+}

@@ -17,6 +17,8 @@
 #ifndef TZ_SCRIPT_H
 #define TZ_SCRIPT_H
 
+#include <stdint.h>
+
 #include <trapezoid/trapezoid.h>
 
 typedef struct tz_script tz_script_t;
@@ -129,6 +131,44 @@ typedef enum {
  * home (the message's scratch); trace logs every statement. */
 tz_run_result_t tz_script_run(const tz_script_t *s, const tz_route_t *r,
                               tz_msg_t *m, su_home_t *home, int trace);
+
+/* ---- coverage counts ----------------------------------------------------- */
+
+/* Makes every later run of s count, in s, each statement executed, each
+ * route entered and each if's outcomes (trapezoid --test --coverage).
+ * Off by default: then a run pays one branch per statement, always the
+ * same way. The counters are plain increments, not atomics: a counting
+ * script must be run by one thread at a time (the test runner has one
+ * worker), else counts are lost. Enable before the first run, not while
+ * one runs. Returns 0, or -1 when out of memory; idempotent. */
+int tz_script_count_enable(tz_script_t *s);
+
+typedef struct tz_script_route_count {
+  const tz_route_t *route; /* tz_route_label() names it */
+  tz_loc_t loc;            /* of its keyword */
+  uint64_t calls;          /* times entered */
+} tz_script_route_count_t;
+
+/* An executable statement: a block's braces are none, an if is one and
+ * so is each statement in its branches. */
+typedef struct tz_script_stmt_count {
+  tz_loc_t loc;      /* loc.src->name is its file */
+  uint64_t hits;     /* times executed */
+  int is_if;
+  uint64_t taken[2]; /* an if's outcomes: [0] true, [1] false */
+} tz_script_stmt_count_t;
+
+typedef struct tz_script_count_visitor {
+  void (*route)(void *arg, const tz_script_route_count_t *r);
+  void (*stmt)(void *arg, const tz_script_stmt_count_t *st);
+  void *arg;
+} tz_script_count_visitor_t;
+
+/* Calls v->route for every route, run or not, each followed by v->stmt
+ * for every statement in it, in source order (both branches of ifs,
+ * nested blocks). All counts are 0 when s is not counting. */
+void tz_script_each_count(const tz_script_t *s,
+                          const tz_script_count_visitor_t *v);
 
 /* True if name is a built-in function of the script's language (the
  * engine's or its host's): modules may not export it. */

@@ -1,7 +1,8 @@
 /*
  * test_run.c - the interpreter: conditions and short-circuits, value
  * semantics, $var lifetime, route() values, return/exit/drop, function
- * results (0 stops), argument conversion and the depth guard.
+ * results (0 stops), argument conversion, the depth guard and coverage
+ * counts.
  */
 #include "script_test.h"
 
@@ -272,6 +273,116 @@ static void test_failure_route_and_null(void)
   tz_script_free(s);
 }
 
+/* ---- coverage counts ---------------------------------------------------- */
+
+static const char count_script[] =
+    "request_route {\n"
+    "  t_record(\"a\");\n"
+    "  if (t_true()) {\n"
+    "    route(sub);\n"
+    "  } else {\n"
+    "    t_record(\"no\");\n"
+    "  }\n"
+    "  if (t_false()) t_record(\"x\"); else { t_record(\"y\"); }\n"
+    "  exit;\n"
+    "  t_record(\"dead\");\n"
+    "}\n"
+    "route[sub] { if ($var(n) == \"\") $var(n) = 1; }\n"
+    "route[never] { t_record(\"n\"); }\n";
+
+/* What tz_script_each_count reports, one line per route ("R") and
+ * statement: "line:col hits", and an if's "true/false". */
+static char count_buf[1024];
+
+static void count_route(void *arg, const tz_script_route_count_t *r)
+{
+  (void)arg;
+  size_t n = strlen(count_buf);
+  snprintf(count_buf + n, sizeof count_buf - n, "R%u:%u %lu\n", r->loc.line,
+           r->loc.col, (unsigned long)r->calls);
+}
+
+static void count_stmt(void *arg, const tz_script_stmt_count_t *st)
+{
+  (void)arg;
+  size_t n = strlen(count_buf);
+  n += (size_t)snprintf(count_buf + n, sizeof count_buf - n, "%u:%u %lu",
+                        st->loc.line, st->loc.col, (unsigned long)st->hits);
+  if (st->is_if)
+    n += (size_t)snprintf(count_buf + n, sizeof count_buf - n, " %lu/%lu",
+                          (unsigned long)st->taken[0],
+                          (unsigned long)st->taken[1]);
+  snprintf(count_buf + n, sizeof count_buf - n, "\n");
+}
+
+/* Runs count_script's request_route twice, counting when asked; true if
+ * the script then reports `want`. */
+static int count_runs(int enable, const char *want)
+{
+  tz_script_t *s;
+  TEST_LOAD_OK(s, count_script);
+  if (enable) {
+    CU_ASSERT_EQUAL(tz_script_count_enable(s), 0);
+    CU_ASSERT_EQUAL(tz_script_count_enable(s), 0);
+  }
+  tz_msg_t m;
+  test_msg_init(&m, NULL, TZ_ROUTE_REQUEST);
+  test_record_buf[0] = '\0';
+  for (int i = 0; i < 2; i++)
+    CU_ASSERT_EQUAL(test_run(s, tz_script_request_route(s), &m), TZ_RUN_OK);
+  CU_ASSERT_STRING_EQUAL(test_record_buf, "a,y,a,y,");
+  test_msg_deinit(&m);
+  count_buf[0] = '\0';
+  tz_script_each_count(s, &(tz_script_count_visitor_t){count_route,
+                                                       count_stmt, NULL});
+  tz_script_free(s);
+  if (!strcmp(count_buf, want))
+    return 1;
+  fprintf(stderr, "\nwanted:\n%sgot:\n%s", want, count_buf);
+  return 0;
+}
+
+/* Lines and if outcomes are counted; the braces of blocks are no
+ * statements; a route never called and code after exit count 0. */
+static void test_counts(void)
+{
+  CU_ASSERT(count_runs(1, "R1:1 2\n"
+                          "2:3 2\n"
+                          "3:3 2 2/0\n"
+                          "4:5 2\n"
+                          "6:5 0\n"
+                          "8:3 2 0/2\n"
+                          "8:18 0\n"
+                          "8:40 2\n"
+                          "9:3 2\n"
+                          "10:3 0\n"
+                          "R12:1 2\n"
+                          "12:14 2 2/0\n"
+                          "12:33 2\n"
+                          "R13:1 0\n"
+                          "13:16 0\n"));
+}
+
+/* Without tz_script_count_enable the same statements show, never run. */
+static void test_counts_off(void)
+{
+  CU_ASSERT(count_runs(0, "R1:1 0\n"
+                          "2:3 0\n"
+                          "3:3 0 0/0\n"
+                          "4:5 0\n"
+                          "6:5 0\n"
+                          "8:3 0 0/0\n"
+                          "8:18 0\n"
+                          "8:40 0\n"
+                          "9:3 0\n"
+                          "10:3 0\n"
+                          "R12:1 0\n"
+                          "12:14 0 0/0\n"
+                          "12:33 0\n"
+                          "R13:1 0\n"
+                          "13:16 0\n"));
+}
+
 static const tz_unit_test_t run_tests[] = {
     {"if/else", test_if_else},
     {"short circuit", test_short_circuit},
@@ -287,6 +398,8 @@ static const tz_unit_test_t run_tests[] = {
     {"trace", test_trace},
     {"depth limit", test_depth_limit},
     {"failure route, null route", test_failure_route_and_null},
+    {"coverage counts", test_counts},
+    {"no counts unless enabled", test_counts_off},
     {NULL, NULL}};
 
 int main(void)
