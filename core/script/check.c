@@ -59,6 +59,19 @@ static const char *check_kind_name(unsigned kind)
   }
 }
 
+const char *tz_route_label(const tz_route_t *r, char *buf, size_t len)
+{
+  static const char *const kinds[] = {[RT_REQUEST] = "request_route",
+                                      [RT_REPLY] = "reply_route",
+                                      [RT_FAILURE] = "failure_route",
+                                      [RT_SUB] = "route"};
+  if (r->name)
+    snprintf(buf, len, "%s[%s]", kinds[r->type], r->name);
+  else
+    snprintf(buf, len, "%s", kinds[r->type]);
+  return buf;
+}
+
 static void check_expr(checker_t *ck, expr_t *e);
 
 /* ---- functions ---------------------------------------------------------- */

@@ -111,6 +111,9 @@ const tz_route_t *tz_script_reply_route(const tz_script_t *s);
 const tz_route_t *tz_script_failure_route(const tz_script_t *s,
                                           const char *name);
 
+/* "request_route", "failure_route[NAME]", "route[NAME]"... in buf. */
+const char *tz_route_label(const tz_route_t *r, char *buf, size_t len);
+
 /* Script-wide facts the core needs per message. */
 size_t tz_script_nvars(const tz_script_t *s);
 
