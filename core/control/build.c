@@ -323,8 +323,10 @@ static int gen_set_modparam(tz_gen_t *g, const tz_directive_t *dir,
   return 0;
 }
 
-/* "-o module.param=value": a number if it parses as one, else a string. */
-static int gen_apply_override(tz_gen_t *g, const char *text, tz_diag_t *d)
+/* "-o module.param=value": a number if it parses as one, else a string.
+ * A module the script does not load is an error, unless lenient. */
+static int gen_apply_override(tz_gen_t *g, const char *text, int lenient,
+                              tz_diag_t *d)
 {
   char err[512], mod[64], param[64];
   const char *dot = strchr(text, '.'), *eq = strchr(text, '=');
@@ -336,6 +338,8 @@ static int gen_apply_override(tz_gen_t *g, const char *text, tz_diag_t *d)
   snprintf(mod, sizeof mod, "%.*s", (int)(dot - text), text);
   snprintf(param, sizeof param, "%.*s", (int)(eq - dot - 1), dot + 1);
   tz_modinst_t *mi = tz_gen_find_module(g, mod);
+  if (!mi && lenient)
+    return 0;
   if (!mi) {
     tz_diag_error(d, NULL, "-o %s: module '%s' is not loaded", text, mod);
     return -1;
@@ -535,7 +539,10 @@ static int gen_apply_directives(tz_gen_t *g, const tz_gen_opts_t *o,
       return -1;
   }
   for (size_t i = 0; i < o->nmodparams; i++)
-    if (gen_apply_override(g, o->modparams[i], d) < 0)
+    if (gen_apply_override(g, o->modparams[i], 0, d) < 0)
+      return -1;
+  for (size_t i = 0; i < o->nscratch; i++)
+    if (gen_apply_override(g, o->scratch_modparams[i], 1, d) < 0)
       return -1;
   /* Checking a script (-c) must not open databases or start threads. */
   if (gen_order_modules(g, dirs, n, d) < 0 ||

@@ -16,6 +16,10 @@ typedef struct tz_gen_opts {
   unsigned workers;           /* -w: replaces the script's workers=; 0: none */
   const char *const *modparams; /* -o module.param=value, after the script's */
   size_t nmodparams;
+  /* The same, but only for modules the script loads (trapezoid --test
+   * keeps every module's files in a scratch folder). */
+  const char *const *scratch_modparams;
+  size_t nscratch;
   int check_only;             /* -c: modules are not initialised */
   const char *user, *group;   /* -u, -g: replace the script's user=, group= */
   /* Called once the settings are known and before any module loads (the

@@ -15,6 +15,8 @@
 
 static atomic_int log_level = TZ_LOG_NOTICE; /* read by every worker */
 static int log_stderr = 1;
+static tz_log_sink_f log_sink; /* trapezoid --test: one thread logs */
+static void *log_sink_arg;
 
 static const char *const log_names[] = {
   [TZ_LOG_ERR] = "ERROR", [TZ_LOG_WARN] = "WARNING",
@@ -39,12 +41,24 @@ void tz_log_set_level(int level)
 
 int tz_log_get_level(void) { return log_level; }
 
+void tz_log_set_sink(tz_log_sink_f f, void *arg)
+{
+  log_sink = f;
+  log_sink_arg = arg;
+}
+
 int tz_log_enabled(int level) { return level <= log_level; }
 
 void tz_vlog(int level, const char *fmt, va_list ap)
 {
   if (!tz_log_enabled(level))
     return;
+  if (log_sink) {
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    log_sink(log_sink_arg, level, line);
+    return;
+  }
   if (!log_stderr) {
     vsyslog(level, fmt, ap);
     return;

@@ -99,6 +99,10 @@ void tz_msg_close(tz_msg_t *m)
   m->gen = NULL;
 }
 
+static tz_msg_observer_f msg_observer; /* set before the worker starts */
+
+void tz_msg_observe(tz_msg_observer_f f) { msg_observer = f; }
+
 tz_run_result_t tz_msg_run(tz_msg_t *m, const tz_route_t *r)
 {
   if (!r)
@@ -110,6 +114,8 @@ tz_run_result_t tz_msg_run(tz_msg_t *m, const tz_route_t *r)
   if (rc == TZ_RUN_DROP && m->sip && m->sip->sip_request &&
       m->disp == TZ_DISP_OPEN)
     tz_msg_dispose(m, TZ_DISP_DROPPED);
+  if (msg_observer)
+    msg_observer(m, r, rc);
   return rc;
 }
 

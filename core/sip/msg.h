@@ -72,6 +72,10 @@ void tz_msg_open(tz_msg_t *m, tz_gen_t *gen, msg_t *msg, nta_incoming_t *irq,
 /* Runs route r (NULL: nothing) of m's generation on m; a drop of a
  * request that is still open becomes its disposition. */
 tz_run_result_t tz_msg_run(tz_msg_t *m, const tz_route_t *r);
+/* trapezoid --test: f sees every route run, after it ran (NULL: none). */
+typedef void (*tz_msg_observer_f)(const tz_msg_t *m, const tz_route_t *r,
+                                  tz_run_result_t rc);
+void tz_msg_observe(tz_msg_observer_f f);
 /* Frees the run's scratch and unpins the generation. */
 void tz_msg_close(tz_msg_t *m);
 
