@@ -6,6 +6,8 @@
 #define TZ_INTERPOSE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <sys/socket.h>
 
 #define TZ_INTERPOSE __attribute__((visibility("default")))
 
@@ -16,6 +18,9 @@ void *tz_real(_Atomic(void *) *slot, const char *name);
 /* udpio.c: fd was bound by a Sofia UDP transport, or is being closed. */
 void tz_udpio_bound(int fd);
 void tz_udpio_closed(int fd);
+/* udpio.c: a datagram for fd, as if read ahead from the kernel (test/wire.c). */
+int tz_udpio_inject(int fd, const void *data, size_t len, const struct sockaddr *from,
+                    socklen_t fromlen);
 
 /* tportio.c: fd, perhaps a TCP connection's, is being closed. */
 void tz_tportio_closed(int fd);

@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #include "interpose.h"
 #include "sip/wiretap.h"
+#include "test/wire.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -223,6 +224,21 @@ TZ_INTERPOSE ssize_t recvmsg(int fd, struct msghdr *m, int flags)
   return udpio_copy(m->msg_iov, m->msg_iovlen, flags, &m->msg_flags);
 }
 
+/* trapezoid --test (test/wire.c): a datagram for fd from `from`, in the
+ * cache as if FIONREAD had read it ahead. */
+int tz_udpio_inject(int fd, const void *data, size_t len, const struct sockaddr *from,
+                    socklen_t fromlen)
+{
+  if (!udpio_ours(fd) || len > sizeof udpio_cache.data ||
+      fromlen > sizeof udpio_cache.from || (udpio_cache.full && udpio_cache.fd != fd))
+    return -1;
+  memcpy(udpio_cache.data, data, len);
+  memcpy(&udpio_cache.from, from, fromlen);
+  udpio_cache.fd = fd, udpio_cache.full = 1;
+  udpio_cache.len = len, udpio_cache.fromlen = fromlen;
+  return 0;
+}
+
 /* Sofia's recv() on a UDP transport only discards an empty datagram (its
  * zero-length path), which carries no message: not tapped. */
 TZ_INTERPOSE ssize_t recv(int fd, void *buf, size_t len, int flags)
@@ -256,6 +272,8 @@ static int udpio_icmp_error(int e)
 TZ_INTERPOSE ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
   static _Atomic(void *) real;
+  if (tz_testwire_on() && udpio_ours(fd))
+    return tz_testwire_sendmsg(fd, m);
   sendmsg_f f = (sendmsg_f)tz_real(&real, "sendmsg");
   ssize_t n = f(fd, m, flags);
   if (n < 0 && udpio_icmp_error(errno) && udpio_ours(fd))
