@@ -18,6 +18,7 @@
 #include "sip/transport.h"
 #include "lib/stats.h"
 #include "sip/trace.h"
+#include "test/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,7 @@ static void main_usage(FILE *out)
           "  -g GROUP       run as GROUP (default: USER's group); replaces group\n"
           "  -P FILE        write the process id to FILE\n"
           "  -d             more debug output (repeatable)\n"
+          "  --test FILE... run the script tests in FILE (trapezoid --test -h)\n"
           "  -V             print the version and exit\n"
           "  -h             this help\n");
 }
@@ -305,6 +307,8 @@ static int main_serve(const opts_t *o, tz_gen_t *g)
 int main(int argc, char **argv)
 {
   opts_t o;
+  if (argc > 1 && strcmp(argv[1], "--test") == 0)
+    return tz_test_main(argc - 2, argv + 2);
   int rc = main_parse_args(argc, argv, &o);
   if (rc >= 0)
     return rc;

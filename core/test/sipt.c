@@ -806,6 +806,18 @@ static int p_modparam(parser_t *P, sipt_item_t *it)
   return 0;
 }
 
+/* listen [udp:]HOST[:PORT]: replaces the script's listen= lines, as -l
+ * does (scripts that leave the address to the command line). */
+static int p_listen(parser_t *P, sipt_item_t *it)
+{
+  tok_t t;
+  if (tok_need(P, &t, "listen address") < 0 || tok_end(P) < 0)
+    return -1;
+  it->kind = SIPT_LISTEN;
+  it->text = keep(P, t.s);
+  return 0;
+}
+
 static int p_case(parser_t *P, sipt_item_t *it)
 {
   tok_t t;
@@ -1276,6 +1288,7 @@ static int p_expect(parser_t *P, sipt_item_t *it)
 
 static const kw_t directives[] = {
     {"script", p_script, 0},   {"modparam", p_modparam, 0},
+    {"listen", p_listen, 0},
     {"subscriber", p_subscriber, 0}, {"binding", p_binding, 0},
     {"dns", p_dns, 0},         {"control", p_control, 0},
     {"case", p_case, 0},       {"send", p_send, 0},

@@ -1,0 +1,75 @@
+/*
+ * harness.h - `trapezoid --test`: the runner (harness.c), the
+ * expectations (expect.c) and the messages it writes (respond.c), and
+ * what they share: one test file's run, in one child process.
+ */
+#ifndef TZ_TEST_HARNESS_H
+#define TZ_TEST_HARNESS_H
+
+#include "test/sipt.h"
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* The entry point: argv after "--test". Returns the exit status. */
+int tz_test_main(int argc, char **argv);
+
+/* One datagram the server sent. */
+typedef struct tt_msg {
+  char *text; /* NUL-terminated */
+  size_t len;
+  int status; /* 0: a request */
+  char reason[64], method[32], ruri[512];
+  struct sockaddr_storage from, to;
+  char dst_host[64];
+  unsigned dst_port;
+} tt_msg_t;
+
+typedef struct tt_route {
+  char name[96];
+  int rc; /* tz_run_result_t */
+} tt_route_t;
+
+/* What one step made happen, and the case so far. */
+typedef struct tt_run {
+  const sipt_file_t *file;
+  tt_msg_t *msgs; /* everything the server sent in this case */
+  size_t nmsgs, cap;
+  size_t step_first;  /* msgs[step_first..] are the step's */
+  char step_method[32]; /* the request a send step sent ("" after respond) */
+  tt_route_t *routes; /* the routes the step ran */
+  size_t nroutes;
+  char **logs;        /* the step's log lines */
+  size_t nlogs;
+  const tt_msg_t *subject; /* what expect header/body test */
+  tt_msg_t challenge; /* the file's last 401 or 407: later cases answer it */
+  char *failures;     /* this case's failed expectations, one per line */
+  size_t failures_len;
+  struct sockaddr_storage server; /* the script's first UDP listen address */
+} tt_run_t;
+
+/* A failed expectation or step at item `it`: "file:line:col: error: ..."
+ * added to the case's failures. */
+void tt_fail(tt_run_t *r, const sipt_item_t *it, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checks one expectation against the last step (expect.c). */
+void tt_expect(tt_run_t *r, const sipt_item_t *it);
+
+/* Header `name` (full or compact form, any case) of a message's text: the
+ * nth occurrence (1-based), its value trimmed; NULL if there is none. */
+const char *tt_header(const char *text, const char *name, unsigned nth, size_t *len);
+/* The message body (after the blank line), or "". */
+const char *tt_body(const char *text);
+/* The first line parsed into m (status, reason, method, Request-URI). */
+void tt_parse_first_line(tt_msg_t *m);
+
+/* A downstream UAS's response to the request `req` (respond.c): malloc'd
+ * text, or NULL. */
+char *tt_make_response(const tt_msg_t *req, const sipt_item_t *it);
+/* The request text of a send step with the credentials that answer the
+ * case's last challenge (respond.c): malloc'd, or NULL with err. */
+char *tt_add_credentials(const tt_run_t *r, const sipt_item_t *it, char *err,
+                         size_t errlen);
+
+#endif
