@@ -132,6 +132,20 @@ static int is_relayed(const tt_run_t *r, const tt_msg_t *m)
   return strcmp(m->method, "ACK") != 0 && strcmp(m->method, "CANCEL") != 0;
 }
 
+/* A reply of the step: a response to the case's caller (the source of
+ * its last send), not a retransmission for an earlier case's. */
+static int is_reply(const tt_run_t *r, const tt_msg_t *m)
+{
+  const struct sockaddr_in *a = (const void *)&m->to, *b = (const void *)&r->sender;
+  const struct sockaddr_in6 *a6 = (const void *)&m->to, *b6 = (const void *)&r->sender;
+  if (!m->status || r->sender.ss_family == AF_UNSPEC)
+    return m->status != 0;
+  if (a->sin_family != b->sin_family || a->sin_port != b->sin_port)
+    return 0;
+  return a->sin_family == AF_INET ? a->sin_addr.s_addr == b->sin_addr.s_addr
+                                  : !memcmp(&a6->sin6_addr, &b6->sin6_addr, 16);
+}
+
 /* ---- what the step did, for failure messages ------------------------------------ */
 
 static void describe(const tt_msg_t *m, char *buf, size_t len)
@@ -149,7 +163,7 @@ static void got(const tt_run_t *r, int responses, char *buf, size_t len)
   const char *sep = " ";
   for (size_t i = r->step_first; i < r->nmsgs && off + 1 < len; i++) {
     const tt_msg_t *m = &r->msgs[i];
-    if (!m->status == !responses) {
+    if (responses ? is_reply(r, m) : !m->status) {
       char d[700];
       describe(m, d, sizeof d);
       off += (size_t)snprintf(buf + off, len - off, "%s%s", sep, d);
@@ -166,7 +180,7 @@ static void expect_reply(tt_run_t *r, const sipt_item_t *it)
 {
   for (size_t i = r->step_first; i < r->nmsgs; i++) {
     const tt_msg_t *m = &r->msgs[i];
-    if (m->status == it->n && (!it->a || strcmp(m->reason, it->a) == 0)) {
+    if (is_reply(r, m) && m->status == it->n && (!it->a || strcmp(m->reason, it->a) == 0)) {
       r->subject = m;
       return;
     }
@@ -180,7 +194,7 @@ static void expect_reply(tt_run_t *r, const sipt_item_t *it)
 static void expect_none(tt_run_t *r, const sipt_item_t *it, int responses)
 {
   for (size_t i = r->step_first; i < r->nmsgs; i++)
-    if (!r->msgs[i].status == !responses) {
+    if (responses ? is_reply(r, &r->msgs[i]) : !r->msgs[i].status) {
       char g[2048];
       got(r, responses, g, sizeof g);
       tt_fail(r, it, "expected no %s, %s", responses ? "reply" : "relay", g);

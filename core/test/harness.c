@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "test/harness.h"
+#include "test/clock.h"
 #include "test/cover.h"
 #include "test/wire.h"
 #include "control/build.h"
@@ -169,6 +170,7 @@ static void case_reset(tt_run_t *r)
   for (size_t i = 0; i < r->nmsgs; i++)
     free(r->msgs[i].text);
   r->nmsgs = r->step_first = 0;
+  memset(&r->sender, 0, sizeof r->sender);
   r->failures_len = 0;
 }
 
@@ -182,33 +184,56 @@ static void case_end(tt_run_t *r, const sipt_item_t *c)
 
 /* ---- settling -------------------------------------------------------------------- */
 
-/* Runs the loop until the step has done all it will do without time
- * passing: events ready now, suspended requests answered (the location
- * writer's answer comes through the mailbox), timers due within 20 ms
- * (the dns module's zone answers). A relay a module holds is not waited
- * for: dns_relay() holds its relay until a final response, which only a
- * later step brings. */
-static void settle(tt_run_t *r, const sipt_item_t *it)
+/* Runs what is due at this moment of the virtual clock; returns the ms
+ * to the next timer (or SU_WAIT_FOREVER). */
+static su_duration_t run_due(void)
 {
   su_root_t *root = tz_loop_root();
+  su_duration_t next;
+  for (int i = 0; i < 1000 && (next = su_root_step(root, 0)) == 0; i++)
+    ;
+  return next;
+}
+
+/* Runs the loop until the step has done all it will do at this moment:
+ * events ready now, suspended requests answered (the location writer, a
+ * thread on real time, answers through the mailbox: waited for in real
+ * time), and timers due within 20 ms, to which the clock hops (the dns
+ * module answers from its zone on a 1-ms timer). A relay a module holds
+ * is not waited for: dns_relay() holds its relay until a final response,
+ * which only a later step brings. */
+static void settle(tt_run_t *r, const sipt_item_t *it)
+{
   tz_worker_t *w = tz_worker();
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (int quiet = 0; quiet < 2;) {
-    su_duration_t next = su_root_step(root, 0);
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (ms > 2000) {
+  long long start = tz_testclock_real_ms();
+  for (;;) {
+    su_duration_t next = run_due();
+    if (tz_testclock_real_ms() - start > 2000) {
       tt_fail(r, it, "the step did not settle in 2 s (%u requests suspended)",
               w->nsuspended);
       return;
     }
-    if (w->nsuspended || (next >= 0 && next <= 20)) {
-      su_root_step(root, w->nsuspended ? 5 : next + 1);
-      quiet = 0;
-    } else
-      quiet++;
+    if (w->nsuspended)
+      su_root_step(tz_loop_root(), 5);
+    else if (next > 0 && next <= 20)
+      tz_testclock_advance(next);
+    else
+      return;
   }
+}
+
+/* advance: the clock moves ms on, stopping at every timer on the way, so
+ * they fire in order, each at its time. */
+static void step_advance(tt_run_t *r, const sipt_item_t *it)
+{
+  step_reset(r);
+  for (long long left = it->n; left > 0;) {
+    su_duration_t next = run_due();
+    long long hop = next > 0 && next < left ? next : left;
+    tz_testclock_advance(hop);
+    left -= hop;
+  }
+  settle(r, it);
 }
 
 /* ---- steps -------------------------------------------------------------------------- */
@@ -269,6 +294,7 @@ static void step_send(tt_run_t *r, const sipt_item_t *it)
   }
   tt_msg_t first = {.text = text};
   tt_parse_first_line(&first);
+  r->sender = from;
   for (unsigned i = 0; i < it->repeat; i++) { /* the expectations see the last */
     step_reset(r);
     snprintf(r->step_method, sizeof r->step_method, "%s", first.method);
@@ -349,12 +375,14 @@ static void walk(tt_run_t *r)
   const sipt_item_t *open_case = NULL;
   for (size_t i = 0; i < sipt_count(r->file); i++) {
     const sipt_item_t *it = sipt_at(r->file, i);
-    if (it->kind == SIPT_SEND || it->kind == SIPT_RESPOND || it->kind == SIPT_FIXTURE)
+    if (it->kind == SIPT_SEND || it->kind == SIPT_RESPOND || it->kind == SIPT_FIXTURE ||
+        it->kind == SIPT_ADVANCE)
       fprintf(events, "S %u\n", it->line), fflush(events);
     switch (it->kind) {
     case SIPT_CASE: case_end(r, open_case); open_case = it; break;
     case SIPT_SEND: step_send(r, it); break;
     case SIPT_RESPOND: step_respond(r, it); break;
+    case SIPT_ADVANCE: step_advance(r, it); break;
     case SIPT_EXPECT: tt_expect(r, it); break;
     case SIPT_FIXTURE:
       if (step_fixture(r, it) < 0 && !open_case)
@@ -462,6 +490,7 @@ static int child_run(const char *path, const test_opts_t *o, const char *dir,
   verbose = o->verbose;
   tz_log_set_sink(log_line, NULL);
   tz_testwire_enable(msg_sent, NULL);
+  tz_testclock_start();
   tz_msg_observe(route_ran);
   if (tz_loop_init() < 0 || tz_module_system_init() < 0 || tz_stats_init() < 0)
     return 1;

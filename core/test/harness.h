@@ -37,6 +37,7 @@ typedef struct tt_run {
   size_t nmsgs, cap;
   size_t step_first;  /* msgs[step_first..] are the step's */
   char step_method[32]; /* the request a send step sent ("" after respond) */
+  struct sockaddr_storage sender; /* the case's last send's source: replies go there */
   tt_route_t *routes; /* the routes the step ran */
   size_t nroutes;
   char **logs;        /* the step's log lines */

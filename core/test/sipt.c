@@ -1120,6 +1120,27 @@ static int p_respond(parser_t *P, sipt_item_t *it)
   return msg_headers(P, b, &out) < 0 ? -1 : buf_take(P, &out, &it->msg, &it->msglen);
 }
 
+/* advance N(ms|s|m|h): the virtual clock moves on, timer by timer. */
+static int p_advance(parser_t *P, sipt_item_t *it)
+{
+  static const struct { const char *unit; unsigned long ms; } units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  tok_t t;
+  it->kind = SIPT_ADVANCE;
+  if (step_check(P, it) < 0 || tok_need(P, &t, "duration") < 0)
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long v = isdigit((unsigned char)*t.s) ? strtoul(t.s, &end, 10) : 0;
+  for (size_t i = 0; v && !errno && i < sizeof units / sizeof *units; i++)
+    if (strcmp(end, units[i].unit) == 0 && v <= 86400000UL / units[i].ms) {
+      it->n = (int)(v * units[i].ms);
+      return tok_end(P);
+    }
+  return perr(P, t.col, "a duration is a number with ms, s, m or h, up to 24h, "
+              "not '%s'", t.s);
+}
+
 /* ---- expectations ---- */
 
 static int x_reply(parser_t *P, sipt_item_t *it)
@@ -1293,6 +1314,7 @@ static const kw_t directives[] = {
     {"dns", p_dns, 0},         {"control", p_control, 0},
     {"case", p_case, 0},       {"send", p_send, 0},
     {"repeat", p_repeat, 0},   {"respond", p_respond, 0},
+    {"advance", p_advance, 0},
     {"expect", p_expect, 0},   {NULL, NULL, 0}};
 
 static int item_push(parser_t *P, const sipt_item_t *it)

@@ -38,6 +38,7 @@ typedef enum sipt_kind {
   SIPT_CASE,       /* case "NAME": a */
   SIPT_SEND,       /* send [raw] from PROTO HOST:PORT [with credentials U P] */
   SIPT_RESPOND,    /* respond STATUS ["REASON"] [to METHOD] [NL headers] */
+  SIPT_ADVANCE,    /* advance N(ms|s|m|h): n = milliseconds */
   SIPT_EXPECT,
 } sipt_kind_t;
 
@@ -74,7 +75,7 @@ typedef struct sipt_item {
   char *msg;          /* SEND: the message, CRLF, Content-Length set unless raw;
                        * RESPOND: the extra header lines, CRLF each, or NULL */
   size_t msglen;
-  int n;              /* RESPOND: the status; EXPECT: see sipt_expect_t */
+  int n;              /* RESPOND: the status; ADVANCE: ms; EXPECT: see sipt_expect_t */
   sipt_expect_t x;    /* EXPECT */
   sipt_op_t op;       /* EXPECT header/body */
   int negate;         /* EXPECT no route */
