@@ -342,6 +342,11 @@ static void expect_log(tt_run_t *r, const sipt_item_t *it)
 
 void tt_expect(tt_run_t *r, const sipt_item_t *it)
 {
+  if (r->wire->replay &&
+      (it->x == SIPT_X_DROP || it->x == SIPT_X_ROUTE || it->x == SIPT_X_LOG)) {
+    r->unchecked++; /* a running server shows neither its routes nor its log */
+    return;
+  }
   switch (it->x) {
   case SIPT_X_REPLY: expect_reply(r, it); break;
   case SIPT_X_NO_REPLY: expect_none(r, it, 1); break;

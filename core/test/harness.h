@@ -30,8 +30,30 @@ typedef struct tt_route {
   int rc; /* tz_run_result_t */
 } tt_route_t;
 
+struct tt_run;
+
+/* How steps reach the server: in this process below Sofia (harness.c),
+ * or a running server over real sockets and its control socket
+ * (replay.c). */
+typedef struct tt_wire {
+  /* A datagram from `from` to `to`; -1 if it cannot be sent. */
+  int (*inject)(struct tt_run *r, const struct sockaddr *from,
+                const struct sockaddr *to, const char *text, size_t len);
+  /* Until the server has done all it does without time passing; quick:
+   * between the datagrams of a `repeat`, which must follow each other
+   * fast (a flood). */
+  void (*settle)(struct tt_run *r, const sipt_item_t *it, int quick);
+  /* Lets it->n ms pass. */
+  void (*advance)(struct tt_run *r, const sipt_item_t *it);
+  /* A control command; 0, or -1 with err. */
+  int (*command)(struct tt_run *r, const char *method, const char *params, char *err,
+                 size_t errlen);
+  int replay; /* route, drop and log are not seen: not checked */
+} tt_wire_t;
+
 /* What one step made happen, and the case so far. */
 typedef struct tt_run {
+  const tt_wire_t *wire;
   const sipt_file_t *file;
   tt_msg_t *msgs; /* everything the server sent in this case */
   size_t nmsgs, cap;
@@ -44,10 +66,24 @@ typedef struct tt_run {
   size_t nlogs;
   const tt_msg_t *subject; /* what expect header/body test */
   tt_msg_t challenge; /* the file's last 401 or 407: later cases answer it */
+  unsigned nc;        /* answers to it so far (the digest's nonce count) */
   char *failures;     /* this case's failed expectations, one per line */
   size_t failures_len;
   struct sockaddr_storage server; /* the script's first UDP listen address */
+  unsigned unchecked; /* expectations a replay cannot check */
+  void *replay;       /* replay.c's state */
 } tt_run_t;
+
+/* Records a datagram the server sent (to the case's record). */
+void tt_record(tt_run_t *r, const struct sockaddr *from, const struct sockaddr *to,
+               const char *data, size_t len);
+
+/* The replay wire (replay.c): `server` is udp:HOST:PORT, `ctl` the control
+ * socket's path. 0, or -1 with err. */
+int tt_replay_open(tt_run_t *r, const char *server, const char *ctl, char *err,
+                   size_t errlen);
+void tt_replay_close(tt_run_t *r);
+extern const tt_wire_t tt_replay_wire;
 
 /* A failed expectation or step at item `it`: "file:line:col: error: ..."
  * added to the case's failures. */
@@ -70,7 +106,7 @@ void tt_parse_first_line(tt_msg_t *m);
 char *tt_make_response(const tt_msg_t *req, const sipt_item_t *it);
 /* The request text of a send step with the credentials that answer the
  * case's last challenge (respond.c): malloc'd, or NULL with err. */
-char *tt_add_credentials(const tt_run_t *r, const sipt_item_t *it, char *err,
+char *tt_add_credentials(tt_run_t *r, const sipt_item_t *it, char *err,
                          size_t errlen);
 
 #endif

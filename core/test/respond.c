@@ -192,7 +192,7 @@ static void md5_hex(char out[33], const char *fmt, ...)
 
 /* RFC 7616 3.4.1 with qop=auth when offered, RFC 2069's form when not. */
 static void credentials(tt_str_t *b, const challenge_t *c, const sipt_item_t *it,
-                        const char *method, const char *uri)
+                        const char *method, const char *uri, unsigned nc)
 {
   static const char cnonce[] = "0a4f113b";
   char ha1[33], ha2[33], resp[33];
@@ -200,7 +200,7 @@ static void credentials(tt_str_t *b, const challenge_t *c, const sipt_item_t *it
   md5_hex(ha2, "%s:%s", method, uri);
   int qop = strstr(c->qop, "auth") != NULL;
   if (qop)
-    md5_hex(resp, "%s:%s:00000001:%s:auth:%s", ha1, c->nonce, cnonce, ha2);
+    md5_hex(resp, "%s:%s:%08x:%s:auth:%s", ha1, c->nonce, nc, cnonce, ha2);
   else
     md5_hex(resp, "%s:%s:%s", ha1, c->nonce, ha2);
   str_add(b, "%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
@@ -208,13 +208,15 @@ static void credentials(tt_str_t *b, const challenge_t *c, const sipt_item_t *it
           c->proxy ? "Proxy-Authorization" : "Authorization", it->user, c->realm,
           c->nonce, uri, resp);
   if (qop)
-    str_add(b, ", qop=auth, nc=00000001, cnonce=\"%s\"", cnonce);
+    str_add(b, ", qop=auth, nc=%08x, cnonce=\"%s\"", nc, cnonce);
   if (c->opaque[0])
     str_add(b, ", opaque=\"%s\"", c->opaque);
   str_add(b, "\r\n");
 }
 
-char *tt_add_credentials(const tt_run_t *r, const sipt_item_t *it, char *err,
+/* Each answer to the same challenge counts up (RFC 7616 3.4: a server may
+ * refuse a nonce count it has seen). */
+char *tt_add_credentials(tt_run_t *r, const sipt_item_t *it, char *err,
                          size_t errlen)
 {
   challenge_t c;
@@ -229,7 +231,7 @@ char *tt_add_credentials(const tt_run_t *r, const sipt_item_t *it, char *err,
   }
   tt_str_t b = {0};
   str_add(&b, "%.*s", (int)(eol + 2 - it->msg), it->msg);
-  credentials(&b, &c, it, first.method, first.ruri);
+  credentials(&b, &c, it, first.method, first.ruri, ++r->nc);
   str_add(&b, "%s", eol + 2);
   return str_take(&b);
 }

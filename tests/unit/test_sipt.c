@@ -489,7 +489,8 @@ static void test_errors(void)
                "t.sipt:4:14: error: bad URI 'bob@example.com' (expected scheme:...)");
   assert_error(STEP "expect log ~ \"a(\"\n",
                "t.sipt:4:14: error: bad regular expression: Unmatched ( or \\(");
-  assert_error(STEP "expect route route\n", "t.sipt:4:14: error: 'route' needs a [name]");
+  assert_error(STEP "expect route failure_route\n", "t.sipt:4:14: error: 'failure_route' needs a [name]");
+  assert_error(STEP "expect route route[x]\n", "t.sipt:4:14: error: unknown route 'route'");
   assert_error(STEP "expect route reply_route[x]\n",
                "t.sipt:4:14: error: 'reply_route' takes no [name]");
   assert_error("binding sip:a@b sip:a@c expires=60 expires=70\n",
