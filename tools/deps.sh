@@ -7,8 +7,9 @@ TZ_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libpq-dev libsystemd-dev"
 # Running the tests: CUnit, and the real SIP peers the tests talk to;
 # man-db and groff-base format the man pages for tests/man.sh; sngrep
-# decodes HEP and tshark reads the SIP for tests/sip/hep.sh.
-TZ_TEST_PKGS="libcunit1-dev sip-tester sipsak dnsmasq-base baresip openssl
+# decodes HEP and tshark reads the SIP for tests/sip/hep.sh; iproute2 (ip)
+# puts the test addresses on the loopback of tests/sip/script_replay.sh.
+TZ_TEST_PKGS="libcunit1-dev iproute2 sip-tester sipsak dnsmasq-base baresip openssl
   clang libclang-rt-14-dev postgresql man-db groff-base sngrep tshark"
 # scripts/package: building the .debs (debhelper), checking them (lintian),
 # the unit (systemd-analyze, in systemd), the unit tests of the build
