@@ -629,17 +629,20 @@ static void report_case(totals_t *t, const char *file, int ok, const char *name,
   }
 }
 
-/* Reads a child's events; returns the line of the step it was in. */
+/* Reads a child's events; returns the line of the step it was in, or 0
+ * if it said it was done. */
 static unsigned read_events(FILE *in, totals_t *t, const char *file)
 {
   char *line = NULL, **fails = NULL;
   size_t cap = 0, nfails = 0;
-  unsigned step = 0;
+  unsigned step = ~0u; /* nothing yet */
   int file_error = 0;
   while (getline(&line, &cap, in) > 0) {
     line[strcspn(line, "\n")] = '\0';
     if (line[0] == 'S')
       step = (unsigned)atoi(line + 2);
+    else if (line[0] == 'D')
+      step = 0;
     else if (line[0] == 'N')
       printf("# %s: %s route, drop and log expectations are not seen by a replay\n",
              file, line + 2);
@@ -682,18 +685,24 @@ static void remove_scratch(const char *dir)
   rmdir(dir);
 }
 
+/* A child that ended without saying it was done died in the step it
+ * last named: a signal, or a sanitizer's exit. */
 static void reap(pid_t pid, unsigned step, totals_t *t, const char *path)
 {
   int status = 0;
+  char msg[600];
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
-  if (WIFSIGNALED(status)) {
-    char msg[600];
+  if (step == 0 && WIFEXITED(status))
+    return;
+  if (WIFSIGNALED(status))
     snprintf(msg, sizeof msg, "%s:%u: error: the harness died (signal %d) in this step",
-             path, step, WTERMSIG(status));
-    char *fails[] = {msg};
-    report_case(t, path, 0, "the file could not finish", fails, 1);
-  }
+             path, step == ~0u ? 0 : step, WTERMSIG(status));
+  else
+    snprintf(msg, sizeof msg, "%s:%u: error: the harness ended (exit status %d) in this "
+             "step", path, step == ~0u ? 0 : step, WEXITSTATUS(status));
+  char *fails[] = {msg};
+  report_case(t, path, 0, "the file could not finish", fails, 1);
 }
 
 static void merge_coverage(totals_t *t, const char *lcov)
@@ -721,8 +730,8 @@ static void run_file(const char *path, const test_opts_t *o, totals_t *t)
     close(p[0]);
     events = fdopen(p[1], "w");
     int rc = events ? child_run(path, o, dir, o->coverage ? lcov : NULL) : 1;
-    if (events)
-      fflush(events);
+    if (events) /* "D": the parent knows the child did not die halfway */
+      fprintf(events, "D\n"), fflush(events);
     _exit(rc);
   }
   close(p[1]);
