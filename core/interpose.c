@@ -126,6 +126,7 @@ TZ_INTERPOSE int close(int fd)
   tz_handoff_closed(fd);
   tz_udpio_closed(fd);
   tz_tportio_closed(fd);
-  tz_testwire_closed(fd);
+  if (tz_testwire_on())
+    tz_testwire_closed(fd);
   return interpose_close(fd);
 }

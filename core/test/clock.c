@@ -23,6 +23,7 @@
 #include "test/clock.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -77,8 +78,16 @@ TZ_INTERPOSE int clock_gettime(clockid_t clk, struct timespec *ts)
   }
 }
 
+/* Outside test mode, and on the other threads, libc's own: the wrappers
+ * must change nothing there (time() is libc's coarse clock). */
+typedef time_t (*time_f)(time_t *);
+typedef int (*gettimeofday_f)(struct timeval *restrict, void *restrict);
+
 TZ_INTERPOSE time_t time(time_t *t)
 {
+  static _Atomic(void *) real;
+  if (!clock_virtual)
+    return ((time_f)tz_real(&real, "time"))(t);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   if (t)
@@ -88,10 +97,14 @@ TZ_INTERPOSE time_t time(time_t *t)
 
 TZ_INTERPOSE int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
+  static _Atomic(void *) real;
+  if (!clock_virtual)
+    return ((gettimeofday_f)tz_real(&real, "gettimeofday"))(tv, tz);
   struct timespec ts;
-  (void)tz; /* obsolete: Linux fills it with zeros at most */
   clock_gettime(CLOCK_REALTIME, &ts);
-  tv->tv_sec = ts.tv_sec;
+  if (tz) /* obsolete: glibc zeroes it */
+    memset(tz, 0, sizeof(struct timezone));
+  tv->tv_sec = ts.tv_sec; /* declared nonnull by glibc */
   tv->tv_usec = ts.tv_nsec / 1000;
   return 0;
 }

@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include "test/harness.h"
+#include "test/wire.h"
+#include "script/script.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -133,17 +135,12 @@ static int is_relayed(const tt_run_t *r, const tt_msg_t *m)
 }
 
 /* A reply of the step: a response to the case's caller (the source of
- * its last send), not a retransmission for an earlier case's. */
+ * its last send); before any send, any response. */
 static int is_reply(const tt_run_t *r, const tt_msg_t *m)
 {
-  const struct sockaddr_in *a = (const void *)&m->to, *b = (const void *)&r->sender;
-  const struct sockaddr_in6 *a6 = (const void *)&m->to, *b6 = (const void *)&r->sender;
-  if (!m->status || r->sender.ss_family == AF_UNSPEC)
-    return m->status != 0;
-  if (a->sin_family != b->sin_family || a->sin_port != b->sin_port)
-    return 0;
-  return a->sin_family == AF_INET ? a->sin_addr.s_addr == b->sin_addr.s_addr
-                                  : !memcmp(&a6->sin6_addr, &b6->sin6_addr, 16);
+  return m->status && (r->sender.ss_family == AF_UNSPEC ||
+                       tz_testwire_same((const struct sockaddr *)&m->to,
+                                        (const struct sockaddr *)&r->sender));
 }
 
 /* ---- what the step did, for failure messages ------------------------------------ */
@@ -317,7 +314,7 @@ static void expect_body(tt_run_t *r, const sipt_item_t *it)
 static void expect_route(tt_run_t *r, const sipt_item_t *it, int drop)
 {
   for (size_t i = 0; i < r->nroutes; i++)
-    if (drop ? strcmp(r->routes[i].name, "request_route") == 0 && r->routes[i].rc == 1
+    if (drop ? strcmp(r->routes[i].name, "request_route") == 0 && r->routes[i].rc == TZ_RUN_DROP
              : strcmp(r->routes[i].name, it->a) == 0) {
       if (it->negate)
         tt_fail(r, it, "expected no %s to run; it ran", it->a);

@@ -68,41 +68,87 @@ typedef struct test_opts {
 static tt_run_t *run;
 static FILE *events;
 static int verbose;
+/* The harness's thread (worker 0) records log lines; another thread's (the
+ * location writer's) would race with it, so they only go to stderr. */
+static _Thread_local int recording;
 
 /* ---- events from the server ---------------------------------------------------- */
 
-void tt_record(tt_run_t *r, const struct sockaddr *from, const struct sockaddr *to,
-               const char *data, size_t len)
+static void *grow(void *p, size_t n, size_t size)
 {
-  if (!r || (r->nmsgs == r->cap && (r->cap = r->cap ? 2 * r->cap : 16,
-             !(r->msgs = realloc(r->msgs, r->cap * sizeof *r->msgs)))))
-    abort(); /* the harness cannot go on without its record */
-  tt_msg_t *m = &r->msgs[r->nmsgs];
-  memset(m, 0, sizeof *m);
-  if (!(m->text = strndup(data, len)))
+  void *q = realloc(p, (n + 1) * size);
+  if (!q)
     abort();
-  m->len = len;
-  memcpy(&m->from, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                     : sizeof(struct sockaddr_in));
-  memcpy(&m->to, to, to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                               : sizeof(struct sockaddr_in));
+  return q;
+}
+
+/* Does the message belong to one of the case's calls? Before its first
+ * send, a case has none of its own: everything is its. */
+static int in_case(const tt_run_t *r, const char *text)
+{
+  size_t len;
+  const char *id = tt_header(text, "Call-ID", 1, &len);
+  for (size_t i = 0; i < r->ncallids; i++)
+    if (id && strlen(r->callids[i]) == len && strncmp(r->callids[i], id, len) == 0)
+      return 1;
+  return r->ncallids == 0;
+}
+
+static void case_add_callid(tt_run_t *r, const char *text)
+{
+  size_t len;
+  const char *id = tt_header(text, "Call-ID", 1, &len);
+  if (!id || (r->ncallids && in_case(r, text)))
+    return;
+  r->callids = grow(r->callids, r->ncallids, sizeof *r->callids);
+  if (!(r->callids[r->ncallids++] = strndup(id, len)))
+    abort();
+}
+
+/* A new challenge (not a retransmission of the last) starts its nonce count. */
+static void keep_challenge(tt_run_t *r, const tt_msg_t *m)
+{
+  if (r->challenge.text && strcmp(r->challenge.text, m->text) == 0)
+    return;
+  free(r->challenge.text);
+  r->challenge = *m;
+  r->nc = 0;
+  if (!(r->challenge.text = strdup(m->text)))
+    abort();
+}
+
+static void fill_addrs(tt_msg_t *m, const struct sockaddr *from, const struct sockaddr *to)
+{
+  memcpy(&m->from, from, tz_testwire_addr_len(from));
+  memcpy(&m->to, to, tz_testwire_addr_len(to));
   const void *ip = to->sa_family == AF_INET6
                        ? (const void *)&((const struct sockaddr_in6 *)to)->sin6_addr
                        : (const void *)&((const struct sockaddr_in *)to)->sin_addr;
   inet_ntop(to->sa_family, ip, m->dst_host, sizeof m->dst_host);
   m->dst_port = ntohs(((const struct sockaddr_in *)to)->sin_port);
-  tt_parse_first_line(m);
-  if (m->status == 401 || m->status == 407) {
-    free(r->challenge.text);
-    r->challenge = *m;
-    r->nc = 0;
-    if (!(r->challenge.text = strdup(m->text)))
-      abort();
-  }
+}
+
+void tt_record(tt_run_t *r, const struct sockaddr *from, const struct sockaddr *to,
+               const char *data, size_t len)
+{
+  tt_msg_t m = {.len = len};
+  if (!(m.text = malloc(len + 1)))
+    abort(); /* the harness cannot go on without its record */
+  memcpy(m.text, data, len);
+  m.text[len] = '\0';
+  fill_addrs(&m, from, to);
+  tt_parse_first_line(&m);
   if (verbose)
-    fprintf(stderr, "  sent to %s:%u: %.*s\n", m->dst_host, m->dst_port,
-            (int)strcspn(m->text, "\r\n"), m->text);
-  r->nmsgs++;
+    fprintf(stderr, "  sent to %s:%u: %.*s\n", m.dst_host, m.dst_port,
+            (int)strcspn(m.text, "\r\n"), m.text);
+  if (!in_case(r, m.text)) {
+    free(m.text);
+    return;
+  }
+  if (m.status == 401 || m.status == 407)
+    keep_challenge(r, &m);
+  r->msgs = grow(r->msgs, r->nmsgs, sizeof *r->msgs);
+  r->msgs[r->nmsgs++] = m;
 }
 
 static void msg_sent(void *arg, const struct sockaddr *from, const struct sockaddr *to,
@@ -112,13 +158,6 @@ static void msg_sent(void *arg, const struct sockaddr *from, const struct sockad
   tt_record(run, from, to, data, len);
 }
 
-static void *grow(void *p, size_t n, size_t size)
-{
-  void *q = realloc(p, (n + 1) * size);
-  if (!q)
-    abort();
-  return q;
-}
 
 static void route_ran(const tz_msg_t *m, const tz_route_t *rt, tz_run_result_t rc)
 {
@@ -134,9 +173,8 @@ static void route_ran(const tz_msg_t *m, const tz_route_t *rt, tz_run_result_t r
 static void log_line(void *arg, int level, const char *line)
 {
   (void)arg;
-  (void)level;
-  tt_run_t *r = run;
-  if (verbose)
+  tt_run_t *r = recording ? run : NULL;
+  if (verbose || (!r && level <= TZ_LOG_WARN))
     fprintf(stderr, "  log: %s\n", line);
   if (!r)
     return;
@@ -158,7 +196,7 @@ void tt_fail(tt_run_t *r, const sipt_item_t *it, const char *fmt, ...)
     if (*c == '\n' || *c == '\r')
       *c = ' ';
   fprintf(events, "F %s:%u:%u: error: %s\n", sipt_name(r->file), it->line, it->col, text);
-  r->failures_len++;
+  r->nfailed++;
 }
 
 static void step_reset(tt_run_t *r)
@@ -179,13 +217,15 @@ static void case_reset(tt_run_t *r)
     free(r->msgs[i].text);
   r->nmsgs = r->step_first = 0;
   memset(&r->sender, 0, sizeof r->sender);
-  r->failures_len = 0;
+  r->nfailed = 0;
+  while (r->ncallids)
+    free(r->callids[--r->ncallids]);
 }
 
 static void case_end(tt_run_t *r, const sipt_item_t *c)
 {
   if (c)
-    fprintf(events, "C %d %s\n", r->failures_len == 0, c->a);
+    fprintf(events, "C %d %s\n", r->nfailed == 0, c->a);
   fflush(events);
   case_reset(r);
 }
@@ -248,9 +288,8 @@ static int local_inject(tt_run_t *r, const struct sockaddr *from, const struct s
                         const char *text, size_t len)
 {
   (void)r;
-  socklen_t fl = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                             : sizeof(struct sockaddr_in);
-  return tz_testwire_inject(tz_sip_agent(), to, from, fl, text, len);
+  return tz_testwire_inject(tz_sip_agent(), to, from, tz_testwire_addr_len(from), text,
+                            len);
 }
 
 /* A fixture is a control command, run as tzctl would have it run. */
@@ -344,11 +383,12 @@ static void step_send(tt_run_t *r, const sipt_item_t *it)
   tt_msg_t first = {.text = text};
   tt_parse_first_line(&first);
   r->sender = from;
+  case_add_callid(r, text);
   for (unsigned i = 0; i < it->repeat; i++) { /* the expectations see the last */
     step_reset(r);
     snprintf(r->step_method, sizeof r->step_method, "%s", first.method);
     inject(r, it, (struct sockaddr *)&from, (struct sockaddr *)&r->server, text,
-           strlen(text), i + 1 < it->repeat);
+           text == it->msg ? it->msglen : strlen(text), i + 1 < it->repeat);
   }
   if (text != it->msg)
     free(text);
@@ -397,18 +437,6 @@ static int step_fixture(tt_run_t *r, const sipt_item_t *it)
 }
 
 /* ---- one file, in a child ----------------------------------------------------------- */
-
-/* The address sends go to: the first UDP transport's. */
-static int find_server(tt_run_t *r)
-{
-  for (tport_t *tp = tport_primaries(nta_agent_tports(tz_sip_agent())); tp;
-       tp = tport_next(tp)) {
-    const tp_name_t *n = tport_name(tp);
-    if (strcasecmp(n->tpn_proto, "udp") == 0)
-      return tz_testwire_parse_addr(n->tpn_host, n->tpn_port, &r->server);
-  }
-  return -1;
-}
 
 /* A replay waits out each `advance` in real time: a case that waits
  * longer than this is skipped there (Timer C's 180 s, say). */
@@ -528,10 +556,10 @@ static tz_gen_t *child_build(const sipt_file_t *f, const char *script, const cha
 
 static int child_serve(tt_run_t *r, tz_gen_t *g)
 {
-  char err[512];
+  char err[512] = "";
   tz_gen_set_current(g);
   if (tz_dispatch_start(g, err, sizeof err) < 0 ||
-      tz_dispatch_start_workers(1, err, sizeof err) < 0 || find_server(r) < 0) {
+      tz_dispatch_start_workers(1, err, sizeof err) < 0 || tz_testwire_server(tz_sip_agent(), &r->server) < 0) {
     fprintf(events, "E %s: %s\n", sipt_name(r->file), err[0] ? err : "no UDP listen address");
     return -1;
   }
@@ -561,16 +589,22 @@ static int child_local(tt_run_t *r, const test_opts_t *o, const char *dir,
     return 1;
   }
   r->wire = &local_wire;
+  recording = 1;
   tz_log_set_sink(log_line, NULL);
   tz_testwire_enable(msg_sent, NULL);
   tz_testclock_start();
   tz_msg_observe(route_ran);
-  if (tz_loop_init() < 0 || tz_module_system_init() < 0 || tz_stats_init() < 0)
+  if (tz_loop_init() < 0 || tz_module_system_init() < 0 || tz_stats_init() < 0) {
+    fprintf(events, "E %s: cannot initialise the event loop\n", sipt_name(r->file));
     return 1;
+  }
   tz_gen_t *g = child_build(r->file, script, dir, o);
   free(script);
-  if (!g || (lcov && tz_script_count_enable(g->script) < 0))
+  if (!g || (lcov && tz_script_count_enable(g->script) < 0)) {
+    fprintf(events, "E %s: %s\n", sipt_name(r->file),
+            g ? "out of memory for the coverage counters" : "the script did not load");
     return 1;
+  }
   if (child_serve(r, g) == 0) {
     walk(r);
     if (lcov)

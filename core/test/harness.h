@@ -56,7 +56,7 @@ typedef struct tt_run {
   const tt_wire_t *wire;
   const sipt_file_t *file;
   tt_msg_t *msgs; /* everything the server sent in this case */
-  size_t nmsgs, cap;
+  size_t nmsgs;
   size_t step_first;  /* msgs[step_first..] are the step's */
   char step_method[32]; /* the request a send step sent ("" after respond) */
   struct sockaddr_storage sender; /* the case's last send's source: replies go there */
@@ -67,14 +67,15 @@ typedef struct tt_run {
   const tt_msg_t *subject; /* what expect header/body test */
   tt_msg_t challenge; /* the file's last 401 or 407: later cases answer it */
   unsigned nc;        /* answers to it so far (the digest's nonce count) */
-  char *failures;     /* this case's failed expectations, one per line */
-  size_t failures_len;
+  size_t nfailed;     /* this case's failed expectations */
+  char **callids;     /* the Call-IDs the case's sends used: only messages */
+  size_t ncallids;    /* of those are the case's (not an earlier case's timers) */
   struct sockaddr_storage server; /* the script's first UDP listen address */
   unsigned unchecked; /* expectations a replay cannot check */
   void *replay;       /* replay.c's state */
 } tt_run_t;
 
-/* Records a datagram the server sent (to the case's record). */
+/* Records a datagram the server sent, if it belongs to the case. */
 void tt_record(tt_run_t *r, const struct sockaddr *from, const struct sockaddr *to,
                const char *data, size_t len);
 

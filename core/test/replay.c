@@ -21,7 +21,10 @@
  */
 #define _GNU_SOURCE
 #include "test/harness.h"
+#include "test/clock.h"
 #include "test/wire.h"
+
+#include <trapezoid/json.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -42,28 +45,19 @@ typedef struct replay {
   struct sockaddr_storage addrs[REPLAY_MAX_SOCKS];
   size_t n;
   int ctl;
-  long long sent_at; /* real ms of the case's last send */
+  FILE *ctl_in; /* the control socket's answers, line by line */
+  long long sent_at; /* ms of the case's last send (real: a replay never
+                     * starts the virtual clock) */
   long long advanced; /* ms advanced since */
   unsigned id;
 } replay_t;
 
-static long long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static socklen_t addr_len(const struct sockaddr *a)
-{
-  return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
 
 /* ---- the sockets --------------------------------------------------------------------- */
 
 static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
-  return memcmp(a, b, addr_len(b)) == 0;
+  return tz_testwire_same((const struct sockaddr *)a, b);
 }
 
 static int replay_bind(replay_t *rp, const struct sockaddr_storage *a)
@@ -74,7 +68,7 @@ static int replay_bind(replay_t *rp, const struct sockaddr_storage *a)
   if (rp->n == REPLAY_MAX_SOCKS)
     return -1;
   int fd = socket(a->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0 || bind(fd, (const struct sockaddr *)a, addr_len((const void *)a)) < 0) {
+  if (fd < 0 || bind(fd, (const struct sockaddr *)a, tz_testwire_addr_len((const void *)a)) < 0) {
     if (fd >= 0)
       close(fd);
     return -1;
@@ -179,16 +173,16 @@ static void replay_read(tt_run_t *r, replay_t *rp, size_t i)
 static void replay_settle(tt_run_t *r, const sipt_item_t *it, int quick)
 {
   replay_t *rp = r->replay;
-  long long start = now_ms(), last = start, quiet = quick ? REPLAY_QUIET_MS / 10
+  long long start = tz_testclock_real_ms(), last = start, quiet = quick ? REPLAY_QUIET_MS / 10
                                                           : REPLAY_QUIET_MS;
   (void)it;
-  while (now_ms() - last < quiet && now_ms() - start < 2000) {
+  while (tz_testclock_real_ms() - last < quiet && tz_testclock_real_ms() - start < 2000) {
     if (poll(rp->fds, rp->n, (int)quiet) <= 0)
       continue;
     for (size_t i = 0; i < rp->n; i++)
       if (rp->fds[i].revents & POLLIN)
         replay_read(r, rp, i);
-    last = now_ms();
+    last = tz_testclock_real_ms();
   }
 }
 
@@ -198,10 +192,10 @@ static int replay_inject(tt_run_t *r, const struct sockaddr *from, const struct 
   replay_t *rp = r->replay;
   for (size_t i = 0; i < rp->n; i++)
     if (same_addr(&rp->addrs[i], from)) {
-      if (sendto(rp->fds[i].fd, text, len, 0, to, addr_len(to)) != (ssize_t)len)
+      if (sendto(rp->fds[i].fd, text, len, 0, to, tz_testwire_addr_len(to)) != (ssize_t)len)
         return -1;
       if (to == (const struct sockaddr *)&r->server)
-        rp->sent_at = now_ms(), rp->advanced = 0;
+        rp->sent_at = tz_testclock_real_ms(), rp->advanced = 0;
       return 0;
     }
   return -1;
@@ -214,7 +208,7 @@ static void replay_advance(tt_run_t *r, const sipt_item_t *it)
 {
   replay_t *rp = r->replay;
   rp->advanced += it->n;
-  long long wait = rp->sent_at + rp->advanced - now_ms();
+  long long wait = rp->sent_at + rp->advanced - tz_testclock_real_ms();
   if (wait > 0) {
     struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -224,29 +218,54 @@ static void replay_advance(tt_run_t *r, const sipt_item_t *it)
 
 /* ---- the control socket --------------------------------------------------------------------- */
 
+/* One answer line, read whole (5 s at most): the answer of a fixture is
+ * small, anything longer is drained so the next one starts clean. */
+static char *replay_answer(replay_t *rp)
+{
+  char *line = NULL;
+  size_t len = 0;
+  struct pollfd p = {.fd = rp->ctl, .events = POLLIN};
+  if (poll(&p, 1, 5000) <= 0 || getline(&line, &len, rp->ctl_in) < 0) {
+    free(line);
+    return NULL;
+  }
+  return line;
+}
+
+/* The answer for request `id` carries a "result" (else an "error"). */
+static int replay_answer_ok(const char *line, unsigned id, char *err, size_t errlen)
+{
+  char e[256] = "";
+  tz_json_t *j = line ? tz_json_parse(line, strlen(line), e, sizeof e) : NULL;
+  const tz_json_t *error = tz_json_get(j, "error");
+  int ok = j && tz_json_num(tz_json_get(j, "id")) == (double)id &&
+           tz_json_get(j, "result") && !error;
+  if (!ok)
+    snprintf(err, errlen, "%s", !line ? "no answer from the control socket in 5 s"
+                                : error && tz_json_str(tz_json_get(error, "message"))
+                                    ? tz_json_str(tz_json_get(error, "message"))
+                                    : line);
+  tz_json_free(j);
+  return ok ? 0 : -1;
+}
+
 static int replay_command(tt_run_t *r, const char *method, const char *params, char *err,
                           size_t errlen)
 {
   replay_t *rp = r->replay;
-  char *req = NULL, buf[8192];
+  char *req = NULL;
   int n = asprintf(&req, "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"%s\",\"params\":%s}\n",
                    ++rp->id, method, params);
-  if (n < 0 || rp->ctl < 0 || write(rp->ctl, req, (size_t)n) != n) {
+  if (n < 0 || write(rp->ctl, req, (size_t)n) != n) {
     free(n < 0 ? NULL : req);
     snprintf(err, errlen, "cannot send %s to the control socket", method);
     return -1;
   }
   free(req);
-  size_t got = 0;
-  ssize_t k;
-  while (got + 1 < sizeof buf && !memchr(buf, '\n', got) &&
-         (k = read(rp->ctl, buf + got, sizeof buf - 1 - got)) > 0)
-    got += (size_t)k;
-  buf[got] = '\0';
-  if (strstr(buf, "\"result\""))
-    return 0;
-  snprintf(err, errlen, "%.*s", (int)strcspn(buf, "\n"), got ? buf : "no answer");
-  return -1;
+  char *line = replay_answer(rp);
+  int rc = replay_answer_ok(line, rp->id, err, errlen);
+  free(line);
+  return rc;
 }
 
 static int replay_ctl_open(const char *path, char *err, size_t errlen)
@@ -290,6 +309,7 @@ int tt_replay_open(tt_run_t *r, const char *server, const char *ctl, char *err,
   r->wire = &tt_replay_wire;
   if (tz_testwire_parse_addr(host, colon + 1, &r->server) < 0 ||
       (rp->ctl = replay_ctl_open(ctl, err, errlen)) < 0 ||
+      !(rp->ctl_in = fdopen(dup(rp->ctl), "r")) ||
       replay_bind_all(rp, r, err, errlen) < 0) {
     if (!err[0])
       snprintf(err, errlen, "bad server address %s", server);
@@ -304,6 +324,8 @@ void tt_replay_close(tt_run_t *r)
   replay_t *rp = r->replay;
   for (size_t i = 0; rp && i < rp->n; i++)
     close(rp->fds[i].fd);
+  if (rp && rp->ctl_in)
+    fclose(rp->ctl_in);
   if (rp && rp->ctl >= 0)
     close(rp->ctl);
   free(rp);

@@ -178,7 +178,12 @@ ssize_t tz_testwire_sendmsg(int fd, const struct msghdr *m)
 
 /* ---- injection ---------------------------------------------------------------- */
 
-static int wire_same(const struct sockaddr *a, const struct sockaddr *b)
+socklen_t tz_testwire_addr_len(const struct sockaddr *a)
+{
+  return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+int tz_testwire_same(const struct sockaddr *a, const struct sockaddr *b)
 {
   if (a->sa_family != b->sa_family)
     return 0;
@@ -196,32 +201,39 @@ static int wire_udp_fd(const struct sockaddr *to)
 {
   for (int fd = 0; fd < WIRE_MAX_FD; fd++)
     if (wire_socks[fd].used && wire_socks[fd].type == SOCK_DGRAM &&
-        wire_same((const struct sockaddr *)&wire_socks[fd].addr, to))
+        tz_testwire_same((const struct sockaddr *)&wire_socks[fd].addr, to))
       return fd;
   return -1;
 }
 
 /* The agent's UDP primary named after `to` (tport names itself after the
- * address getsockname() gave it). */
-static tport_t *wire_udp_tport(nta_agent_t *agent, const struct sockaddr *to)
+ * address getsockname() gave it), or its first one if `to` is NULL; its
+ * address in *ss. */
+static tport_t *wire_udp_tport(nta_agent_t *agent, const struct sockaddr *to,
+                               struct sockaddr_storage *ss)
 {
   for (tport_t *tp = tport_primaries(nta_agent_tports(agent)); tp; tp = tport_next(tp)) {
     const tp_name_t *n = tport_name(tp);
-    struct sockaddr_storage ss;
     if (strcasecmp(n->tpn_proto, "udp") == 0 &&
-        tz_testwire_parse_addr(n->tpn_host, n->tpn_port, &ss) == 0 &&
-        wire_same((const struct sockaddr *)&ss, to))
+        tz_testwire_parse_addr(n->tpn_host, n->tpn_port, ss) == 0 &&
+        (!to || tz_testwire_same((const struct sockaddr *)ss, to)))
       return tp;
   }
   return NULL;
+}
+
+int tz_testwire_server(nta_agent_t *agent, struct sockaddr_storage *ss)
+{
+  return wire_udp_tport(agent, NULL, ss) ? 0 : -1;
 }
 
 int tz_testwire_inject(nta_agent_t *agent, const struct sockaddr *to,
                        const struct sockaddr *from, socklen_t fromlen,
                        const void *data, size_t len)
 {
+  struct sockaddr_storage ss;
   int fd = wire_udp_fd(to);
-  tport_t *tp = fd < 0 ? NULL : wire_udp_tport(agent, to);
+  tport_t *tp = fd < 0 ? NULL : wire_udp_tport(agent, to, &ss);
   if (!tp || tz_udpio_inject(fd, data, len, from, fromlen) < 0)
     return -1;
   tport_recv_event(tp);

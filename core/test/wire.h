@@ -32,6 +32,13 @@ int tz_testwire_inject(nta_agent_t *agent, const struct sockaddr *to,
                        const struct sockaddr *from, socklen_t fromlen,
                        const void *data, size_t len);
 
+/* The length of a's family's sockaddr; a and b the same address and port. */
+socklen_t tz_testwire_addr_len(const struct sockaddr *a);
+int tz_testwire_same(const struct sockaddr *a, const struct sockaddr *b);
+
+/* The address of the agent's first UDP transport (where steps are sent). */
+int tz_testwire_server(nta_agent_t *agent, struct sockaddr_storage *ss);
+
 /* host (an IP literal, IPv6 with or without brackets) and port (NULL or
  * empty: 5060) into ss. 0, or -1 if host is no IP literal. */
 int tz_testwire_parse_addr(const char *host, const char *port,

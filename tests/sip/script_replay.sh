@@ -30,11 +30,13 @@ replay() {
   opts=(-w 1 -s "$TZ_WORK/ctl.sock" -o "location.db_path=$TZ_WORK/$1.loc.db")
   grep -q 'loadmodule "auth"' "$(dirname "$f")/$script" && opts+=(-o "auth.db_path=$TZ_WORK/$1.sub.db")
   grep -q 'loadmodule "dns"' "$(dirname "$f")/$script" && opts+=(-o dns.zone_only=1)
-  while read -r mod param value; do
-    opts+=(-o "$mod.$param=$(eval echo "$value")")
+  while read -r mod param value; do # the value as the file writes it, unquoted
+    value=${value%%#*} value=${value%"${value##*[! ]}"}
+    value=${value#\"} value=${value%\"}
+    opts+=(-o "$mod.$param=$value")
   done < <(sed -n 's/^modparam //p' "$f")
   while read -r l; do opts+=(-l "$l"); done < <(sed -n 's/^listen //p' "$f")
-  server=$(sed -n 's/^listen udp:\(.*\)/\1/p' "$f" | head -1)
+  server=$(sed -n 's/^listen \(udp:\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$f" | head -1)
   TZ_TEST_WORKERS="" tz_start "$1" "$(dirname "$f")/$script" "${opts[@]}"
   "$TZ_BIN" --test --replay="udp:${server:-127.0.0.1:5060}" --ctl="$TZ_WORK/ctl.sock" "$f" \
     >"$TZ_WORK/$1.tap" 2>"$TZ_WORK/$1.err" ||
