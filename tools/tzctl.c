@@ -5,13 +5,19 @@
  *
  * Exit status: 0 done, 1 the server answered with an error, 2 usage error,
  * 3 no usable answer (cannot connect, timeout, malformed response).
+ * "script test" runs trapezoid --test on the serving script's text and
+ * exits with its status instead (0 all passed, 1 a case failed), keeping
+ * 3 for its own failures.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <trapezoid/json.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +25,15 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #ifndef TZ_CTL_SOCKET
 #define TZ_CTL_SOCKET "/var/run/trapezoid/ctl.sock"
+#endif
+#ifndef TZ_SBINDIR
+#define TZ_SBINDIR "/usr/sbin"
 #endif
 
 #define TZCTL_TIMEOUT_MS 30000 /* a script reload can take a moment */
@@ -45,7 +55,7 @@ struct tzctl_cmd {
   const char *key;  /* params key of the positional argument */
   int min_args, max_args;
   tzctl_params_f params;
-  tzctl_print_f print;
+  tzctl_print_f print; /* NULL: script test, which runs the result */
   const char *help;
 };
 
@@ -285,6 +295,118 @@ static void tzctl_print_removed(const tz_json_t *r)
   char *n = tzctl_text(tz_json_get(r, "removed"));
   printf("removed %s\n", n);
   free(n);
+}
+
+static void tzctl_print_script(const tz_json_t *r)
+{
+  const char *text = tz_json_str(tz_json_get(r, "text"));
+  fputs(text ? text : "", stdout);
+}
+
+/* ---- script test --------------------------------------------------------- */
+
+/* DIR/NAME into buf (PATH_MAX); -1 with errno when it does not fit. */
+static int tzctl_path(char *buf, const char *dir, const char *name)
+{
+  if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) < PATH_MAX)
+    return 0;
+  errno = ENAMETOOLONG;
+  return -1;
+}
+
+/* Writes text to a new private folder as DIR/NAME, NAME the server's file
+ * name, so that the harness's diagnostics read "trapezoid.cfg:12:3: ...".
+ * Fills dir and file; -1 after a message. */
+static int tzctl_script_write(const char *path, const char *text,
+                              char *dir, char *file)
+{
+  const char *tmp = getenv("TMPDIR"), *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  if (tzctl_path(dir, tmp && *tmp ? tmp : "/tmp", "tzctl-script.XXXXXX") < 0 ||
+      !mkdtemp(dir)) {
+    fprintf(stderr, "tzctl: %s: %s\n", dir, strerror(errno));
+    return -1;
+  }
+  int fd = tzctl_path(file, dir, *name ? name : "script.cfg") < 0
+               ? -1
+               : open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (fd >= 0 && !f)
+    close(fd);
+  int ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
+  if (f && fclose(f) != 0)
+    ok = 0;
+  if (ok)
+    return 0;
+  fprintf(stderr, "tzctl: %s: %s\n", file, strerror(errno));
+  unlink(file);
+  rmdir(dir);
+  return -1;
+}
+
+/* Runs TRAPEZOID --test --script=FILE -L MPATH ARGS... with this
+ * process's stdout and stderr; returns its exit status. Like system(),
+ * tzctl ignores ^C meanwhile: the harness stops, tzctl cleans up. */
+static int tzctl_run_tests(const char *file, const char *mpath, int argc,
+                           char **argv)
+{
+  const char *env = getenv("TZ_TRAPEZOID");
+  const char *prog = env && *env ? env : TZ_SBINDIR "/trapezoid";
+  char script[sizeof "--script=" + PATH_MAX];
+  const char **av = calloc((size_t)argc + 6, sizeof *av);
+  if (!av) {
+    fprintf(stderr, "tzctl: out of memory\n");
+    return TZCTL_NOCONN;
+  }
+  snprintf(script, sizeof script, "--script=%s", file);
+  const char *head[] = {prog, "--test", script, "-L", mpath};
+  memcpy(av, head, sizeof head);
+  memcpy(av + 5, argv, (size_t)argc * sizeof *av);
+  struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
+  sigaction(SIGINT, &ign, &oint);
+  sigaction(SIGQUIT, &ign, &oquit);
+  fflush(stdout);
+  pid_t pid = fork();
+  int fork_errno = errno;
+  if (pid == 0) {
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGQUIT, &oquit, NULL);
+    execvp(prog, (char *const *)av);
+    fprintf(stderr, "tzctl: cannot run %s: %s (TZ_TRAPEZOID names the "
+            "daemon to run)\n", prog, strerror(errno));
+    _exit(TZCTL_NOCONN);
+  }
+  int st = 0;
+  while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  sigaction(SIGINT, &oint, NULL);
+  sigaction(SIGQUIT, &oquit, NULL);
+  free(av);
+  if (pid < 0)
+    fprintf(stderr, "tzctl: fork: %s\n", strerror(fork_errno));
+  else if (WIFSIGNALED(st))
+    fprintf(stderr, "tzctl: %s ended by signal %d\n", prog, WTERMSIG(st));
+  return pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : TZCTL_NOCONN;
+}
+
+/* script test: the script.show result tested in a scratch copy, never
+ * the live server's state; the copy goes when the tests end. */
+static int tzctl_script_test(const tz_json_t *r, int argc, char **argv)
+{
+  const char *path = tz_json_str(tz_json_get(r, "path"));
+  const char *text = tz_json_str(tz_json_get(r, "text"));
+  const char *mpath = tz_json_str(tz_json_get(r, "mpath"));
+  char dir[PATH_MAX], file[PATH_MAX];
+  if (!path || !text || !mpath) {
+    fprintf(stderr, "tzctl: malformed response: no path, text or mpath\n");
+    return TZCTL_NOCONN;
+  }
+  if (tzctl_script_write(path, text, dir, file) < 0)
+    return TZCTL_NOCONN;
+  int status = tzctl_run_tests(file, mpath, argc, argv);
+  unlink(file);
+  rmdir(dir);
+  return status;
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -527,6 +649,11 @@ static const tzctl_cmd_t tzctl_cmds[] = {
   {"script check", "script.check", "FILE", "file", 1, 1,
    tzctl_params_positional, tzctl_print_outcome,
    "check a script without loading it"},
+  {"script show", "script.show", "", NULL, 0, 0, tzctl_params_positional,
+   tzctl_print_script, "the serving script's text (maybe not the file's)"},
+  {"script test", "script.show", "[OPTION...] FILE.sipt...", NULL, 1, INT_MAX,
+   tzctl_params_positional, NULL,
+   "run script tests on the serving script (trapezoid --test)"},
   {"location show", "location.show", "[AOR]", "aor", 0, 1,
    tzctl_params_positional, tzctl_print_locations,
    "the registered bindings (of one AOR)"},
@@ -795,9 +922,10 @@ static int tzctl_exchange(const char *sock, const char *tcp,
   return rc;
 }
 
-/* Prints the response; returns the exit status. */
+/* Prints the response, or runs it for script test (its arguments in
+ * argv); returns the exit status. */
 static int tzctl_response_print(const tzctl_cmd_t *cmd, const tz_jbuf_t *resp,
-                                int json)
+                                int json, int argc, char **argv)
 {
   char err[256];
   tz_json_t *r = tz_json_parse(resp->s, resp->len, err, sizeof err);
@@ -816,6 +944,8 @@ static int tzctl_response_print(const tzctl_cmd_t *cmd, const tz_jbuf_t *resp,
   } else if (!result) {
     fprintf(stderr, "tzctl: malformed response: no result\n");
     status = TZCTL_NOCONN;
+  } else if (!cmd->print) { /* prints nothing of its own: --json is moot */
+    status = tzctl_script_test(result, argc, argv);
   } else {
     (json ? tzctl_print_json : cmd->print)(result);
   }
@@ -891,7 +1021,7 @@ int main(int argc, char **argv)
       fprintf(stderr, "tzctl: %s\n", err);
       status = TZCTL_NOCONN;
     } else {
-      status = tzctl_response_print(cmd, &resp, json);
+      status = tzctl_response_print(cmd, &resp, json, nargs, args);
     }
   }
   tz_jbuf_free(&params);

@@ -463,6 +463,30 @@ static int cmd_script_check(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *ou
   return 0;
 }
 
+/* The serving generation's own text, which may differ from the file on
+ * disk after an edit without a reload: tzctl script test runs the script
+ * tests against it, with the same module path. */
+static int cmd_script_show(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, char *err, size_t len)
+{
+  (void)mod;
+  (void)p;
+  (void)err;
+  (void)len;
+  const tz_gen_t *g = tz_gen_current();
+  const tz_src_t *src = tz_script_source(g->script);
+  tz_jw_obj_begin(out);
+  tz_jw_key(out, "path");
+  tz_jw_str(out, src->name);
+  tz_jw_key(out, "generation");
+  tz_jw_int(out, g->id);
+  tz_jw_key(out, "text");
+  tz_jw_str(out, src->text);
+  tz_jw_key(out, "mpath");
+  tz_jw_str(out, g->mpath);
+  tz_jw_obj_end(out);
+  return 0;
+}
+
 static void ctl_stat_json(const tz_stat_t *st, void *arg)
 {
   tz_jw_key(arg, tz_stat_name(st));
@@ -560,6 +584,8 @@ int tz_control_register_commands(void)
     {"script.reload", cmd_script_reload,
      "load {file} (default: the current one); the old script keeps serving on errors"},
     {"script.check", cmd_script_check, "check {file} without loading it"},
+    {"script.show", cmd_script_show,
+     "the serving script's path, generation, text and module path"},
     {"stats", cmd_stats, "all counters"},
     {"trace.on", cmd_trace_on,
      "trace script lines for every message, or {callid} and/or {source}"},

@@ -2,12 +2,12 @@
 # Runtime control with tzctl against a running server: version, modules,
 # locations, stats, the Prometheus endpoint, tracing, script check and
 # reload (a broken script keeps the old one serving), module unload refused
-# while in use and allowed after a reload drops its calls, load back, and
-# SIGHUP.
+# while in use and allowed after a reload drops its calls, load back,
+# SIGHUP, and script test on the serving script rather than the file.
 . "${TZ_TESTDIR}/sip/lib.sh"
 
-set -- $(ports 3)
-P=$1 HP=$2 DEAD=$3
+set -- $(ports 4)
+P=$1 HP=$2 DEAD=$3 SP=$4
 CTL="$TZ_WORK/ctl.sock"
 CFG="$TZ_WORK/ctl.cfg"
 options_reason() {
@@ -141,3 +141,35 @@ pass "tzctl exit codes: usage 2, no server 3"
 tz_stop "$TZ_PID" || fail "stop: status $?"
 [ -e "$CTL" ] && fail "control socket left behind"
 pass "clean exit removes the control socket"
+
+# script test runs the cases on the serving text, in a scratch copy: an
+# edit on disk counts only once reloaded. The server listens on -l SP; the
+# text keeps listen=127.0.0.1:5060, which the harness takes (its sockets
+# are sealed) and trapezoid.sipt's Record-Route expects.
+SCFG="$TZ_WORK/trapezoid.cfg" SCTL="$TZ_WORK/serve.sock" SIPT="$TZ_SRCDIR/tests/script/trapezoid.sipt"
+cp "$TZ_SRCDIR/etc/trapezoid.cfg" "$SCFG"
+tz_start serve "$SCFG" -l "udp:127.0.0.1:$SP" -s "$SCTL" \
+  -o "location.db_path=$TZ_WORK/serve-location.db" -o "auth.db_path=$TZ_WORK/serve-subscriber.db"
+mkdir "$TZ_WORK/tmp"
+script_test() {
+  TMPDIR="$TZ_WORK/tmp" TZ_TRAPEZOID="$TZ_BIN" "$TZ_TZCTL" -s "$SCTL" script test "$SIPT" \
+    >"$TZ_WORK/st.tap" 2>"$TZ_WORK/st.err"
+}
+script_test || fail "script test: status $?: $(cat "$TZ_WORK/st.err")"
+grep -q '^# [1-9][0-9]* passed, 0 failed$' "$TZ_WORK/st.tap" || fail "script test: $(cat "$TZ_WORK/st.tap")"
+[ -z "$(ls -A "$TZ_WORK/tmp")" ] || fail "script test left $(ls -A "$TZ_WORK/tmp")"
+pass "tzctl script test: trapezoid.sipt passes on the serving script; its copy is removed"
+
+awk '/if \(!www_authorize/ { skip = 1 } !skip { print } skip && /^        }/ { skip = 0 }' \
+  "$TZ_SRCDIR/etc/trapezoid.cfg" >"$SCFG"
+! grep -q www_authorize "$SCFG" || fail "the www_authorize block is still there"
+script_test || fail "script test after an edit without a reload: status $?: $(cat "$TZ_WORK/st.tap")"
+"$TZ_TZCTL" -s "$SCTL" script reload >/dev/null || fail "reload without www_authorize"
+"$TZ_TZCTL" -s "$SCTL" script show | cmp -s - "$SCFG" || fail "script show is not the reloaded file"
+script_test
+rc=$?
+[ "$rc" = 1 ] || fail "script test without www_authorize: status $rc, not 1"
+grep -q '^not ok [0-9]* - .*trapezoid.sipt: REGISTER without credentials: ' "$TZ_WORK/st.tap" ||
+  fail "the 401 case did not fail: $(cat "$TZ_WORK/st.tap")"
+pass "an edit on disk changes nothing until reloaded; then 'REGISTER without credentials' fails (exit 1)"
+tz_stop "$TZ_PID" || fail "stop the script test server: status $?"
