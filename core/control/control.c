@@ -293,12 +293,13 @@ static int cmd_version(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out, ch
   return 0;
 }
 
-/* Length of a password=VALUE value at v: up to a space or '&', or a
- * single-quoted string (libpq's key=value quoting, \' inside). */
+/* Length of a password=VALUE value at v: up to a space or '&' (or the end
+ * of a script's line or string), or a single-quoted string (libpq's
+ * key=value quoting, \' inside). */
 static size_t ctl_secret_len(const char *v)
 {
   if (*v != '\'')
-    return strcspn(v, " \t&");
+    return strcspn(v, " \t&\n\"");
   size_t n = 1;
   while (v[n] && v[n] != '\'')
     n += v[n] == '\\' && v[n + 1] ? 2 : 1;
@@ -309,7 +310,7 @@ static size_t ctl_secret_len(const char *v)
  * offset and length, or 0 when the authority holds none. */
 static size_t ctl_userinfo_secret(const char *p, size_t *off)
 {
-  size_t auth = strcspn(p, "/?#");
+  size_t auth = strcspn(p, "/?#\n\""); /* a script's URL ends with its line */
   const char *at = memchr(p, '@', auth);
   const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
   if (!colon)
@@ -479,8 +480,11 @@ static int cmd_script_show(tz_modinst_t *mod, const tz_json_t *p, tz_jbuf_t *out
   tz_jw_str(out, src->name);
   tz_jw_key(out, "generation");
   tz_jw_int(out, g->id);
+  /* Masked as module.list masks parameters: the control port on loopback
+   * (ctl_listen) answers any local user. A masked database URL costs the
+   * tests nothing: their server reaches no database but scratch sqlite. */
   tz_jw_key(out, "text");
-  tz_jw_str(out, src->text);
+  ctl_write_masked(out, src->text);
   tz_jw_key(out, "mpath");
   tz_jw_str(out, g->mpath);
   tz_jw_obj_end(out);

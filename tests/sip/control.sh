@@ -147,7 +147,8 @@ pass "clean exit removes the control socket"
 # text keeps listen=127.0.0.1:5060, which the harness takes (its sockets
 # are sealed) and trapezoid.sipt's Record-Route expects.
 SCFG="$TZ_WORK/trapezoid.cfg" SCTL="$TZ_WORK/serve.sock" SIPT="$TZ_SRCDIR/tests/script/trapezoid.sipt"
-cp "$TZ_SRCDIR/etc/trapezoid.cfg" "$SCFG"
+# (with a farm's database URL in a comment: script show masks its password)
+{ cat "$TZ_SRCDIR/etc/trapezoid.cfg"; echo '# db_url "postgresql://tz:s3cret@db.example/tz"'; } >"$SCFG"
 tz_start serve "$SCFG" -l "udp:127.0.0.1:$SP" -s "$SCTL" \
   -o "location.db_path=$TZ_WORK/serve-location.db" -o "auth.db_path=$TZ_WORK/serve-subscriber.db"
 mkdir "$TZ_WORK/tmp"
@@ -159,6 +160,9 @@ script_test || fail "script test: status $?: $(cat "$TZ_WORK/st.err")"
 grep -q '^# [1-9][0-9]* passed, 0 failed$' "$TZ_WORK/st.tap" || fail "script test: $(cat "$TZ_WORK/st.tap")"
 [ -z "$(ls -A "$TZ_WORK/tmp")" ] || fail "script test left $(ls -A "$TZ_WORK/tmp")"
 pass "tzctl script test: trapezoid.sipt passes on the serving script; its copy is removed"
+"$TZ_TZCTL" -s "$SCTL" script show | cmp -s - <(sed 's/s3cret/***/' "$SCFG") ||
+  fail "script show: not the file with its password masked: $("$TZ_TZCTL" -s "$SCTL" script show | tail -2)"
+pass "script show: the serving text, its database password masked"
 
 awk '/if \(!www_authorize/ { skip = 1 } !skip { print } skip && /^        }/ { skip = 0 }' \
   "$TZ_SRCDIR/etc/trapezoid.cfg" >"$SCFG"
