@@ -21,6 +21,11 @@ for f in $suites; do
   grep -q "^ok [0-9]* - $f: " "$TZ_WORK/all.tap" || fail "$f ran no case"
 done
 pass "$(grep -c '^ok' "$TZ_WORK/all.tap") cases in $(echo "$suites" | wc -l) files pass"
+# (In the source tree: each is in the release tarball too.)
+for f in $suites; do
+  [ ! -f "$TZ_SRCDIR/tests/Makefile.am" ] || grep -q "script/$(basename "$f")" "$TZ_SRCDIR/tests/Makefile.am" ||
+    fail "$(basename "$f") is not in tests/Makefile.am's EXTRA_DIST"
+done
 
 # ---- 2. coverage of etc/trapezoid.cfg ------------------------------------------------
 cd "$TZ_SRCDIR" || fail "no source tree"
