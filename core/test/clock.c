@@ -39,9 +39,11 @@ static int real_gettime(clockid_t clk, struct timespec *ts)
   return ((clock_gettime_f)tz_real(&real, "clock_gettime"))(clk, ts);
 }
 
-void tz_testclock_start(void)
+void tz_testclock_start(long long epoch)
 {
   real_gettime(CLOCK_REALTIME, &frozen_real);
+  if (epoch >= 0)
+    frozen_real = (struct timespec){.tv_sec = (time_t)epoch};
   real_gettime(CLOCK_MONOTONIC, &frozen_mono);
   offset_ms = 0;
   clock_virtual = 1;

@@ -479,7 +479,7 @@ static void walk(tt_run_t *r)
       if (step_fixture(r, it) < 0 && !open_case)
         return; /* the file's state is not what its cases assume */
       break;
-    case SIPT_SCRIPT: case SIPT_MODPARAM: case SIPT_LISTEN: break;
+    case SIPT_SCRIPT: case SIPT_MODPARAM: case SIPT_LISTEN: case SIPT_CLOCK: break;
     }
   }
   case_end(r, open_case);
@@ -578,6 +578,18 @@ static void child_coverage(tz_gen_t *g, const char *path)
   tz_cover_free(c);
 }
 
+/* The file's `clock`, in seconds since the epoch; -1 if it has none. */
+static long long file_clock(const sipt_file_t *f)
+{
+  for (size_t i = 0; i < sipt_count(f); i++)
+    if (sipt_at(f, i)->kind == SIPT_CLOCK) {
+      struct tm tm = {0};
+      strptime(sipt_at(f, i)->text, "%Y-%m-%dT%H:%M:%SZ", &tm); /* checked when read */
+      return (long long)timegm(&tm);
+    }
+  return -1;
+}
+
 /* The file against this process's own server. */
 static int child_local(tt_run_t *r, const test_opts_t *o, const char *dir,
                        const char *lcov)
@@ -592,7 +604,7 @@ static int child_local(tt_run_t *r, const test_opts_t *o, const char *dir,
   recording = 1;
   tz_log_set_sink(log_line, NULL);
   tz_testwire_enable(msg_sent, NULL);
-  tz_testclock_start();
+  tz_testclock_start(file_clock(r->file));
   tz_msg_observe(route_ran);
   if (tz_loop_init() < 0 || tz_module_system_init() < 0 || tz_stats_init() < 0) {
     fprintf(events, "E %s: cannot initialise the event loop\n", sipt_name(r->file));
@@ -621,6 +633,8 @@ static int child_replay(tt_run_t *r, const test_opts_t *o)
     fprintf(events, "E %s: %s\n", sipt_name(r->file), err);
     return 1;
   }
+  if (file_clock(r->file) >= 0)
+    fprintf(events, "W 'clock' is not replayed: the server keeps its own time\n");
   walk(r);
   if (r->unchecked)
     fprintf(events, "N %u\n", r->unchecked);
@@ -680,6 +694,8 @@ static unsigned read_events(FILE *in, totals_t *t, const char *file)
       step = (unsigned)atoi(line + 2);
     else if (line[0] == 'D')
       step = 0;
+    else if (line[0] == 'W')
+      printf("# %s: %s\n", file, line + 2);
     else if (line[0] == 'N')
       printf("# %s: %s route, drop and log expectations are not seen by a replay\n",
              file, line + 2);

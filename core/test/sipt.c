@@ -5,7 +5,7 @@
  * reported gcc-style. The parsed file is one su_home that owns every item
  * and string; sipt_free releases it.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* strptime */
 #include "test/sipt.h"
 
 #include <arpa/inet.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sofia-sip/su_alloc.h>
 
@@ -818,6 +819,23 @@ static int p_listen(parser_t *P, sipt_item_t *it)
   return 0;
 }
 
+/* clock YYYY-MM-DDTHH:MM:SSZ: where the virtual clock starts (UTC). */
+static int p_clock(parser_t *P, sipt_item_t *it)
+{
+  tok_t t;
+  struct tm tm = {0};
+  if (P->case_name)
+    return perr(P, it->col, "'clock' must come before the first 'case'");
+  if (tok_need(P, &t, "time") < 0)
+    return -1;
+  const char *end = strptime(t.s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end)
+    return perr(P, t.col, "a time is YYYY-MM-DDTHH:MM:SSZ (UTC), not '%s'", t.s);
+  it->kind = SIPT_CLOCK;
+  it->text = keep(P, t.s);
+  return tok_end(P);
+}
+
 static int p_case(parser_t *P, sipt_item_t *it)
 {
   tok_t t;
@@ -1309,7 +1327,7 @@ static int p_expect(parser_t *P, sipt_item_t *it)
 
 static const kw_t directives[] = {
     {"script", p_script, 0},   {"modparam", p_modparam, 0},
-    {"listen", p_listen, 0},
+    {"listen", p_listen, 0},   {"clock", p_clock, 0},
     {"subscriber", p_subscriber, 0}, {"binding", p_binding, 0},
     {"dns", p_dns, 0},         {"control", p_control, 0},
     {"case", p_case, 0},       {"send", p_send, 0},

@@ -19,6 +19,7 @@ typedef enum sipt_kind {
   SIPT_SCRIPT,     /* script PATH: text = the path, relative to the file's folder */
   SIPT_MODPARAM,   /* modparam MOD PARAM VALUE: text = "MOD.PARAM=VALUE" */
   SIPT_LISTEN,     /* listen ADDR: text = ADDR, as -l takes it (repeatable) */
+  SIPT_CLOCK,      /* clock YYYY-MM-DDTHH:MM:SSZ: text, where the clock starts */
   /* A fixture is a control command run as the walk reaches it (a running
    * server takes the same over its control socket): a = the command,
    * b = the keyword written (for messages), text = the params as JSON.

@@ -40,6 +40,41 @@ run_tests --coverage tests/script/trapezoid.sipt 2>/dev/null | grep -q '^ *[0-9]
   fail "the gcov text does not count line 53 (drop)"
 pass "trapezoid.sipt reaches all $(wc -l <"$TZ_WORK/da") executable lines of etc/trapezoid.cfg (lcov and gcov text)"
 
+# ---- 2b. the clock a file sets ----------------------------------------------------------
+# The registrar's Date and expires come from the virtual clock: at the
+# file's `clock`, and exactly 2 h less of a binding after `advance 2h`.
+cat >"$TZ_WORK/clock.sipt" <<EOT
+script $TZ_SRCDIR/scripts/seed-rr.cfg
+listen udp:127.0.0.1:5070
+clock 2026-03-01T10:00:00Z
+case "the 200 is dated at the file's clock"
+send from udp 192.0.2.7:5062
+  REGISTER sip:example.test SIP/2.0
+  Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK-c1
+  From: <sip:alice@example.test>;tag=c1
+  To: <sip:alice@example.test>
+  Call-ID: c1@192.0.2.7
+  CSeq: 1 REGISTER
+  Contact: <sip:alice@192.0.2.7:5062>;expires=3600
+expect reply 200
+expect header Date = "Sun, 01 Mar 2026 10:00:00 GMT"
+expect header Contact = "<sip:alice@192.0.2.7:5062>;expires=3600"
+case "two hours on, a refresh is dated then"
+advance 2h
+send from udp 192.0.2.7:5062
+  REGISTER sip:example.test SIP/2.0
+  Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK-c2
+  From: <sip:alice@example.test>;tag=c1
+  To: <sip:alice@example.test>
+  Call-ID: c1@192.0.2.7
+  CSeq: 2 REGISTER
+expect reply 200
+expect header Date = "Sun, 01 Mar 2026 12:00:00 GMT"
+expect header Contact absent
+EOT
+run_tests "$TZ_WORK/clock.sipt" >"$TZ_WORK/clock.tap" 2>&1 || fail "the clock file: $(cat "$TZ_WORK/clock.tap")"
+pass "clock 2026-03-01T10:00:00Z dates the 200 at 10:00:00 GMT; after advance 2h at 12:00:00, the 1-h binding gone"
+
 # ---- 3. under a second ---------------------------------------------------------------
 if [ -z "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then
   t0=$(date +%s%N)

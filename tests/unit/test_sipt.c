@@ -489,6 +489,12 @@ static void test_errors(void)
                "t.sipt:4:14: error: bad URI 'bob@example.com' (expected scheme:...)");
   assert_error(STEP "expect log ~ \"a(\"\n",
                "t.sipt:4:14: error: bad regular expression: Unmatched ( or \\(");
+  assert_error("clock 2026-02-30 10:00\n",
+               "t.sipt:1:7: error: a time is YYYY-MM-DDTHH:MM:SSZ (UTC), not '2026-02-30'");
+  assert_error(STEP "clock 2026-03-01T10:00:00Z\n",
+               "t.sipt:4:1: error: 'clock' must come before the first 'case'");
+  assert_error(STEP "advance 5d\n",
+               "t.sipt:4:9: error: a duration is a number with ms, s, m or h, up to 24h, not '5d'");
   assert_error(STEP "expect route failure_route\n", "t.sipt:4:14: error: 'failure_route' needs a [name]");
   assert_error(STEP "expect route route[x]\n", "t.sipt:4:14: error: unknown route 'route'");
   assert_error(STEP "expect route reply_route[x]\n",
@@ -595,6 +601,19 @@ static void test_file(void)
   sipt_free(f);
 }
 
+/* The directives around time and place: listen, clock, advance. */
+static void test_time_and_place(void)
+{
+  sipt_file_t *f = parse("listen udp:127.0.0.1:5070\n"
+                         "clock 2026-03-01T10:00:00Z\n" STEP
+                         "advance 1500ms\nadvance 2h\n");
+  CU_ASSERT_STRING_EQUAL(at(f, 0, SIPT_LISTEN)->text, "udp:127.0.0.1:5070");
+  CU_ASSERT_STRING_EQUAL(at(f, 1, SIPT_CLOCK)->text, "2026-03-01T10:00:00Z");
+  CU_ASSERT_EQUAL(at(f, 4, SIPT_ADVANCE)->n, 1500);
+  CU_ASSERT_EQUAL(at(f, 5, SIPT_ADVANCE)->n, 7200000);
+  sipt_free(f);
+}
+
 static const tz_unit_test_t item_tests[] = {
     {"directives", test_directives},
     {"fixtures as control JSON", test_fixtures},
@@ -607,6 +626,7 @@ static const tz_unit_test_t item_tests[] = {
     {"every expectation", test_expects},
     {"block end and line numbers", test_block_end},
     {"quoting and comments", test_quoting},
+    {"listen, clock, advance", test_time_and_place},
     {NULL, NULL},
 };
 
