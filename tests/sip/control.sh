@@ -144,7 +144,7 @@ pass "clean exit removes the control socket"
 
 # script test runs the cases on the serving text, in a scratch copy: an
 # edit on disk counts only once reloaded. The server listens on -l SP; the
-# text keeps listen=127.0.0.1:5060, which the harness takes (its sockets
+# text keeps its own listen= address, which the harness takes (its sockets
 # are sealed) and trapezoid.sipt's Record-Route expects.
 SCFG="$TZ_WORK/trapezoid.cfg" SCTL="$TZ_WORK/serve.sock" SIPT="$TZ_SRCDIR/tests/script/trapezoid.sipt"
 # (with a farm's database URL in a comment: script show masks its password)

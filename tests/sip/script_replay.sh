@@ -36,9 +36,13 @@ replay() {
     opts+=(-o "$mod.$param=$value")
   done < <(sed -n 's/^modparam //p' "$f")
   while read -r l; do opts+=(-l "$l"); done < <(sed -n 's/^listen //p' "$f")
-  server=$(sed -n 's/^listen \(udp:\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$f" | head -1)
+  # where the daemon listens: the file's listen line, else the script's own
+  # (free in this namespace, whatever serves on the machine outside it)
+  server=$( (sed -n 's/^listen \(udp:\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$f"
+    sed -n 's/^listen=\(udp:\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$(dirname "$f")/$script") | head -1)
+  [ -n "$server" ] || fail "$1: neither the file nor its script names a UDP host:port to listen on"
   TZ_TEST_WORKERS="" tz_start "$1" "$(dirname "$f")/$script" "${opts[@]}"
-  "$TZ_BIN" --test --replay="udp:${server:-127.0.0.1:5060}" --ctl="$TZ_WORK/ctl.sock" "$f" \
+  "$TZ_BIN" --test --replay="udp:$server" --ctl="$TZ_WORK/ctl.sock" "$f" \
     >"$TZ_WORK/$1.tap" 2>"$TZ_WORK/$1.err" ||
     fail "$1 against the running server: $(grep -A3 '^not ok' "$TZ_WORK/$1.tap")"
   tz_stop "$TZ_PID" || fail "$1: the server did not stop cleanly"
