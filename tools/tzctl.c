@@ -593,12 +593,6 @@ static void tzctl_print_zone(const tz_json_t *r)
   tzctl_table_print(&t);
 }
 
-static void tzctl_member(tz_jbuf_t *p, const char *key, const char *value)
-{
-  tz_jw_key(p, key);
-  tz_jw_str(p, value);
-}
-
 static size_t tzctl_zone_nkeys(int t)
 {
   size_t n = 0;
@@ -624,12 +618,12 @@ static int tzctl_params_zone_add(const tzctl_cmd_t *cmd, int argc, char **argv,
     return -1;
   }
   tz_jw_obj_begin(p);
-  tzctl_member(p, "type", tzctl_zone_types[t].type);
-  tzctl_member(p, "name", argv[1]);
+  tz_jw_key_str(p, "type", tzctl_zone_types[t].type);
+  tz_jw_key_str(p, "name", argv[1]);
   for (size_t i = 0; tzctl_zone_types[t].keys[i]; i++)
-    tzctl_member(p, tzctl_zone_types[t].keys[i], argv[2 + i]);
+    tz_jw_key_str(p, tzctl_zone_types[t].keys[i], argv[2 + i]);
   if (ttl)
-    tzctl_member(p, "ttl", argv[argc - 1] + 4);
+    tz_jw_key_str(p, "ttl", argv[argc - 1] + 4);
   tz_jw_obj_end(p);
   return 0;
 }

@@ -699,6 +699,18 @@ void tz_jw_int(tz_jbuf_t *b, long long v)
   tz_jbuf_printf(b, "%lld", v);
 }
 
+void tz_jw_key_str(tz_jbuf_t *b, const char *key, const char *s)
+{
+  tz_jw_key(b, key);
+  tz_jw_str(b, s);
+}
+
+void tz_jw_key_int(tz_jbuf_t *b, const char *key, long long v)
+{
+  tz_jw_key(b, key);
+  tz_jw_int(b, v);
+}
+
 /* The shortest form that reads back as the same double; JSON has no
  * infinities or NaN, so those become null. */
 void tz_jw_num(tz_jbuf_t *b, double v)

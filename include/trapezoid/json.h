@@ -69,6 +69,9 @@ TZ_API void tz_jw_arr_end(tz_jbuf_t *b);
 TZ_API void tz_jw_key(tz_jbuf_t *b, const char *key); /* inside an object */
 TZ_API void tz_jw_str(tz_jbuf_t *b, const char *s);   /* NULL writes null */
 TZ_API void tz_jw_int(tz_jbuf_t *b, long long v);
+/* A member: the key and its value, the pair every object writer repeats. */
+TZ_API void tz_jw_key_str(tz_jbuf_t *b, const char *key, const char *s);
+TZ_API void tz_jw_key_int(tz_jbuf_t *b, const char *key, long long v);
 TZ_API void tz_jw_num(tz_jbuf_t *b, double v);
 TZ_API void tz_jw_bool(tz_jbuf_t *b, int v);
 TZ_API void tz_jw_null(tz_jbuf_t *b);

@@ -136,39 +136,27 @@ static int zj_read_none(const tz_json_t *p, dns_zone_rec_t *r, char *err,
   return 0;
 }
 
-static void zj_put_str(tz_jbuf_t *out, const char *key, const char *s)
-{
-  tz_jw_key(out, key);
-  tz_jw_str(out, s);
-}
-
-static void zj_put_int(tz_jbuf_t *out, const char *key, long long n)
-{
-  tz_jw_key(out, key);
-  tz_jw_int(out, n);
-}
-
 static void zj_write_addr(tz_jbuf_t *out, const dns_zone_rec_t *r)
 {
-  zj_put_str(out, "address", r->rr.u.addr);
+  tz_jw_key_str(out, "address", r->rr.u.addr);
 }
 
 static void zj_write_srv(tz_jbuf_t *out, const dns_zone_rec_t *r)
 {
-  zj_put_int(out, "priority", r->rr.u.srv.prio);
-  zj_put_int(out, "weight", r->rr.u.srv.weight);
-  zj_put_int(out, "port", r->rr.u.srv.port);
-  zj_put_str(out, "target", r->rr.u.srv.target);
+  tz_jw_key_int(out, "priority", r->rr.u.srv.prio);
+  tz_jw_key_int(out, "weight", r->rr.u.srv.weight);
+  tz_jw_key_int(out, "port", r->rr.u.srv.port);
+  tz_jw_key_str(out, "target", r->rr.u.srv.target);
 }
 
 static void zj_write_naptr(tz_jbuf_t *out, const dns_zone_rec_t *r)
 {
-  zj_put_int(out, "order", r->rr.u.naptr.order);
-  zj_put_int(out, "preference", r->rr.u.naptr.pref);
-  zj_put_str(out, "flags", r->rr.u.naptr.flags);
-  zj_put_str(out, "service", r->rr.u.naptr.services);
-  zj_put_str(out, "regexp", r->regexp);
-  zj_put_str(out, "replacement", r->rr.u.naptr.replace);
+  tz_jw_key_int(out, "order", r->rr.u.naptr.order);
+  tz_jw_key_int(out, "preference", r->rr.u.naptr.pref);
+  tz_jw_key_str(out, "flags", r->rr.u.naptr.flags);
+  tz_jw_key_str(out, "service", r->rr.u.naptr.services);
+  tz_jw_key_str(out, "regexp", r->regexp);
+  tz_jw_key_str(out, "replacement", r->rr.u.naptr.replace);
 }
 
 static void zj_write_none(tz_jbuf_t *out, const dns_zone_rec_t *r)
@@ -234,10 +222,10 @@ static void zj_write_rec(void *arg, const dns_zone_rec_t *r)
   tz_jbuf_t *out = arg;
   const struct zj_type *t = zj_type_of(r->rr.type);
   tz_jw_obj_begin(out);
-  zj_put_str(out, "type", t->name);
-  zj_put_str(out, "name", r->name);
+  tz_jw_key_str(out, "type", t->name);
+  tz_jw_key_str(out, "name", r->name);
   t->write(out, r);
-  zj_put_int(out, "ttl", r->ttl);
+  tz_jw_key_int(out, "ttl", r->ttl);
   tz_jw_obj_end(out);
 }
 

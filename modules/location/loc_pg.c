@@ -553,39 +553,27 @@ static int pg_unchanged(const tz_binding_t *a, const tz_binding_t *b)
          pg_str_eq(a->callid, b->callid) && pg_str_eq(a->branch, b->branch);
 }
 
-static void pg_json_str(tz_jbuf_t *j, const char *key, const char *v)
-{
-  tz_jw_key(j, key);
-  tz_jw_str(j, v);
-}
-
-static void pg_json_int(tz_jbuf_t *j, const char *key, long long v)
-{
-  tz_jw_key(j, key);
-  tz_jw_int(j, v);
-}
-
 /* A binding as location_save's JSON wants it: keys are column names. */
 static void pg_json_binding(tz_jbuf_t *j, const tz_binding_t *b)
 {
   tz_jw_obj_begin(j);
-  pg_json_str(j, "contact", b->contact);
-  pg_json_str(j, "received", b->received);
-  pg_json_str(j, "path", b->path);
-  pg_json_int(j, "expires", b->expires);
+  tz_jw_key_str(j, "contact", b->contact);
+  tz_jw_key_str(j, "received", b->received);
+  tz_jw_key_str(j, "path", b->path);
+  tz_jw_key_int(j, "expires", b->expires);
   tz_jw_key(j, "q"); /* as Kamailio stores it: -1 (unset) is -0.001 */
   tz_jw_num(j, b->q / 1000.0);
-  pg_json_str(j, "callid", b->callid);
-  pg_json_int(j, "cseq", (long long)b->cseq);
-  pg_json_int(j, "last_modified", b->last_modified);
-  pg_json_int(j, "flags", b->flags);
-  pg_json_int(j, "cflags", b->cflags);
-  pg_json_str(j, "user_agent", b->user_agent);
-  pg_json_str(j, "socket", b->socket);
-  pg_json_str(j, "methods", b->methods);
-  pg_json_str(j, "instance", b->instance);
-  pg_json_int(j, "reg_id", b->reg_id);
-  pg_json_str(j, "branch", b->branch);
+  tz_jw_key_str(j, "callid", b->callid);
+  tz_jw_key_int(j, "cseq", (long long)b->cseq);
+  tz_jw_key_int(j, "last_modified", b->last_modified);
+  tz_jw_key_int(j, "flags", b->flags);
+  tz_jw_key_int(j, "cflags", b->cflags);
+  tz_jw_key_str(j, "user_agent", b->user_agent);
+  tz_jw_key_str(j, "socket", b->socket);
+  tz_jw_key_str(j, "methods", b->methods);
+  tz_jw_key_str(j, "instance", b->instance);
+  tz_jw_key_int(j, "reg_id", b->reg_id);
+  tz_jw_key_str(j, "branch", b->branch);
   tz_jw_obj_end(j);
 }
 
@@ -606,9 +594,9 @@ static void pg_json_change(const loc_job_t *job, tz_jbuf_t *up, tz_jbuf_t *del)
     if (pg_find(job->set, p->contact))
       continue;
     tz_jw_obj_begin(del);
-    pg_json_str(del, "contact", p->contact);
-    pg_json_str(del, "callid", p->callid);
-    pg_json_int(del, "cseq", (long long)p->cseq);
+    tz_jw_key_str(del, "contact", p->contact);
+    tz_jw_key_str(del, "callid", p->callid);
+    tz_jw_key_int(del, "cseq", (long long)p->cseq);
     tz_jw_obj_end(del);
   }
   tz_jw_arr_end(del);
@@ -840,8 +828,8 @@ static void pg_keys_json(const pg_keys_t *ks, tz_jbuf_t *j)
     const char *domain;
     char *user = pg_split(ks->k[i], loc_aor_userlen(ks->k[i]), &domain);
     tz_jw_obj_begin(j);
-    pg_json_str(j, "u", user);
-    pg_json_str(j, "d", domain);
+    tz_jw_key_str(j, "u", user);
+    tz_jw_key_str(j, "d", domain);
     tz_jw_obj_end(j);
     free(user);
   }
