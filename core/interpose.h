@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <sofia-sip/tport.h>
+
 #define TZ_INTERPOSE __attribute__((visibility("default")))
 
 /* libc's (or libsofia's) definition of name, looked up on first use by any thread and kept
@@ -21,6 +23,17 @@ void tz_udpio_closed(int fd);
 /* udpio.c: a datagram for fd, as if read ahead from the kernel (test/wire.c). */
 int tz_udpio_inject(int fd, const void *data, size_t len, const struct sockaddr *from,
                     socklen_t fromlen);
+
+/* Exported by libsofia-sip-ua, declared only in its uninstalled
+ * tport_internal.h: what the event loop calls when a transport's socket
+ * is readable (udpio.c wraps it; test/wire.c calls it). */
+void tport_recv_event(tport_t *self);
+/* ... and what it calls with a send's error, as for an ICMP error. */
+void tport_error_report(tport_t *self, int errcode, su_sockaddr_t const *addr);
+
+/* udpio.c: the datagrams queued by the send tportio.c's tport_tsend()
+ * wrapper just made went out through tp (for an error, later). */
+void tz_udpio_sent_by(tport_t *tp);
 
 /* tportio.c: fd, perhaps a TCP connection's, is being closed. */
 void tz_tportio_closed(int fd);

@@ -247,6 +247,8 @@ TZ_INTERPOSE tport_t *tport_tsend(tport_t *self, msg_t *msg, tp_name_t const *tp
   ta_start(ta, tag, value);
   tport_t *tp = ((tsend_f)tz_real(&real, "tport_tsend"))(self, msg, tpn, ta_tags(ta));
   (void)ta_end(ta); /* the macro ends in ", 0" */
+  if (tp && tport_is_udp(tp))
+    tz_udpio_sent_by(tp);
   if (tp && tz_wiretap_on() && tport_is_tcp(tp))
     tportio_tap(tp, msg, 1);
   return tp;

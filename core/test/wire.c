@@ -44,11 +44,6 @@
 #include <sofia-sip/nta_tport.h>
 #include <sofia-sip/tport.h>
 
-/* Exported by libsofia-sip-ua, declared only in its uninstalled
- * tport_internal.h: what the event loop calls when a transport's socket
- * is readable. */
-void tport_recv_event(tport_t *self);
-
 #define WIRE_MAX_FD 4096
 
 static atomic_int wire_on;

@@ -87,17 +87,28 @@ st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:s
 kill "$PID_slow" 2>/dev/null
 pass "silent callee -> 408 after fr_timer"
 
+# fails_fast USER WHAT: an INVITE to USER ends in nta's 503, relayed as
+# 500, long before fr_timer (2 s).
+fails_fast() {
+  t0=$(date +%s%N)
+  st=$(sip_msg INVITE "$P" | sed "s#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:$1@example.test #" |
+    "$TZ_TOOLS/sipsend" -w 4000 127.0.0.1 "$P" | grep '^SIP/2.0 [2-6]' | head -1 | awk '{print $2}')
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$st" = 500 ] && [ "$ms" -lt 1500 ] || fail "$2: got '$st' after $ms ms"
+  pass "$2 -> 500 in $ms ms"
+}
+
 # Nobody on the callee's port: the kernel's ICMP error ends the branch at
-# once (nta's 503, relayed as 500), long before fr_timer; the pending error
-# must not fail the next send on the socket (udpio.c), as the calls after
-# this one show.
+# once; the pending error must not fail the next send on the socket
+# (udpio.c), as the calls after this one show.
 register gone "$DEAD"
-t0=$(date +%s%N)
-st=$(sip_msg INVITE "$P" | sed 's#^INVITE sip:bob@127.0.0.1:[0-9]* #INVITE sip:gone@example.test #' |
-  "$TZ_TOOLS/sipsend" -w 4000 127.0.0.1 "$P" | grep '^SIP/2.0 [2-6]' | head -1 | awk '{print $2}')
-ms=$((($(date +%s%N) - t0) / 1000000))
-[ "$st" = 500 ] && [ "$ms" -lt 1500 ] || fail "unreachable callee: got '$st' after $ms ms"
-pass "unreachable callee (ICMP port unreachable) -> 500 in $ms ms"
+fails_fast gone "unreachable callee (ICMP port unreachable)"
+
+# A next hop the kernel refuses to send to at all (the script's broadcast
+# $du; the socket has no SO_BROADCAST): the datagram waits in udpio.c's
+# send queue until the loop rests, so the send's error reaches nta from
+# there, as an ICMP error's does.
+fails_fast bcast "a next hop the kernel cannot send to (EACCES)"
 
 # ---- parallel forking: two contacts, one answers, the other is cancelled -----------
 register fork "$U1" fork-a
