@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
 
 struct tz_timer {
   tz_cleanup_t *cl; /* in the owner's cleanup list */
@@ -133,7 +134,12 @@ int tz_loop_lag_start(void)
 
 int tz_loop_init(void)
 {
-  if (su_init() != 0 || tz_worker_open(tz_worker()) < 0)
+  if (su_init() != 0)
+    return -1;
+  /* Every loop epoll's, whatever SU_PORT says: the daemon sends the UDP
+   * datagrams a loop queued when it calls epoll_wait() (core/udpio.c). */
+  su_port_prefer(su_epoll_port_create, su_epoll_clone_start);
+  if (tz_worker_open(tz_worker()) < 0)
     return -1;
   tz_loop_lag_start();
   return 0;
