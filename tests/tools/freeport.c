@@ -1,5 +1,6 @@
 /*
- * freeport.c - prints N distinct loopback ports that are free for both UDP
+ * freeport.c - prints N distinct loopback ports, below the kernel's ephemeral
+ * range, that are free for both UDP
  * and TCP right now, so tests never assume a fixed port.
  *
  * Usage: freeport [-6] [N]
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,18 +43,32 @@ static int freeport_bind(int family, int type, unsigned port)
   return fd;
 }
 
+/* The kernel's ephemeral ports start here: every port bound to 0 later
+ * (a worker's private port, SIPp's, a client's) comes from above it. */
+static unsigned freeport_ephemeral_low(void)
+{
+  unsigned low = 32768, high;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%u %u", &low, &high) != 2)
+      low = 32768;
+    fclose(f);
+  }
+  return low;
+}
+
+/* A port free for TCP and UDP below the ephemeral range, so that nothing
+ * bound later to port 0 can take it, nor the next port (baresip's TLS). */
 static unsigned freeport_pick(int family)
 {
-  for (int tries = 0; tries < 100; tries++) {
-    int t = freeport_bind(family, SOCK_STREAM, 0);
+  unsigned low = 20000, high = freeport_ephemeral_low();
+  if (high <= low + 1000)
+    low = 1024;
+  for (int tries = 0; tries < 1000; tries++) {
+    unsigned port = low + (unsigned)rand() % (high - low);
+    int t = freeport_bind(family, SOCK_STREAM, port);
     if (t < 0)
-      return 0;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(t, (struct sockaddr *)&ss, &len);
-    unsigned port = ntohs(family == AF_INET6
-                              ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                              : ((struct sockaddr_in *)&ss)->sin_port);
+      continue;
     int u = freeport_bind(family, SOCK_DGRAM, port);
     close(t);
     if (u >= 0) {
@@ -74,6 +90,7 @@ int main(int argc, char **argv)
   }
   unsigned seen[64];
   int got = 0;
+  srand((unsigned)getpid() ^ (unsigned)time(NULL));
   while (got < n && got < 64) {
     unsigned p = freeport_pick(family);
     if (!p)
