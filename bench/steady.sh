@@ -86,7 +86,8 @@ read -r ok bad rtx <<<"$(bench_sum "$stat")"
 echo "calls ok $ok failed $bad retransmissions $rtx ($BENCH_CALLERS callers)"
 echo "kernel receive-buffer drops: server $(bench_drops), all UDP sockets $(($(bench_all_drops) - all_drops0))"
 # Why calls failed, as caller and callee saw it: their error lines with
-# the Call-IDs taken out, counted; KEEP=DIR keeps both logs.
+# the Call-IDs taken out, counted; KEEP=DIR keeps both logs and the server's.
+[ -z "${KEEP:-}" ] || cp "$BENCH_WORK/tz.log" "$KEEP/"
 cat "$stat".*.err >"$BENCH_WORK/uac_errors.log" 2>/dev/null
 for side in uac uas; do
   sed -E "s/'[^']*'/'...'/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+//" \

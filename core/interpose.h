@@ -20,6 +20,9 @@ void *tz_real(_Atomic(void *) *slot, const char *name);
 /* udpio.c: fd was bound by a Sofia UDP transport, or is being closed. */
 void tz_udpio_bound(int fd);
 void tz_udpio_closed(int fd);
+/* udpio.c: the loop is about to wait; sends what it queued. Nonzero if it
+ * must look again at once instead of sleeping. */
+int tz_udpio_before_wait(void);
 /* udpio.c: a datagram for fd, as if read ahead from the kernel (test/wire.c). */
 int tz_udpio_inject(int fd, const void *data, size_t len, const struct sockaddr *from,
                     socklen_t fromlen);

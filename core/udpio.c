@@ -61,7 +61,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -174,7 +173,6 @@ typedef int (*recvmmsg_f)(int, struct mmsghdr *, unsigned, int, struct timespec 
 typedef ssize_t (*recv_f)(int, void *, size_t, int);
 typedef ssize_t (*sendmsg_f)(int, const struct msghdr *, int);
 typedef int (*sendmmsg_f)(int, struct mmsghdr *, unsigned, int);
-typedef int (*epoll_wait_f)(int, struct epoll_event *, int, int);
 
 static int udpio_ours(int fd)
 {
@@ -544,14 +542,12 @@ TZ_INTERPOSE ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
   return n;
 }
 
-/* The loop is about to wait: what it sent goes now. If reporting a loss
- * sent more, it looks again at once instead of sleeping on it. */
-TZ_INTERPOSE int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+/* The loop is about to wait (interpose.c's epoll_wait()): what it sent
+ * goes now. 1 if reporting a loss sent more, which must go before it
+ * sleeps. */
+int tz_udpio_before_wait(void)
 {
-  static _Atomic(void *) real;
   udpio_flush();
   udpio_report();
-  if (udpio_out && udpio_out->count)
-    timeout = 0;
-  return ((epoll_wait_f)tz_real(&real, "epoll_wait"))(epfd, ev, max, timeout);
+  return udpio_out && udpio_out->count;
 }
