@@ -136,8 +136,9 @@ int tz_loop_init(void)
 {
   if (su_init() != 0)
     return -1;
-  /* Every loop epoll's, whatever SU_PORT says: the daemon sends the UDP
-   * datagrams a loop queued when it calls epoll_wait() (core/udpio.c). */
+  /* Every loop epoll's, whatever SU_PORT says: the daemon's epoll_wait()
+   * wrapper (core/interpose.c) sends the UDP datagrams a loop queued and
+   * waits out the last millisecond before a timer instead of polling. */
   su_port_prefer(su_epoll_port_create, su_epoll_clone_start);
   if (tz_worker_open(tz_worker()) < 0)
     return -1;
