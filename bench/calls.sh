@@ -11,7 +11,8 @@
 # server's PSS (all its processes) 5 s before the step's end and its CPU
 # time per call.
 # Kamailio, at its best here: children = the machine's cores, 1 GB shared
-# memory (-m 1024: the default 64 MB runs out near 2,000 calls/s), no
+# memory (-m 1024: the default 64 MB runs out near 2,000 calls/s), the same
+# 4 MB UDP receive buffer trapezoid asks for (maxbuffer, bench/kamailio), no
 # logging. trapezoid runs its defaults; the kernel's defaults are untouched.
 # Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY=trapezoid|kamailio,
 # TZ_BENCH_BUILD; TZ_SETTINGS: "name=value" lines for trapezoid, e.g.
