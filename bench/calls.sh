@@ -14,7 +14,7 @@
 # memory (-m 1024: the default 64 MB runs out near 2,000 calls/s), the same
 # 4 MB UDP receive buffer trapezoid asks for (maxbuffer, bench/kamailio), no
 # logging. trapezoid runs its defaults; the kernel's defaults are untouched.
-# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY=trapezoid|kamailio,
+# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY=trapezoid|kamailio, BENCH_RR=0|1,
 # TZ_BENCH_BUILD; TZ_SETTINGS: "name=value" lines for trapezoid, e.g.
 # workers=1; BENCH_CALLERS, lib.sh)
 . "$(dirname "$0")/lib.sh"
@@ -78,7 +78,13 @@ kamailio_proxy() { # RR
 echo "calls/s at <= 0.1% failures, ${SECS}s steps over: $RATES" >&2
 # BENCH_ONLY=trapezoid: our side only (bench/compare.sh runs two builds);
 # BENCH_ONLY=kamailio: Kamailio's only (a ramp that must start lower).
-only() { if [ -n "${BENCH_ONLY:-}" ] && [ "$BENCH_ONLY" != "$1" ]; then echo 0; else "$2" "$3"; fi; }
+# BENCH_RR=0 or 1: only record-routing off, or only on.
+only() {
+  if { [ -n "${BENCH_ONLY:-}" ] && [ "$BENCH_ONLY" != "$1" ]; } ||
+     { [ -n "${BENCH_RR:-}" ] && [ "$BENCH_RR" != "$3" ]; }; then
+    echo 0
+  else "$2" "$3"; fi
+}
 t1=$(only trapezoid trapezoid 1)
 k1=$(only kamailio kamailio_proxy 1)
 t0=$(only trapezoid trapezoid 0)
@@ -96,5 +102,5 @@ row() { # LABEL TZ-LINE KAM-LINE RR
 }
 printf '%-22s %9s %9s %6s | %7s %7s %9s | %6s %6s | %6s %6s\n' "calls/s, steady" "trapezoid" "kamailio" \
   "ratio" "PSS MB" "(kam)" "(tz@kam)" "ms/call" "(kam)" "drops" "(kam)"
-row "record-route on" "$t1" "$k1" 1
-row "record-route off" "$t0" "$k0" 0
+if [ "${BENCH_RR:-1}" = 1 ]; then row "record-route on" "$t1" "$k1" 1; fi
+if [ "${BENCH_RR:-0}" = 0 ]; then row "record-route off" "$t0" "$k0" 0; fi

@@ -68,6 +68,10 @@ bench_all_drops() {
     else print $c }' /proc/net/snmp
 }
 
+# The machine's idle time so far, in clock ticks over all CPUs (measured,
+# not sampled, on a tickless kernel).
+bench_idle_ticks() { awk '$1 == "cpu" { print $5; exit }' /proc/stat; }
+
 # Datagrams the kernel dropped so far on the server's own UDP sockets: the
 # drops column of /proc/net/udp{,6} for the sockets its processes hold
 # (SIPp's losses are not the server's).
@@ -136,18 +140,25 @@ bench_sum() {
 # most 1% of the calls (more means answers take over T1 = 500 ms: the
 # target is saturated). PSS is sampled 5 s before the step's end, when every
 # transaction the step made is still held; CPU is the server's over the step,
-# and so are the kernel's receive-buffer drops.
+# and so are the kernel's receive-buffer drops. Then two words that say
+# whether the machine or the harness, not the server, may have failed the
+# step: idle=N%, the machine's idle time over the step (of all its cores),
+# and peer_drops=N, the drops on every other UDP socket (SIPp's).
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
   stat="$BENCH_WORK/stat.$port.$rate"
   rm -f "$BENCH_WORK/pss"
   n=$((rate * secs))
-  cpu0=$(bench_cpu_ticks) drops0=$(bench_drops)
+  cpu0=$(bench_cpu_ticks) drops0=$(bench_drops) all0=$(bench_all_drops)
+  idle0=$(bench_idle_ticks)
+  t0=$(cut -d' ' -f1 /proc/uptime)
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
   bench_callers "$stat" "$rate" "$n" $((secs + 15)) "$scen" "127.0.0.1:$port" "$@"
-  cpu1=$(bench_cpu_ticks) drops1=$(bench_drops)
+  cpu1=$(bench_cpu_ticks) drops1=$(bench_drops) all1=$(bench_all_drops)
+  idle1=$(bench_idle_ticks)
+  t1=$(cut -d' ' -f1 /proc/uptime)
   wait "$sampler"
   read -r ok bad rtx <<<"$(bench_sum "$stat")"
   verdict=FAIL nodes=""
@@ -167,7 +178,10 @@ bench_step() {
   ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
     'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
   # (Two nodes: each one's SUCCESSFUL/FAILED/RETRANSMISSIONS at the end.)
-  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms $((drops1 - drops0))$nodes"
+  idle=$(awk -v t=$((idle1 - idle0)) -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
+    -v c="$(nproc)" 'BEGIN { if (b > a) printf "%d", t * 100 / hz / (b - a) / c; else print "-" }')
+  echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms" \
+    "$((drops1 - drops0)) idle=$idle% peer_drops=$((all1 - all0 - (drops1 - drops0)))$nodes"
 }
 # bench_pass OK BAD RTX CALLS: the step's criteria (bench_step) hold.
 bench_pass() {
