@@ -68,9 +68,6 @@ bench_all_drops() {
     else print $c }' /proc/net/snmp
 }
 
-# The machine's idle time so far, in clock ticks over all CPUs (measured,
-# not sampled, on a tickless kernel).
-bench_idle_ticks() { awk '$1 == "cpu" { print $5; exit }' /proc/stat; }
 
 # Datagrams the kernel dropped so far on the server's own UDP sockets: the
 # drops column of /proc/net/udp{,6} for the sockets its processes hold
@@ -150,15 +147,11 @@ bench_step() {
   stat="$BENCH_WORK/stat.$port.$rate"
   rm -f "$BENCH_WORK/pss"
   n=$((rate * secs))
-  cpu0=$(bench_cpu_ticks) drops0=$(bench_drops) all0=$(bench_all_drops)
-  idle0=$(bench_idle_ticks)
-  t0=$(cut -d' ' -f1 /proc/uptime)
+  read -r cpu0 drops0 all0 idle0 t0 <<<"$(bench_counters)"
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
   bench_callers "$stat" "$rate" "$n" $((secs + 15)) "$scen" "127.0.0.1:$port" "$@"
-  cpu1=$(bench_cpu_ticks) drops1=$(bench_drops) all1=$(bench_all_drops)
-  idle1=$(bench_idle_ticks)
-  t1=$(cut -d' ' -f1 /proc/uptime)
+  read -r cpu1 drops1 all1 idle1 t1 <<<"$(bench_counters)"
   wait "$sampler"
   read -r ok bad rtx <<<"$(bench_sum "$stat")"
   verdict=FAIL nodes=""
@@ -182,6 +175,13 @@ bench_step() {
     -v c="$(nproc)" 'BEGIN { if (b > a) printf "%d", t * 100 / hz / (b - a) / c; else print "-" }')
   echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms" \
     "$((drops1 - drops0)) idle=$idle% peer_drops=$((all1 - all0 - (drops1 - drops0)))$nodes"
+}
+# The counters a step takes the difference of, so far: "SERVER-CPU-TICKS
+# SERVER-DROPS ALL-DROPS IDLE-TICKS UPTIME" -- the machine's idle time over
+# all CPUs is measured, not sampled, on a tickless kernel.
+bench_counters() {
+  echo "$(bench_cpu_ticks) $(bench_drops) $(bench_all_drops)" \
+    "$(awk '$1 == "cpu" { print $5; exit }' /proc/stat) $(cut -d' ' -f1 /proc/uptime)"
 }
 # bench_pass OK BAD RTX CALLS: the step's criteria (bench_step) hold.
 bench_pass() {
