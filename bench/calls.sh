@@ -16,7 +16,7 @@
 # logging. trapezoid runs its defaults; the kernel's defaults are untouched.
 # Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN, BENCH_ONLY=trapezoid|kamailio, BENCH_RR=0|1,
 # TZ_BENCH_BUILD; TZ_SETTINGS: "name=value" lines for trapezoid, e.g.
-# workers=1; BENCH_CALLERS, lib.sh)
+# workers=1; BENCH_CALLERS, BENCH_CPU: a CPU budget for each server, lib.sh)
 . "$(dirname "$0")/lib.sh"
 RATES=${RATES:-"1000 1500 2000 2500 3000 3500"}
 SECS=${SECS:-75}
@@ -24,6 +24,7 @@ KAM_CHILDREN=${KAM_CHILDREN:-$(nproc)}
 S="$top/tests/sip/scenarios"
 
 bench_build || exit 1
+bench_budget || exit 1
 cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
 
 register_bob() { # PROXY-PORT CALLEE-PORT
@@ -52,7 +53,7 @@ trapezoid() { # RR
   { printf '%s\n' "${TZ_SETTINGS:-}"
     sed -e "s#@DB@#$BENCH_WORK/tz$1.db#" -e "s#@RR@#$1#" "$top/bench/proxy-tz.cfg.in"
   } >"$BENCH_WORK/tz$1.cfg"
-  "$TZ_BIN" -D -E -f "$BENCH_WORK/tz$1.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
+  $(bench_confine) "$TZ_BIN" -D -E -f "$BENCH_WORK/tz$1.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
     >"$BENCH_WORK/tz$1.log" 2>&1 &
   pid=$!
   BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid
@@ -66,7 +67,7 @@ kamailio_proxy() { # RR
   sed -e "s#@PORT@#$port#" -e "s#@RR@#$1#" -e "s#@CHILDREN@#$KAM_CHILDREN#" \
     "$top/bench/kamailio/proxy.cfg.in" \
     >"$BENCH_WORK/kam$1.cfg"
-  kamailio -f "$BENCH_WORK/kam$1.cfg" -DD -E -m 1024 -M 64 -P "$BENCH_WORK/kam$1.pid" \
+  $(bench_confine) kamailio -f "$BENCH_WORK/kam$1.cfg" -DD -E -m 1024 -M 64 -P "$BENCH_WORK/kam$1.pid" \
     >"$BENCH_WORK/kam$1.log" 2>&1 &
   pid=$!
   BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid

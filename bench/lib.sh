@@ -14,9 +14,47 @@ bench_cleanup() {
   for p in $BENCH_PIDS; do kill -TERM "$p" 2>/dev/null; done
   sleep 0.5
   for p in $BENCH_PIDS; do kill -KILL "$p" 2>/dev/null; done
+  [ -z "$BENCH_CG" ] || rmdir "$BENCH_CG" 2>/dev/null
   rm -rf "$BENCH_WORK"
 }
 trap bench_cleanup EXIT
+
+# BENCH_CPU=C (e.g. 0.4): the server under test gets C cores' worth of CPU
+# time and no more, enforced by the kernel's CFS bandwidth control in a
+# cgroup of its own (10 ms periods), and the harness keeps the rest of the
+# machine. Then a step fails when the server runs out of its budget, not
+# when SIPp and the server together run out of cores: how two servers'
+# capacity per core compares on a box that also carries the load
+# generator. Every server a benchmark starts gets the same budget.
+BENCH_CG=""
+bench_budget() {
+  [ -n "${BENCH_CPU:-}" ] || return 0
+  quota=$(awk -v c="$BENCH_CPU" 'BEGIN { printf "%d", c * 10000 }')
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control || return 1
+    BENCH_CG=/sys/fs/cgroup/tzbench.$$
+    mkdir "$BENCH_CG" && echo "$quota 10000" >"$BENCH_CG/cpu.max" || return 1
+  else
+    BENCH_CG=/sys/fs/cgroup/cpu/tzbench.$$
+    mkdir "$BENCH_CG" && echo 10000 >"$BENCH_CG/cpu.cfs_period_us" &&
+      echo "$quota" >"$BENCH_CG/cpu.cfs_quota_us" || return 1
+  fi
+  printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" && exec "$@"\n' "$BENCH_CG" \
+    >"$BENCH_WORK/confine"
+  chmod +x "$BENCH_WORK/confine"
+  echo "server CPU budget: $BENCH_CPU cores ($BENCH_CG)" >&2
+}
+# bench_confine: the command prefix that starts a server inside the budget
+# (nothing without one); Kamailio's children inherit it.
+bench_confine() { [ -z "$BENCH_CG" ] || echo "$BENCH_WORK/confine"; }
+# Periods in which the budgeted server was throttled, of all periods so far:
+# "THROTTLED PERIODS" (0 0 without a budget).
+bench_throttled() {
+  [ -n "$BENCH_CG" ] || { echo "0 0"; return; }
+  awk '$1 == "nr_periods" { p = $2 } $1 == "nr_throttled" { t = $2 }
+    END { printf "%d %d", t, p }' "$BENCH_CG/cpu.stat"
+}
 
 # An optimised build of our own, separate from the test builds; with
 # TZ_BENCH_BUILD set, that (already built) build directory instead.
@@ -140,18 +178,20 @@ bench_sum() {
 # and so are the kernel's receive-buffer drops. Then two words that say
 # whether the machine or the harness, not the server, may have failed the
 # step: idle=N%, the machine's idle time over the step (of all its cores),
-# and peer_drops=N, the drops on every other UDP socket (SIPp's).
+# and peer_drops=N, the drops on every other UDP socket (SIPp's); under a
+# CPU budget (BENCH_CPU), throttled=N%, the share of its periods in which
+# the server used all of its budget.
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
   stat="$BENCH_WORK/stat.$port.$rate"
   rm -f "$BENCH_WORK/pss"
   n=$((rate * secs))
-  read -r cpu0 drops0 all0 idle0 t0 <<<"$(bench_counters)"
+  read -r cpu0 drops0 all0 idle0 t0 thr0 per0 <<<"$(bench_counters)"
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
   bench_callers "$stat" "$rate" "$n" $((secs + 15)) "$scen" "127.0.0.1:$port" "$@"
-  read -r cpu1 drops1 all1 idle1 t1 <<<"$(bench_counters)"
+  read -r cpu1 drops1 all1 idle1 t1 thr1 per1 <<<"$(bench_counters)"
   wait "$sampler"
   read -r ok bad rtx <<<"$(bench_sum "$stat")"
   verdict=FAIL nodes=""
@@ -173,15 +213,20 @@ bench_step() {
   # (Two nodes: each one's SUCCESSFUL/FAILED/RETRANSMISSIONS at the end.)
   idle=$(awk -v t=$((idle1 - idle0)) -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
     -v c="$(nproc)" 'BEGIN { if (b > a) printf "%d", t * 100 / hz / (b - a) / c; else print "-" }')
+  thr=""
+  [ -z "$BENCH_CG" ] || thr=" throttled=$(awk -v t=$((thr1 - thr0)) -v p=$((per1 - per0)) \
+    'BEGIN { if (p > 0) printf "%d", t * 100 / p; else print "-" }')%"
   echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms" \
-    "$((drops1 - drops0)) idle=$idle% peer_drops=$((all1 - all0 - (drops1 - drops0)))$nodes"
+    "$((drops1 - drops0)) idle=$idle% peer_drops=$((all1 - all0 - (drops1 - drops0)))$thr$nodes"
 }
 # The counters a step takes the difference of, so far: "SERVER-CPU-TICKS
-# SERVER-DROPS ALL-DROPS IDLE-TICKS UPTIME" -- the machine's idle time over
-# all CPUs is measured, not sampled, on a tickless kernel.
+# SERVER-DROPS ALL-DROPS IDLE-TICKS UPTIME THROTTLED PERIODS" -- the
+# machine's idle time over all CPUs is measured, not sampled, on a tickless
+# kernel.
 bench_counters() {
   echo "$(bench_cpu_ticks) $(bench_drops) $(bench_all_drops)" \
-    "$(awk '$1 == "cpu" { print $5; exit }' /proc/stat) $(cut -d' ' -f1 /proc/uptime)"
+    "$(awk '$1 == "cpu" { print $5; exit }' /proc/stat) $(cut -d' ' -f1 /proc/uptime)" \
+    "$(bench_throttled)"
 }
 # bench_pass OK BAD RTX CALLS: the step's criteria (bench_step) hold.
 bench_pass() {

@@ -10,6 +10,7 @@
 # unloaded and loaded again, under the load (the live-change soak).
 # Usage: bench/steady.sh RATE SECONDS   (env: RR, CHURN, UDP_RCVBUF: bytes, 0 = kernel's;
 #   WRAP: a command prefix for the server, e.g. "env LD_PRELOAD=...";
+#   BENCH_CPU: the server's CPU budget in cores, lib.sh;
 #   SETTINGS: more "name=value" lines for the server's configuration;
 #   MASSIF=FILE: run the server under valgrind's massif, heap profile to FILE
 #   and its peak printed by ms_print at the end -- keep RATE near 50/s there)
@@ -18,6 +19,7 @@ rate=${1:?usage: bench/steady.sh RATE SECONDS}
 secs=${2:?usage: bench/steady.sh RATE SECONDS}
 S="$top/tests/sip/scenarios"
 bench_build || exit 1
+bench_budget || exit 1
 cc -O2 -o "$BENCH_WORK/sipsend" "$top/tests/tools/sipsend.c"
 
 port=$(bench_port) uas_port=$(bench_port)
@@ -28,7 +30,7 @@ port=$(bench_port) uas_port=$(bench_port)
 } >"$BENCH_WORK/tz.cfg"
 wrap="${WRAP:-}"
 [ -n "${MASSIF:-}" ] && wrap="valgrind --tool=massif --depth=12 --soname-synonyms=somalloc=*jemalloc* --massif-out-file=$MASSIF"
-$wrap "$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
+$(bench_confine) $wrap "$TZ_BIN" -D -E -f "$BENCH_WORK/tz.cfg" -L "$TZ_MODS" -l "udp:127.0.0.1:$port" \
   -s "$BENCH_WORK/ctl" >"$BENCH_WORK/tz.log" 2>&1 &
 tz=$!
 BENCH_PIDS="$BENCH_PIDS $tz" BENCH_SERVER=$tz
