@@ -16,8 +16,9 @@
 # record-routing (6,000 calls/s against 4,000-5,000) --, 1 GB shared memory
 # (-m 1024: the default 64 MB runs out near 2,000 calls/s), the same 4 MB UDP
 # receive buffer trapezoid asks for (maxbuffer, bench/kamailio), no logging.
-# trapezoid runs its defaults; the kernel's defaults are untouched.
-# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN="1 2", BENCH_ONLY=trapezoid|kamailio, BENCH_RR=0|1,
+# trapezoid runs its defaults; the kernel's settings are untouched (BENCH_CPU
+# makes a cgroup).
+# Usage: bench/calls.sh   (env: RATES, SECS, KAM_CHILDREN="1 4", BENCH_ONLY=trapezoid|kamailio, BENCH_RR=0|1,
 # TZ_BENCH_BUILD; TZ_SETTINGS: "name=value" lines for trapezoid, e.g.
 # workers=1; BENCH_CALLERS, BENCH_CPU: a CPU budget for each server, lib.sh)
 . "$(dirname "$0")/lib.sh"
@@ -60,7 +61,7 @@ trapezoid() { # RR
     >"$BENCH_WORK/tz$1.log" 2>&1 &
   pid=$!
   BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid
-  bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; echo 0; return; }
+  bench_wait_udp "$port" || { echo "trapezoid did not start" >&2; kill -KILL "$pid"; echo 0; return; }
   run_target "trapezoid rr=$1" "$1" "$port"
   kill -TERM "$pid"; wait "$pid"
 }
@@ -74,17 +75,21 @@ kamailio_proxy() { # RR CHILDREN
     >"$BENCH_WORK/kam$1.log" 2>&1 &
   pid=$!
   BENCH_PIDS="$BENCH_PIDS $pid" BENCH_SERVER=$pid
-  bench_wait_udp "$port" || { echo "kamailio did not start" >&2; cat "$BENCH_WORK/kam$1.log" >&2; echo 0; return; }
+  bench_wait_udp "$port" || {
+    echo "kamailio did not start" >&2; cat "$BENCH_WORK/kam$1.log" >&2; kill -KILL "$pid"; echo 0; return
+  }
   run_target "kamailio rr=$1 children=$2" "$1" "$port"
   kill -TERM "$pid"; wait "$pid"
 }
 
 # kamailio_best RR: Kamailio's ramp for each count of children; prints the
-# highest result line and keeps its count in kam_children.RR.
+# highest result line and keeps its count in kam_children.RR (on a tie, the
+# first count in KAM_CHILDREN).
 kamailio_best() {
   best=0
   for c in $KAM_CHILDREN; do
     line=$(kamailio_proxy "$1" "$c")
+    line=${line:-0}
     if [ "${line%% *}" -gt "${best%% *}" ]; then best=$line; echo "$c" >"$BENCH_WORK/kam_children.$1"; fi
   done
   echo "$best"

@@ -1,5 +1,5 @@
 # lib.sh - shared by the benchmarks: build, free ports, SIPp rate steps,
-# and cleanup.
+# the servers' CPU budget, and cleanup.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$top/tools/deps.sh"
@@ -14,7 +14,7 @@ bench_cleanup() {
   for p in $BENCH_PIDS; do kill -TERM "$p" 2>/dev/null; done
   sleep 0.5
   for p in $BENCH_PIDS; do kill -KILL "$p" 2>/dev/null; done
-  [ -z "$BENCH_CG" ] || rmdir "$BENCH_CG" 2>/dev/null
+  bench_budget_end
   rm -rf "$BENCH_WORK"
 }
 trap bench_cleanup EXIT
@@ -30,6 +30,7 @@ BENCH_CG=""
 bench_budget() {
   [ -n "${BENCH_CPU:-}" ] || return 0
   quota=$(awk -v c="$BENCH_CPU" 'BEGIN { printf "%d", c * 10000 }')
+  [ "$quota" -ge 1000 ] || { echo "BENCH_CPU=$BENCH_CPU: at least 0.1 cores" >&2; return 1; }
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2
     grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
       echo +cpu >/sys/fs/cgroup/cgroup.subtree_control || return 1
@@ -44,6 +45,17 @@ bench_budget() {
     >"$BENCH_WORK/confine"
   chmod +x "$BENCH_WORK/confine"
   echo "server CPU budget: $BENCH_CPU cores ($BENCH_CG)" >&2
+}
+# The budget's end: whatever still runs in it (a server the bench lost track
+# of, or one still dying) is killed, then the cgroup removed.
+bench_budget_end() {
+  [ -n "$BENCH_CG" ] || return 0
+  for _ in $(seq 1 50); do
+    xargs -r kill -KILL <"$BENCH_CG/cgroup.procs" 2>/dev/null
+    rmdir "$BENCH_CG" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: could not remove $BENCH_CG" >&2
 }
 # bench_confine: the command prefix that starts a server inside the budget
 # (nothing without one); Kamailio's children inherit it.
@@ -177,7 +189,7 @@ bench_sum() {
 # transaction the step made is still held; CPU is the server's over the step,
 # and so are the kernel's receive-buffer drops. Then two words that say
 # whether the machine or the harness, not the server, may have failed the
-# step: idle=N%, the machine's idle time over the step (of all its cores),
+# step (and a third under a budget): idle=N%, the machine's idle time over the step (of all its cores),
 # and peer_drops=N, the drops on every other UDP socket (SIPp's); under a
 # CPU budget (BENCH_CPU), throttled=N%, the share of its periods in which
 # the server used all of its budget.
