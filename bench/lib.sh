@@ -118,7 +118,6 @@ bench_all_drops() {
     else print $c }' /proc/net/snmp
 }
 
-
 # Datagrams the kernel dropped so far on the server's own UDP sockets: the
 # drops column of /proc/net/udp{,6} for the sockets its processes hold
 # (SIPp's losses are not the server's).
@@ -187,12 +186,12 @@ bench_sum() {
 # most 1% of the calls (more means answers take over T1 = 500 ms: the
 # target is saturated). PSS is sampled 5 s before the step's end, when every
 # transaction the step made is still held; CPU is the server's over the step,
-# and so are the kernel's receive-buffer drops. Then two words that say
-# whether the machine or the harness, not the server, may have failed the
-# step (and a third under a budget): idle=N%, the machine's idle time over the step (of all its cores),
-# and peer_drops=N, the drops on every other UDP socket (SIPp's); under a
-# CPU budget (BENCH_CPU), throttled=N%, the share of its periods in which
-# the server used all of its budget.
+# and so are the kernel's receive-buffer drops. Then what says whether the
+# machine, the harness or the budget, not the server alone, may have failed
+# the step: idle=N%, the machine's idle time over the step (of all its
+# cores); peer_drops=N, the drops on every other UDP socket (SIPp's); and
+# under a CPU budget (BENCH_CPU) throttled=N%, the share of its periods in
+# which the server used all of its budget.
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
