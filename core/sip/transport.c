@@ -238,6 +238,13 @@ static int sip_find_privates(struct tz_sip_worker *sw, const tz_gen_t *g)
   return 0;
 }
 
+/* Bytes each message nta receives or makes gets in one block beside its
+ * text, from which its parsed headers are carved: one malloc() and free()
+ * for most of them instead of one a header (Sofia's default is none).
+ * Callgrind, the seed call without record-routing: 3 % fewer instructions
+ * per call with 2,048 (1,024: 2 %). */
+#define SIP_PRELOAD 2048
+
 /* The first address makes the agent, the others add transports to it. An
  * incomplete message on a connection may take up to T1x64, as a
  * transaction would; a connection idle for tcp_idle is closed. */
@@ -259,7 +266,7 @@ static int sip_bind(struct tz_sip_worker *sw, const tz_gen_t *g,
     sw->agent = nta_agent_create(tz_loop_root(), URL_STRING_MAKE(url),
                                  on_message, NULL, NTATAG_UA(0),
                                  NTATAG_SERVER_RPORT(1), NTATAG_CANCEL_487(0),
-                                 NTATAG_MERGE_482(0), TAG_NEXT(tp));
+                                 NTATAG_MERGE_482(0), NTATAG_PRELOAD(SIP_PRELOAD), TAG_NEXT(tp));
     rc = sw->agent ? 0 : -1;
   } else
     rc = nta_agent_add_tport(sw->agent, URL_STRING_MAKE(url), TAG_NEXT(tp));
