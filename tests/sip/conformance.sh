@@ -120,6 +120,20 @@ st=$(invite one | final_of)
 wait_uas one_a
 pass "lowest class wins (486 over 503); a 503 goes upstream as 500"
 
+# Header text kept as received (core/tportio.c): in a line "Via: ours, far"
+# the proxy changes the first value (received, rport); neither value may be
+# lost in its 100 Trying or in the relayed final response.
+uas one_v "$UA" "486 Busy Here" "X-Callee: a"
+out=$(sip_msg INVITE "$P" | sed -e 's/sip:bob@/sip:one@/' \
+  -e 's#^\(Via: .*\)\r$#\1, SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK-far\r#' | send -w 8000)
+for st in 100 486; do
+  vias=$(printf '%s\n' "$out" | sed -n "/^SIP\/2.0 $st /,/^\$/p" | grep -i '^Via:')
+  case "$vias" in *received=127.0.0.1*"192.0.2.7:5062;branch=z9hG4bK-far"*) ;;
+  *) fail "the $st lost a value of the line 'Via: ours, far': $vias" ;; esac
+done
+wait_uas one_v
+pass "a Via line with two values keeps both in the 100 Trying and in a relayed response"
+
 register2 auth
 uas auth_a "$UA" "401 Unauthorized" 'WWW-Authenticate: Digest realm="a.test", nonce="na"'
 uas auth_b "$UB" "407 Proxy Authentication Required" 'Proxy-Authenticate: Digest realm="b.test", nonce="nb"'
