@@ -1,5 +1,6 @@
 /*
- * addr.c - host:port text: parsing and comparing. Owns no state.
+ * addr.c - host:port text: parsing, comparing, and IPv4 literals both ways
+ * (for interpose.c). Owns no state.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lib/addr.h"
@@ -120,4 +121,32 @@ int tz_host_eq(const char *a, const char *b)
   if (inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, b, &y) == 1)
     return memcmp(&x, &y, sizeof x) == 0;
   return strcasecmp(a, b) == 0;
+}
+
+size_t tz_ipv4_text(const void *a, char *text)
+{
+  const unsigned char *b = a;
+  char *p = text;
+  for (int i = 0; i < 4; i++) {
+    if (b[i] >= 100)
+      *p++ = (char)('0' + b[i] / 100);
+    if (b[i] >= 10)
+      *p++ = (char)('0' + b[i] / 10 % 10);
+    *p++ = (char)('0' + b[i] % 10);
+    *p++ = i < 3 ? '.' : '\0';
+  }
+  return (size_t)(p - text);
+}
+
+int tz_ipv4_literal(const char *node, const char *service, const struct addrinfo *h,
+                    struct sockaddr_in *sin)
+{
+  unsigned port = tz_port_parse(service);
+  if (!node || !port || !h || (h->ai_family != AF_UNSPEC && h->ai_family != AF_INET) ||
+      (h->ai_flags & ~AI_NUMERICHOST) || !h->ai_socktype || !h->ai_protocol)
+    return 0;
+  memset(sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, node, &sin->sin_addr) == 1;
 }

@@ -6,6 +6,8 @@
 #ifndef TZ_ADDR_H
 #define TZ_ADDR_H
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 
 #include <trapezoid/trapezoid.h>
@@ -25,5 +27,16 @@ void tz_listen_free(tz_listen_t *l);
 
 /* Compares hosts, IPv6 literals by value (with or without brackets). */
 int tz_host_eq(const char *a, const char *b);
+
+/* The IPv4 address a (4 bytes, network order) as inet_ntop() writes it,
+ * into text (INET_ADDRSTRLEN bytes); returns its length with the NUL. */
+size_t tz_ipv4_text(const void *a, char *text);
+
+/* 1 and *sin (address and port) if getaddrinfo(node, service, h) names an
+ * IPv4 literal and a port number, asked for one socket type and protocol
+ * with no flag but AI_NUMERICHOST: the question Sofia asks before each
+ * send, whose answer is that one address. 0 otherwise. */
+int tz_ipv4_literal(const char *node, const char *service, const struct addrinfo *h,
+                    struct sockaddr_in *sin);
 
 #endif

@@ -13,7 +13,9 @@
 #include "runtime/loop.h"
 #include "runtime/module.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -334,8 +336,41 @@ static void test_hostport_parse(void)
   CU_ASSERT(!tz_host_eq("::1", "::2"));
 }
 
+/* interpose.c answers these for libc: the same text and address as libc. */
+static void test_ipv4_literals(void)
+{
+  unsigned char a[4];
+  char ours[INET_ADDRSTRLEN], libc[INET_ADDRSTRLEN];
+  for (unsigned v = 0; v < 256 * 4; v++) {
+    memset(a, (int)(v * 37 % 256), sizeof a); /* the others vary too */
+    a[v / 256] = (unsigned char)(v % 256);
+    size_t n = tz_ipv4_text(a, ours);
+    CU_ASSERT_STRING_EQUAL(ours, inet_ntop(AF_INET, a, libc, sizeof libc));
+    CU_ASSERT_EQUAL(n, strlen(libc) + 1);
+  }
+  struct addrinfo h = {.ai_socktype = SOCK_DGRAM, .ai_protocol = IPPROTO_UDP}, *r;
+  struct sockaddr_in sin;
+  CU_ASSERT(tz_ipv4_literal("192.0.2.7", "5062", &h, &sin));
+  CU_ASSERT_EQUAL_FATAL(getaddrinfo("192.0.2.7", "5062", &h, &r), 0);
+  CU_ASSERT(r->ai_next == NULL && r->ai_family == AF_INET && r->ai_canonname == NULL &&
+            r->ai_addrlen == sizeof sin && memcmp(r->ai_addr, &sin, sizeof sin) == 0);
+  freeaddrinfo(r);
+  CU_ASSERT(!tz_ipv4_literal("example.test", "5060", &h, &sin));
+  CU_ASSERT(!tz_ipv4_literal("::1", "5060", &h, &sin));
+  CU_ASSERT(!tz_ipv4_literal("127.1", "5060", &h, &sin)); /* libc's inet_aton forms */
+  CU_ASSERT(!tz_ipv4_literal("127.0.0.1", "sip", &h, &sin));
+  CU_ASSERT(!tz_ipv4_literal("127.0.0.1", "5060x", &h, &sin));
+  h.ai_flags = AI_CANONNAME;
+  CU_ASSERT(!tz_ipv4_literal("127.0.0.1", "5060", &h, &sin));
+  h.ai_flags = 0, h.ai_family = AF_INET6;
+  CU_ASSERT(!tz_ipv4_literal("127.0.0.1", "5060", &h, &sin));
+  h.ai_family = AF_UNSPEC, h.ai_protocol = 0; /* libc: one result per protocol */
+  CU_ASSERT(!tz_ipv4_literal("127.0.0.1", "5060", &h, &sin));
+}
+
 static const tz_unit_test_t loader_tests[] = {
   {"host:port parsing", test_hostport_parse},
+  {"IPv4 literals as libc has them", test_ipv4_literals},
   {"load with defaults", test_load_defaults},
   {"typed parameters", test_params},
   {"missing, old and foreign objects", test_bad_objects},
