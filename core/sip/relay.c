@@ -346,11 +346,41 @@ static int relay_record_route(const tz_tx_t *tx, msg_t *msg, sip_t *sip,
   return out ? msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)out) : -1;
 }
 
+/* A request's copy to send on, NULL on error: each header copied, but
+ * not the strings or the received text it points to, which the copy keeps
+ * alive by a reference to orig. A header left unchanged then goes out as
+ * received instead of printed again (tportio.c). The copy has no header
+ * chain, so it is sent in the header classes' order as msg_dup()'s deep
+ * copy was; Sofia's msg_copy() keeps the received chain instead, where a
+ * header inserted later (our Record-Route, a Route from Path) would land
+ * above the Vias. */
+static msg_t *relay_copy(msg_t *orig)
+{
+  msg_t *copy = nta_msg_create(tz_sip_agent(), 0);
+  sip_t const *src = sip_object(orig);
+  sip_t *dst = copy ? sip_object(copy) : NULL;
+  if (!dst || !src)
+    goto fail;
+  msg_header_t *const *sh = (msg_header_t *const *)&src->sip_request;
+  msg_header_t *const *end = (msg_header_t *const *)((char const *)src + src->sip_size);
+  for (; sh < end; sh++) {
+    msg_header_t **dh = *sh ? msg_hclass_offset(msg_mclass(copy), (msg_pub_t *)dst,
+                                                (*sh)->sh_class) : NULL;
+    if (*sh && (!dh || !(*dh = msg_header_copy_as(msg_home(copy), (*sh)->sh_class, *sh))))
+      goto fail;
+  }
+  msg_set_parent(copy, orig);
+  return copy;
+fail:
+  msg_destroy(copy);
+  return NULL;
+}
+
 /* A copy of the request for one target; NULL on error. */
 static msg_t *relay_prepare(const tz_tx_t *tx, const tz_branch_t *b,
                             const url_t **dst_out)
 {
-  msg_t *msg = msg_dup(tx->req);
+  msg_t *msg = relay_copy(tx->req);
   sip_t *sip = msg ? sip_object(msg) : NULL;
   su_home_t *home = msg ? msg_home(msg) : NULL;
   *dst_out = NULL;
@@ -761,7 +791,7 @@ static void relay_run_failure_route(tz_tx_t *tx)
 
 static int relay_stateless(tz_msg_t *m)
 {
-  msg_t *fwd = msg_dup(m->msg);
+  msg_t *fwd = relay_copy(m->msg);
   sip_t *sip = fwd ? sip_object(fwd) : NULL;
   if (!sip || relay_max_forwards(fwd, sip) < 0 || relay_strict_route(fwd, sip) < 0) {
     msg_destroy(fwd);
