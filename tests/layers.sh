@@ -36,7 +36,7 @@ missing=$(comm -23 <(printf '%s\n' "$api") <(printf '%s\n' "$ours"))
 other=$(printf '%s\n' "$exported" | grep -v -E '^(tz_|_|data_start$|std(in|out|err)$|opt(arg|ind|err|opt)$)' || true)
 # (tag_next, tag_null: libsofia's tag types, which ta_start() in tportio.c
 # refers to; as data they are copied into the executable, not ours.)
-wrapped="accept bind clock_gettime close connect epoll_wait getsockname getsockopt gettimeofday ioctl listen recv recvmsg sendmsg sendto tag_next tag_null time tport_alloc_secondary tport_deliver tport_msg_alloc tport_recv_event tport_tsend"
+wrapped="accept bind clock_gettime close connect epoll_wait getaddrinfo getsockname getsockopt gettimeofday inet_ntop ioctl listen recv recvmsg sendmsg sendto tag_next tag_null time tport_alloc_secondary tport_deliver tport_msg_alloc tport_recv_event tport_tsend"
 [ "$(printf '%s\n' "$other" | tr '\n' ' ')" = "$wrapped " ] ||
   fail "unexpected exports besides the module API: $other"
 pass "nm -D: the daemon exports the $(printf '%s\n' "$api" | wc -l) TZ_API functions, plus the libc and tport wrappers: $wrapped"
