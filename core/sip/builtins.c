@@ -208,6 +208,7 @@ static int core_append_hf(tz_msg_t *m, const tz_call_t *c)
             c->argv[0].s);
     return -1;
   }
+  hdr_reprint_lists(m->msg, m->sip);
   return 1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * hdr.c - header names as the script uses them ($hdr(Name), append_hf,
  * remove_hf, is_present_hf): checked and classified once at load, then
- * found in a message through Sofia's header table. Owns no state.
+ * found in a message through Sofia's header table; token lists printed
+ * again after an addition. Owns no state.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sip/lang.h"
@@ -49,4 +50,28 @@ int hdr_matches(msg_hclass_t *hc, const char *arg, const char *name)
   return hc != sip_unknown_class &&
          (su_casematch(name, hc->hc_name) ||
           (hc->hc_short[0] && su_casematch(name, hc->hc_short)));
+}
+
+/* A token list field with no item of its own. */
+static int hdr_list_empty(msg_header_t const *h)
+{
+  msg_param_t **items = msg_header_params(h->sh_common);
+  return !items || !*items || !**items;
+}
+
+void hdr_reprint_lists(msg_t *msg, sip_t *sip)
+{
+  msg_header_t **slot = (msg_header_t **)&sip->sip_request;
+  msg_header_t **end = (msg_header_t **)((char *)sip + sip->sip_size);
+  for (; slot < end; slot++) {
+    msg_header_t *h = *slot;
+    if (!h || h->sh_class->hc_kind != msg_kind_list)
+      continue;
+    msg_fragment_clear(h->sh_common);
+    for (msg_header_t *next; (next = h->sh_next) != NULL;)
+      if (hdr_list_empty(next))
+        msg_header_remove(msg, (msg_pub_t *)sip, next);
+      else
+        h = next;
+  }
 }

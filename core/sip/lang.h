@@ -25,5 +25,11 @@ msg_hclass_t *hdr_class(const char *name);
 msg_header_t **hdr_slot(tz_msg_t *m, msg_hclass_t *hc);
 /* Whether an unknown header called `name` is the header (hc, arg). */
 int hdr_matches(msg_hclass_t *hc, const char *arg, const char *name);
+/* After headers were added to a message that may keep its received text
+ * (tportio.c): a token list header (Supported, Require, Allow, ...) that
+ * took new items into its first field is printed again from its items, and
+ * its other fields, left empty by the parser with their lines' text, go
+ * (as Sofia's msg_header_add_make() does for one class). */
+void hdr_reprint_lists(msg_t *msg, sip_t *sip);
 
 #endif

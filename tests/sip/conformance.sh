@@ -7,7 +7,8 @@
 # (only a retransmission may repeat a CSeq); use_domain 0 (a call to
 # bob@<proxy IP> finds bob@example.test); best-response selection (6xx
 # wins, lowest class, 503 -> 500) and merged 401/407 challenges from two
-# forked branches, with SIPp callees.
+# forked branches, with SIPp callees; header text kept from the wire (a Via
+# line with two values; append_hf extending a Supported list).
 . "${TZ_TESTDIR}/sip/lib.sh"
 need sipp
 
@@ -133,6 +134,30 @@ for st in 100 486; do
 done
 wait_uas one_v
 pass "a Via line with two values keeps both in the 100 Trying and in a relayed response"
+
+# append_hf of a token list the request already has, on one line and on two:
+# Sofia merges the new item into the received header without clearing its
+# text, so trapezoid must print it again (sip/hdr.c); the callee echoes the
+# Supported it got.
+st=$(sip_register "$P" sup "sip:sup@127.0.0.1:$UA" reg-sup)
+[ "$st" = 200 ] || fail "REGISTER sup got '$st'"
+for lines in 'Supported: 100rel' 'Supported: 100rel
+Supported: path'; do
+  sipp -sf "$S/echo_supported_uas.xml" -i 127.0.0.1 -p "$UA" -m 1 -nostdin -timeout 15 \
+    -timeout_error >"$TZ_WORK/sup.out" 2>&1 &
+  TZ_PIDS="$TZ_PIDS $!" PID_sup=$!
+  wait_udp "$UA"
+  out=$(sip_msg INVITE "$P" UDP "$lines" | sed 's/sip:bob@/sip:sup@/' | send -w 8000)
+  got=$(printf '%s\n' "$out" | sed -n '/^SIP\/2.0 486 /,/^$/p' | grep -i '^Supported:' | tr '\n' ' ')
+  for item in 100rel timer; do
+    [ "$(printf '%s' "$got" | grep -o "$item" | wc -l)" = 1 ] ||
+      fail "append_hf(\"Supported: timer\") to '$lines': the callee got '$got'"
+  done
+  case "$lines" in *path*) [ "$(printf '%s' "$got" | grep -o path | wc -l)" = 1 ] ||
+    fail "append_hf to two Supported lines: the callee got '$got'" ;; esac
+  wait_uas sup
+done
+pass "append_hf adds to a Supported list on one line and on two: every item forwarded once"
 
 register2 auth
 uas auth_a "$UA" "401 Unauthorized" 'WWW-Authenticate: Digest realm="a.test", nonce="na"'
