@@ -197,7 +197,7 @@ static char *relay_hex(char *p, unsigned v, int digits)
 
 static void relay_branch_id(char branch[32], unsigned hash, unsigned seq, unsigned index)
 {
-  char *p = relay_hex(memcpy(branch, "z9hG4bK", 7) + 7, hash, 8);
+  char *p = relay_hex((char *)memcpy(branch, "z9hG4bK", 7) + 7, hash, 8);
   *p++ = '.';
   p = relay_hex(p, seq, 1);
   *p++ = '.';
@@ -376,6 +376,22 @@ static int relay_record_route(const tz_tx_t *tx, msg_t *msg, sip_t *sip,
   return out ? msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)out) : -1;
 }
 
+/* One slot's headers into copy. A token list (Supported, Require, Allow,
+ * ...) given on several lines has every item in its first field, the
+ * others left empty but with their lines' text: only the first is copied,
+ * as msg_dup() does, and printed again when it stood for more lines. */
+static int relay_copy_slot(msg_t *copy, sip_t *dst, msg_header_t const *h)
+{
+  msg_header_t **dh = msg_hclass_offset(msg_mclass(copy), (msg_pub_t *)dst, h->sh_class);
+  int list = h->sh_class->hc_kind == msg_kind_list;
+  if (!dh || !(*dh = list ? msg_header_copy_one(msg_home(copy), h)
+                          : msg_header_copy_as(msg_home(copy), h->sh_class, h)))
+    return -1;
+  if (list && h->sh_next)
+    msg_fragment_clear((*dh)->sh_common);
+  return 0;
+}
+
 /* A request's copy to send on, NULL on error: each header copied, but
  * not the strings or the received text it points to, which the copy keeps
  * alive by a reference to orig. A header left unchanged then goes out as
@@ -393,12 +409,9 @@ static msg_t *relay_copy(msg_t *orig)
     goto fail;
   msg_header_t *const *sh = (msg_header_t *const *)&src->sip_request;
   msg_header_t *const *end = (msg_header_t *const *)((char const *)src + src->sip_size);
-  for (; sh < end; sh++) {
-    msg_header_t **dh = *sh ? msg_hclass_offset(msg_mclass(copy), (msg_pub_t *)dst,
-                                                (*sh)->sh_class) : NULL;
-    if (*sh && (!dh || !(*dh = msg_header_copy_as(msg_home(copy), (*sh)->sh_class, *sh))))
+  for (; sh < end; sh++)
+    if (*sh && relay_copy_slot(copy, dst, *sh) < 0)
       goto fail;
-  }
   msg_set_parent(copy, orig);
   return copy;
 fail:
