@@ -196,9 +196,10 @@ TZ_INTERPOSE const char *inet_ntop(int af, const void *src, char *dst, socklen_t
  * proxy's next hop is once the dns module or the location index chose it:
  * 1,200 instructions in glibc, 3 % of the worker's per call (callgrind).
  * That case (tz_ipv4_literal()) is answered here as glibc answers it (one
- * result with the hints' socket type and protocol, no canonical name), in
- * one block as glibc allocates its own, so libc's freeaddrinfo() frees
- * either. Anything else goes to libc. */
+ * result with the hints' flags, socket type and protocol, no canonical
+ * name), in one block as glibc allocates each of its own, so glibc's
+ * freeaddrinfo() frees either (a libc that allocated otherwise would need
+ * its freeaddrinfo() wrapped too). Anything else goes to libc. */
 TZ_INTERPOSE int getaddrinfo(const char *node, const char *service,
                              const struct addrinfo *hints, struct addrinfo **res)
 {
@@ -213,7 +214,8 @@ TZ_INTERPOSE int getaddrinfo(const char *node, const char *service,
   if (!r)
     return EAI_MEMORY;
   r->sin = sin;
-  r->ai = (struct addrinfo){.ai_family = AF_INET, .ai_socktype = hints->ai_socktype,
+  r->ai = (struct addrinfo){.ai_flags = hints->ai_flags, .ai_family = AF_INET,
+                            .ai_socktype = hints->ai_socktype,
                             .ai_protocol = hints->ai_protocol, .ai_addrlen = sizeof r->sin,
                             .ai_addr = (struct sockaddr *)&r->sin};
   *res = &r->ai;

@@ -216,15 +216,13 @@ static void tportio_tap(tport_t *tp, msg_t *msg, int sent)
 /* A received message's header text is kept only if it is parsed so: on
  * UDP always (callgrind, the seed call without record-routing: 6 % fewer
  * instructions per call; Sofia's encoders no longer run for the headers of
- * a relayed response or those a reply copies), on TCP while a tap is on.
- * A header changed or removed is encoded again, and so are the others of
- * its line ("Via: a, b": Sofia's msg_fragment_clear_chain(), checked by
- * tests/sip/conformance.sh); code that changes a parsed header in place
- * must clear its text itself (msg_fragment_clear(), as relay.c does for
- * Max-Forwards). Not on TCP always: the headers nta copies from a request
- * into its response point into the request, which nta frees with the
- * transaction, while a response queued on a busy connection may still
- * wait; a UDP send is copied at once (udpio.c). */
+ * a relayed response or those a reply copies), on TCP while a tap is on,
+ * as before (the benchmarks measure UDP). A header changed through Sofia's
+ * functions is encoded again, and so are the others of its line ("Via: a,
+ * b": Debian's Sofia clears them with msg_fragment_clear_chain(); checked by
+ * tests/sip/conformance.sh); one changed in place must have its text
+ * cleared by whoever changes it (relay.c's Max-Forwards), and a token list
+ * that append_hf extends is printed again (hdr.c). */
 static void tportio_keep_text(tport_t const *tp, msg_t *msg)
 {
   if (msg && (tport_is_udp(tp) || (tz_wiretap_on() && tport_is_tcp(tp))))

@@ -222,8 +222,9 @@ TZ_API const char *tz_mod_name(const tz_modinst_t *mod);
 /* The message under the script: a request in request/failure routes, a
  * response in reply routes. Valid only during the script run. Change its
  * headers with Sofia's msg_header_*() functions; a parsed header changed
- * in place must have its text cleared (msg_fragment_clear()), or it goes
- * out as it came (doc/architecture.md, "For module authors"). */
+ * in place must have its received text cleared with the other values of
+ * its line (msg_fragment_clear_chain()), or it goes out as it came
+ * (doc/architecture.md, "For module authors"). */
 TZ_API msg_t *tz_msg_sofia(tz_msg_t *m);
 TZ_API sip_t *tz_msg_sip(tz_msg_t *m);
 TZ_API su_home_t *tz_msg_home(tz_msg_t *m);  /* scratch, freed after the run */
