@@ -189,9 +189,11 @@ bench_sum() {
 # and so are the kernel's receive-buffer drops. Then what says whether the
 # machine, the harness or the budget, not the server alone, may have failed
 # the step: idle=N%, the machine's idle time over the step (of all its
-# cores); peer_drops=N, the drops on every other UDP socket (SIPp's); and
-# under a CPU budget (BENCH_CPU) throttled=N%, the share of its periods in
-# which the server used all of its budget.
+# cores); others=MS, the CPU time per call the rest of the machine spent
+# (the SIPp peers, and kernel work not charged to the server); peer_drops=N,
+# the drops on every other UDP socket (SIPp's); and under a CPU budget
+# (BENCH_CPU) throttled=N%, the share of its periods in which the server
+# used all of its budget.
 bench_step() {
   port=$1 rate=$2 secs=$3 scen=$4
   shift 4
@@ -222,13 +224,16 @@ bench_step() {
   ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
     'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
   # (Two nodes: each one's SUCCESSFUL/FAILED/RETRANSMISSIONS at the end.)
-  idle=$(awk -v t=$((idle1 - idle0)) -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
-    -v c="$(nproc)" 'BEGIN { if (b > a) printf "%d", t * 100 / hz / (b - a) / c; else print "-" }')
+  read -r idle others <<<"$(awk -v t=$((idle1 - idle0)) -v a="$t0" -v b="$t1" -v c="$(nproc)" \
+    -v hz="$(getconf CLK_TCK)" -v s=$((cpu1 - cpu0)) -v n="$ok" 'BEGIN {
+      if (b <= a) { print "- -"; exit }
+      o = (b - a) * c - t / hz - s / hz # seconds busy outside the server
+      printf "%d %s\n", t * 100 / hz / (b - a) / c, (n > 0 ? sprintf("%.2f", o * 1000 / n) : "-") }')"
   thr=""
   [ -z "$BENCH_CG" ] || thr=" throttled=$(awk -v t=$((thr1 - thr0)) -v p=$((per1 - per0)) \
     'BEGIN { if (p > 0) printf "%d", t * 100 / p; else print "-" }')%"
   echo "$rate $ok $bad $rtx $verdict $(cat "$BENCH_WORK/pss" 2>/dev/null || echo -) $ms" \
-    "$((drops1 - drops0)) idle=$idle% peer_drops=$((all1 - all0 - (drops1 - drops0)))$thr$nodes"
+    "$((drops1 - drops0)) idle=$idle% others=$others peer_drops=$((all1 - all0 - (drops1 - drops0)))$thr$nodes"
 }
 # The counters a step takes the difference of, so far: "SERVER-CPU-TICKS
 # SERVER-DROPS ALL-DROPS IDLE-TICKS UPTIME THROTTLED PERIODS" -- the
