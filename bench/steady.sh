@@ -63,27 +63,30 @@ churn() {
 changes=0 pss_lo="" pss_hi=0
 echo "rate $rate/s for ${secs}s, record-route ${RR:-1}, udp_rcvbuf ${UDP_RCVBUF:-4194304}"
 # Sampling goes on 35 s past the load: the transactions' 32 s hold ends then.
-t=0
+# t is wall-clock seconds since the load began (a sample itself takes time).
+t=0 start=$SECONDS next_churn=${CHURN:-0}
 while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
   sleep 5
-  t=$((t + 5))
+  t=$((SECONDS - start))
   s=$(sample | tr ',{}' '\n\n\n')
   g() { printf '%s\n' "$s" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p"; }
+  p=$(bench_pss_mb)
   echo "t=${t}s loop_lag_ms=$(g core.loop_lag_ms) stalls=$(g core.loop_stalls)" \
     "udp_drops=$(g sip.udp.drops) inflight=$(g tm.inflight)" \
-    "cpu_s=$(cpu_s) pss_mb=$(bench_pss_mb)" \
+    "cpu_s=$(cpu_s) pss_mb=$p" \
     "requests_per_worker=$(printf '%s\n' "$s" | sed -n 's/.*"core.worker.[0-9]*.requests":\([0-9]*\).*/\1/p' | paste -sd/)"
-  if [ "$t" -ge 45 ] && [ "$t" -le "$secs" ]; then
-    p=$(bench_pss_mb)
+  # PSS under load: from 45 s (the 32 s hold is full) while the callers run.
+  if [ "$t" -ge 45 ] && kill -0 "$uac" 2>/dev/null; then
     { [ -z "$pss_lo" ] || [ "$p" -lt "$pss_lo" ]; } && pss_lo=$p
     [ "$p" -gt "$pss_hi" ] && pss_hi=$p
   fi
-  if [ -n "${CHURN:-}" ] && [ $((t % CHURN)) -eq 0 ] && [ "$t" -le "$secs" ]; then
+  if [ -n "${CHURN:-}" ] && [ "$t" -ge "$next_churn" ] && kill -0 "$uac" 2>/dev/null; then
     churn
-    changes=$((changes + 1))
+    changes=$((changes + 1)) next_churn=$((next_churn + CHURN))
   fi
 done
-echo "PSS from 45 s to the load's end: ${pss_lo:--} to $pss_hi MB; live changes: $changes"
+[ -n "$pss_lo" ] || pss_lo=- pss_hi=-
+echo "PSS from 45 s while the callers ran: $pss_lo to $pss_hi MB; live changes: $changes"
 read -r ok bad rtx <<<"$(bench_sum "$stat")"
 echo "calls ok $ok failed $bad retransmissions $rtx ($BENCH_CALLERS callers)"
 echo "kernel receive-buffer drops: server $(bench_drops), all UDP sockets $(($(bench_all_drops) - all_drops0))"
