@@ -189,8 +189,9 @@ bench_sum() {
 # and so are the kernel's receive-buffer drops. Then what says whether the
 # machine, the harness or the budget, not the server alone, may have failed
 # the step: idle=N%, the machine's idle time over the step (of all its
-# cores); others=MS, the CPU time per call the rest of the machine spent
-# (the SIPp peers, and kernel work not charged to the server); peer_drops=N,
+# cores); others=MS, the CPU time per call everything but the server spent
+# (the SIPp peers, kernel work not charged to the server, the bench's own
+# sampling; anything else running would count too); peer_drops=N,
 # the drops on every other UDP socket (SIPp's); and under a CPU budget
 # (BENCH_CPU) throttled=N%, the share of its periods in which the server
 # used all of its budget.
@@ -200,11 +201,11 @@ bench_step() {
   stat="$BENCH_WORK/stat.$port.$rate"
   rm -f "$BENCH_WORK/pss"
   n=$((rate * secs))
-  read -r cpu0 drops0 all0 idle0 t0 thr0 per0 <<<"$(bench_counters)"
+  read -r cpu0 drops0 all0 idle0 busy0 t0 thr0 per0 <<<"$(bench_counters)"
   (sleep $((secs - 5)); bench_pss_mb >"$BENCH_WORK/pss") &
   sampler=$!
   bench_callers "$stat" "$rate" "$n" $((secs + 15)) "$scen" "127.0.0.1:$port" "$@"
-  read -r cpu1 drops1 all1 idle1 t1 thr1 per1 <<<"$(bench_counters)"
+  read -r cpu1 drops1 all1 idle1 busy1 t1 thr1 per1 <<<"$(bench_counters)"
   wait "$sampler"
   read -r ok bad rtx <<<"$(bench_sum "$stat")"
   verdict=FAIL nodes=""
@@ -222,13 +223,12 @@ bench_step() {
     done
   fi
   ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
-    'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }')
+    'BEGIN { if (n > 0) printf "%.3f", t * 1000 / hz / n; else print "-" }')
   # (Two nodes: each one's SUCCESSFUL/FAILED/RETRANSMISSIONS at the end.)
   read -r idle others <<<"$(awk -v t=$((idle1 - idle0)) -v a="$t0" -v b="$t1" -v c="$(nproc)" \
-    -v hz="$(getconf CLK_TCK)" -v s=$((cpu1 - cpu0)) -v n="$ok" 'BEGIN {
+    -v hz="$(getconf CLK_TCK)" -v o=$((busy1 - busy0 - (cpu1 - cpu0))) -v n="$ok" 'BEGIN {
       if (b <= a) { print "- -"; exit }
-      o = (b - a) * c - t / hz - s / hz # seconds busy outside the server
-      printf "%d %s\n", t * 100 / hz / (b - a) / c, (n > 0 ? sprintf("%.2f", o * 1000 / n) : "-") }')"
+      printf "%d %s\n", t * 100 / hz / (b - a) / c, (n > 0 ? sprintf("%.3f", o * 1000 / hz / n) : "-") }')"
   thr=""
   [ -z "$BENCH_CG" ] || thr=" throttled=$(awk -v t=$((thr1 - thr0)) -v p=$((per1 - per0)) \
     'BEGIN { if (p > 0) printf "%d", t * 100 / p; else print "-" }')%"
@@ -236,13 +236,14 @@ bench_step() {
     "$((drops1 - drops0)) idle=$idle% others=$others peer_drops=$((all1 - all0 - (drops1 - drops0)))$thr$nodes"
 }
 # The counters a step takes the difference of, so far: "SERVER-CPU-TICKS
-# SERVER-DROPS ALL-DROPS IDLE-TICKS UPTIME THROTTLED PERIODS" -- the
-# machine's idle time over all CPUs is measured, not sampled, on a tickless
-# kernel.
+# SERVER-DROPS ALL-DROPS IDLE-TICKS BUSY-TICKS UPTIME THROTTLED PERIODS" --
+# the machine's idle time over all CPUs is measured, not sampled, on a
+# tickless kernel; busy is user, nice, system, irq and softirq time (not
+# iowait, nor the time the hypervisor gave to others).
 bench_counters() {
   echo "$(bench_cpu_ticks) $(bench_drops) $(bench_all_drops)" \
-    "$(awk '$1 == "cpu" { print $5; exit }' /proc/stat) $(cut -d' ' -f1 /proc/uptime)" \
-    "$(bench_throttled)"
+    "$(awk '$1 == "cpu" { print $5, $2 + $3 + $4 + $7 + $8; exit }' /proc/stat)" \
+    "$(cut -d' ' -f1 /proc/uptime) $(bench_throttled)"
 }
 # bench_pass OK BAD RTX CALLS: the step's criteria (bench_step) hold.
 bench_pass() {

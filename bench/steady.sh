@@ -80,7 +80,7 @@ while kill -0 "$uac" 2>/dev/null || [ "$t" -lt $((secs + 35)) ]; do
     { [ -z "$pss_lo" ] || [ "$p" -lt "$pss_lo" ]; } && pss_lo=$p
     [ "$p" -gt "$pss_hi" ] && pss_hi=$p
   fi
-  if [ -n "${CHURN:-}" ] && [ "$t" -ge "$next_churn" ] && kill -0 "$uac" 2>/dev/null; then
+  if [ "${CHURN:-0}" -gt 0 ] && [ "$t" -ge "$next_churn" ] && kill -0 "$uac" 2>/dev/null; then
     churn
     changes=$((changes + 1)) next_churn=$((next_churn + CHURN))
   fi
